@@ -1,0 +1,5 @@
+import sys
+
+from jaxseries.cli import main
+
+sys.exit(main())

@@ -1,0 +1,411 @@
+"""Training: a pure train step, many steps per dispatch, validation with early stopping, checkpoints.
+
+The loop on the host only slices the run into chunks (one compiled `lax.scan` over steps each), reads the
+losses once per chunk, and saves. Everything a step needs, including which examples it sees, comes from the
+train state, so a run resumed from a checkpoint takes exactly the steps the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+from tqdm.auto import tqdm
+
+from jaxseries import checkpoint, validation
+from jaxseries.config import ModelConfig, TrainConfig, from_dict, to_dict
+from jaxseries.errors import CheckpointError, DivergenceError
+from jaxseries.model import LSTMRegressor
+
+
+class TrainState(struct.PyTreeNode):
+    step: jax.Array  # int32: Adam steps taken
+    params: Any
+    opt_state: Any
+    key: jax.Array  # uint32[2]: the data-order stream; epoch e shuffles with fold_in(key, e)
+    best_params: Any  # the weights with the lowest validation loss so far (when validating)
+    best_loss: jax.Array  # float32, +inf until a validation loss is seen
+    best_step: jax.Array  # int32
+
+
+def _adam(learning_rate, decay_steps):
+    """Adam whose rate decays to zero along a cosine over `decay_steps` (constant when decay_steps is 0)."""
+
+    def step_size(count):
+        fraction = jnp.clip(count / jnp.maximum(decay_steps, 1), 0.0, 1.0)
+        factor = jnp.where(decay_steps > 0, 0.5 * (1.0 + jnp.cos(jnp.pi * fraction)), 1.0)
+        return -learning_rate * factor
+
+    return optax.chain(optax.scale_by_adam(), optax.scale_by_schedule(step_size))
+
+
+def make_optimizer(learning_rate, decay_steps=0) -> optax.GradientTransformation:
+    # Rate and decay live in the optimizer state, so one compiled program serves every value of both.
+    return optax.inject_hyperparams(_adam)(learning_rate=learning_rate, decay_steps=decay_steps)
+
+
+def decay_steps(train_config: TrainConfig) -> int:
+    return train_config.steps if train_config.lr_decay == "cosine" else 0
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def create_train_state(model_config: ModelConfig, learning_rate, seed, decay_steps=0) -> TrainState:
+    init_key, data_key = jax.random.split(jax.random.PRNGKey(seed))
+    params = LSTMRegressor(model_config).init(init_key, jnp.zeros((1, 1, model_config.input_dim)))
+    return TrainState(
+        step=jnp.zeros((), jnp.int32),
+        params=params,
+        opt_state=make_optimizer(learning_rate, decay_steps).init(params),
+        key=data_key,
+        best_params=params,
+        best_loss=jnp.full((), jnp.inf, jnp.float32),
+        best_step=jnp.zeros((), jnp.int32),
+    )
+
+
+def mse(params, model_config: ModelConfig, x, y):
+    return jnp.mean(jnp.square(LSTMRegressor(model_config).apply(params, x) - y))
+
+
+def make_train_step(model_config: ModelConfig) -> Callable:
+    """Returns the pure `train_step(state, (x, y)) -> (state, loss)`: one Adam step on MSE."""
+    optimizer = make_optimizer(0.0)  # the real rate and decay are read from state.opt_state
+
+    def train_step(state: TrainState, batch):
+        x, y = batch
+        loss, grads = jax.value_and_grad(mse)(state.params, model_config, x, y)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        return state.replace(step=state.step + 1, params=params, opt_state=opt_state), loss
+
+    return train_step
+
+
+def select_batch(state: TrainState, x, y, batch_size: int | None):
+    """The batch for `state.step`: the full set, or a fixed-size slice of this epoch's shuffle."""
+    count = x.shape[0]
+    if batch_size is None or batch_size >= count:
+        return x, y
+    epoch, position = jnp.divmod(state.step, count // batch_size)  # the ragged tail of each epoch is dropped
+    order = jax.random.permutation(jax.random.fold_in(state.key, epoch), count)
+    index = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
+    return x[index], y[index]
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_chunk(model_config: ModelConfig, batch_size: int | None, length: int, validate: bool):
+    """`length` train steps in one dispatch, then (when validating) the validation loss and best weights."""
+    train_step = make_train_step(model_config)
+
+    def run(state, x, y, x_val, y_val):
+        def body(state, _):
+            return train_step(state, select_batch(state, x, y, batch_size))
+
+        state, losses = jax.lax.scan(body, state, None, length=length)
+        if not validate:
+            return state, losses, jnp.full((), jnp.nan, jnp.float32)
+        val_loss = mse(state.params, model_config, x_val, y_val)
+        better = val_loss < state.best_loss  # NaN is never better
+        state = state.replace(
+            best_params=jax.tree.map(lambda new, old: jnp.where(better, new, old), state.params, state.best_params),
+            best_loss=jnp.where(better, val_loss, state.best_loss),
+            best_step=jnp.where(better, state.step, state.best_step),
+        )
+        return state, losses, val_loss
+
+    return jax.jit(run, donate_argnums=0)
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_apply(model_config: ModelConfig):
+    return jax.jit(LSTMRegressor(model_config).apply)
+
+
+def enable_compilation_cache() -> None:
+    """Turns on JAX's persistent compilation cache so a second process skips compiling.
+
+    The directory is $JAXSERIES_COMPILATION_CACHE or ~/.cache/jaxseries/xla; set the variable to "off" to disable.
+    A cache directory the user configured in JAX already wins.
+    """
+    setting = os.environ.get("JAXSERIES_COMPILATION_CACHE", "")
+    if setting.lower() in ("off", "0", "false", "no") or jax.config.jax_compilation_cache_dir:
+        return
+    directory = setting or os.path.join(os.path.expanduser("~"), ".cache", "jaxseries", "xla")
+    jax.config.update("jax_compilation_cache_dir", directory)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Trained:
+    """A trained model: configs, the final train state, loss history and any forecasting metadata."""
+
+    model_config: ModelConfig
+    train_config: TrainConfig
+    state: TrainState
+    history: np.ndarray  # training loss at every step (before that step's update)
+    val_history: np.ndarray  # [evaluations, 2]: (step, validation loss)
+    y_squeezed: bool = False  # y came without its output axis: predictions drop it too
+    extra: dict = dataclasses.field(default_factory=dict)  # JSON-able metadata of higher layers (forecasting)
+
+    @property
+    def validated(self) -> bool:
+        return len(self.val_history) > 0
+
+    @property
+    def params(self):
+        """The weights to predict with: the best by validation loss when validating, else the last."""
+        return self.state.best_params if self.validated else self.state.params
+
+    @property
+    def best_step(self) -> int:
+        return int(self.state.best_step) if self.validated else int(self.state.step)
+
+    def predict(self, x) -> np.ndarray:
+        return predict(self, x)
+
+
+def predict(trained: Trained, x) -> np.ndarray:
+    """Predictions for x [N, T, input_dim], shaped like the training y ([N, T] or [N, T, output_dim])."""
+    x = validation.prediction_input(x, trained.model_config.input_dim)
+    enable_compilation_cache()
+    out = np.asarray(compiled_apply(trained.model_config)(trained.params, x))
+    return out[..., 0] if trained.y_squeezed else out
+
+
+def _meta(trained_so_far: dict, history, val_history) -> dict:
+    return {
+        "format_version": checkpoint.FORMAT_VERSION,
+        **trained_so_far,
+        "history": checkpoint.to_json_floats(history),
+        "val_history": [[int(s), float(v)] for s, v in val_history],
+    }
+
+
+def _intervals_gcd(*intervals: int | None) -> int:
+    return functools.reduce(math.gcd, [i for i in intervals if i])
+
+
+def train(
+    x,
+    y,
+    *,
+    hidden_dim: int = 10,
+    num_layers: int = 1,
+    steps: int = 1000,
+    learning_rate: float = 1e-3,
+    batch_size: int | None = None,
+    seed: int = 0,
+    checkpoint_dir=None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    forget_bias: float = 1.0,
+    lr_decay: str = "constant",
+    log_every: int = 100,
+    overwrite: bool = False,
+    on_log: Callable[[int, float], None] | None = None,
+) -> Trained:
+    """Trains an LSTM mapping x [N, T, input_dim] to y [N, T] or [N, T, output_dim] with MSE and Adam.
+
+    `batch_size=None` trains full batch; otherwise on shuffled mini-batches of that fixed size.
+    `lr_decay="cosine"` lowers the rate to zero over `steps`; the default keeps it constant, as the seed.
+    `checkpoint_dir` saves every `checkpoint_every` steps and at the end; `resume=True` continues from its
+    latest step up to `steps` in total. An existing checkpoint is never replaced unless `overwrite=True`.
+
+    >>> trained = train([[[1], [2]], [[3], [4]]], [[1, 3], [3, 7]], steps=5, progress=False)
+    >>> predict(trained, [[[1], [2]]]).shape
+    (1, 2)
+    """
+    x, y, squeezed = validation.training_arrays(x, y, head="sequence")
+    model_config = ModelConfig(
+        input_dim=x.shape[-1], output_dim=y.shape[-1], hidden_dim=hidden_dim, num_layers=num_layers,
+        forget_bias=forget_bias,
+    )
+    train_config = TrainConfig(
+        steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed, log_every=log_every,
+        lr_decay=lr_decay,
+    )
+    return fit(
+        x, y, model_config, train_config, y_squeezed=squeezed, checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every, resume=resume, overwrite=overwrite, progress=progress, on_log=on_log,
+    )
+
+
+def check_checkpoint_args(checkpoint_dir, checkpoint_every, resume: bool, overwrite: bool) -> str | None:
+    """Validates the checkpoint arguments without touching the disk. Returns the absolute directory."""
+    if checkpoint_every is not None:
+        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be a positive int or None, got {checkpoint_every!r}")
+        if checkpoint_dir is None:
+            raise ValueError("checkpoint_every needs a checkpoint_dir to save into")
+    if checkpoint_dir is None:
+        if resume:
+            raise ValueError("resume=True needs the checkpoint_dir to resume from")
+        return None
+    directory = validation.checkpoint_path(checkpoint_dir)
+    if not resume and not overwrite and checkpoint.is_checkpoint_dir(directory):
+        raise ValueError(
+            f"checkpoint_dir={directory!r} already holds a checkpoint: pass resume=True to continue it, "
+            "overwrite=True to replace it, or another directory"
+        )
+    return directory
+
+
+def fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    *,
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    y_squeezed: bool = False,
+    checkpoint_dir=None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = True,
+    on_log: Callable[[int, float], None] | None = None,
+    extra: dict | None = None,
+) -> Trained:
+    """The training loop for checked arrays and configs; `train` and the forecasting layer call it."""
+    directory = check_checkpoint_args(checkpoint_dir, checkpoint_every, resume, overwrite)
+    extra = dict(extra or {})
+    enable_compilation_cache()
+    validate = validation_data is not None
+    x_val, y_val = validation_data if validate else (None, None)
+
+    history: list[float] = []
+    val_history: list[tuple[int, float]] = []
+    state = None
+    if directory and resume and checkpoint.is_checkpoint_dir(directory):
+        state, history, val_history = _resume(directory, model_config, train_config)
+    if state is None:
+        state = create_train_state(model_config, train_config.learning_rate, train_config.seed, decay_steps(train_config))
+    if directory and not resume and overwrite and os.path.isdir(directory):
+        checkpoint.clear(directory)
+
+    described = {
+        "model_config": to_dict(model_config),
+        "train_config": to_dict(train_config),
+        "y_squeezed": y_squeezed,
+        "extra": extra,
+    }
+    chunk = _intervals_gcd(train_config.log_every, train_config.eval_every if validate else None, checkpoint_every)
+    manager = checkpoint.open_manager(directory, create=True) if directory else None
+    step = int(state.step)
+    saved_step = step if history else None
+    stalls = _evaluations_since_best(val_history)
+    bar = tqdm(total=train_config.steps, initial=step, disable=not progress, desc="train", unit="step")
+    try:
+        while step < train_config.steps:
+            length = min(chunk - step % chunk, train_config.steps - step)
+            run = compiled_chunk(model_config, train_config.batch_size, length, validate)
+            state, losses, val_loss = run(state, x, y, x_val, y_val)
+            losses = np.asarray(losses)
+            _check_divergence(losses, step, train_config.max_loss)
+            for offset, loss in enumerate(losses):
+                if on_log and (step + offset) % train_config.log_every == 0:
+                    on_log(step + offset, float(loss))
+            history.extend(losses.tolist())
+            step += length
+            bar.update(length)
+            bar.set_postfix(loss=f"{losses[-1]:.4g}")
+            if validate and step % train_config.eval_every == 0:
+                val_loss = float(val_loss)
+                stalls = 0 if int(state.best_step) == step else stalls + 1
+                val_history.append((step, val_loss))
+                bar.set_postfix(loss=f"{losses[-1]:.4g}", val=f"{val_loss:.4g}")
+            if manager and checkpoint_every and step % checkpoint_every == 0:
+                checkpoint.save(manager, step, _copy(state), _meta(described, history, val_history), _last(val_history))
+                saved_step = step
+            if train_config.patience and stalls >= train_config.patience:
+                break
+        if manager and saved_step != step:
+            checkpoint.save(manager, step, _copy(state), _meta(described, history, val_history), _last(val_history))
+    finally:
+        bar.close()
+        if manager:
+            manager.close()  # waits for the background save and raises its error, if any
+    return Trained(
+        model_config, train_config, state, np.asarray(history, np.float32), np.asarray(val_history, np.float64).reshape(-1, 2),
+        y_squeezed, extra,
+    )
+
+
+def _copy(state: TrainState) -> TrainState:
+    # The next chunk donates the state's buffers; the asynchronous save must hold its own.
+    return jax.tree.map(jnp.copy, state)
+
+
+def _last(val_history) -> float | None:
+    return val_history[-1][1] if val_history else None
+
+
+def _evaluations_since_best(val_history) -> int:
+    if not val_history:
+        return 0
+    losses = [loss for _, loss in val_history]
+    return len(losses) - 1 - int(np.nanargmin(losses)) if np.isfinite(losses).any() else len(losses)
+
+
+def _check_divergence(losses: np.ndarray, first_step: int, max_loss: float | None) -> None:
+    bad = ~np.isfinite(losses) if max_loss is None else ~(np.abs(losses) <= max_loss)
+    if bad.any():
+        at = first_step + int(np.argmax(bad))
+        raise DivergenceError(
+            f"training diverged at step {at}: loss {losses[bad][0]} "
+            f"({'non-finite' if not np.isfinite(losses[bad][0]) else f'above max_loss={max_loss}'}); "
+            "lower the learning rate or scale the data. The last good checkpoint, if any, is untouched."
+        )
+
+
+def _resume(directory: str, model_config: ModelConfig, train_config: TrainConfig):
+    step = checkpoint.latest_step(directory)
+    meta = checkpoint.read_meta(directory, step)
+    saved_model = from_dict(ModelConfig, meta["model_config"])
+    if saved_model != model_config:
+        raise CheckpointError(
+            f"cannot resume {directory!r}: it holds a model {saved_model}, but this call asks for {model_config}"
+        )
+    saved_train = from_dict(TrainConfig, meta["train_config"])
+    for field in ("learning_rate", "batch_size", "seed", "lr_decay"):
+        if getattr(saved_train, field) != getattr(train_config, field):
+            raise CheckpointError(
+                f"cannot resume {directory!r}: it was trained with {field}={getattr(saved_train, field)!r}, "
+                f"this call passes {getattr(train_config, field)!r}"
+            )
+    abstract = jax.eval_shape(
+        create_train_state, model_config, train_config.learning_rate, train_config.seed, decay_steps(train_config)
+    )
+    state = checkpoint.restore_state(directory, step, abstract)
+    return state, list(meta["history"]), [tuple(v) for v in meta["val_history"]]
+
+
+def load(checkpoint_dir) -> Trained:
+    """Restores the latest step of a checkpoint directory (from `train` or the CLI); needs no config."""
+    directory = validation.checkpoint_path(checkpoint_dir)
+    step = checkpoint.latest_step(directory)
+    meta = checkpoint.read_meta(directory, step)
+    try:
+        model_config = from_dict(ModelConfig, meta["model_config"])
+        train_config = from_dict(TrainConfig, meta["train_config"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"step {step} in {directory!r} has unusable metadata: {error}") from None
+    abstract = jax.eval_shape(
+        create_train_state, model_config, train_config.learning_rate, train_config.seed, decay_steps(train_config)
+    )
+    state = checkpoint.restore_state(directory, step, abstract)
+    val_history = np.asarray(meta.get("val_history", []), np.float64).reshape(-1, 2)
+    return Trained(
+        model_config, train_config, state, np.asarray(meta["history"], np.float32), val_history,
+        bool(meta.get("y_squeezed", False)), dict(meta.get("extra", {})),
+    )

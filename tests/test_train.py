@@ -1,0 +1,80 @@
+import jax
+import numpy as np
+import pytest
+
+import jaxseries as js
+from jaxseries import training as train_lib
+from jaxseries.config import ModelConfig
+from conftest import tree_equal
+
+
+def test_every_parameter_changes_after_one_step(seed_data):
+    x, y = seed_data
+    before = js.train(x, y, steps=0, progress=False)
+    after = js.train(x, y, steps=1, progress=False)
+    changed = jax.tree.map(lambda a, b: bool((np.asarray(a) != np.asarray(b)).all()), before.params, after.params)
+    assert all(jax.tree.leaves(changed)), changed
+
+
+def test_loss_falls_on_the_seed_data(seed_data):
+    trained = js.train(*seed_data, steps=300, progress=False)
+    assert trained.history.shape == (300,)
+    assert trained.history[-1] < 0.8 * trained.history[0]
+
+
+def test_same_seed_gives_bitwise_identical_parameters(seed_data):
+    a = js.train(*seed_data, steps=50, batch_size=2, progress=False, seed=3)
+    b = js.train(*seed_data, steps=50, batch_size=2, progress=False, seed=3)
+    c = js.train(*seed_data, steps=50, batch_size=2, progress=False, seed=4)
+    assert tree_equal(a.state, b.state)
+    assert not tree_equal(a.params, c.params)
+
+
+def test_scanned_steps_equal_python_looped_steps(seed_data):
+    x, y = seed_data
+    config = ModelConfig(input_dim=1, hidden_dim=10)
+    trained = js.train(x, y, steps=20, batch_size=2, log_every=7, progress=False)
+    state = train_lib.create_train_state(config, 1e-3, 0)
+    step = jax.jit(train_lib.make_train_step(config))
+    losses = []
+    for _ in range(20):
+        state, loss = step(state, train_lib.select_batch(state, x, y[..., None], 2))
+        losses.append(float(loss))
+    np.testing.assert_allclose(trained.history, losses, rtol=1e-6)
+    for ours, looped in zip(jax.tree.leaves(trained.state), jax.tree.leaves(state)):
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(looped), rtol=1e-5, atol=1e-6)
+
+
+def test_minibatches_cover_each_epoch_once():
+    x = np.arange(10, dtype=np.float32).reshape(10, 1, 1)
+    state = train_lib.create_train_state(ModelConfig(input_dim=1), 1e-3, 0)
+    seen = []
+    for step in range(5):
+        batch_x, _ = train_lib.select_batch(state.replace(step=np.int32(step)), x, x, 2)
+        seen.extend(np.asarray(batch_x).ravel().tolist())
+    assert sorted(seen) == list(range(10))
+
+
+def test_second_train_call_does_not_compile_again(seed_data):
+    js.train(*seed_data, steps=30, log_every=10, hidden_dim=6, progress=False)
+    run = train_lib.compiled_chunk(ModelConfig(input_dim=1, hidden_dim=6), None, 10, False)
+    compiled_before = run._cache_size()
+    init_before = train_lib.create_train_state._cache_size()
+    js.train(*seed_data, steps=30, log_every=10, hidden_dim=6, progress=False, seed=1, learning_rate=5e-3)
+    assert run._cache_size() == compiled_before == 1
+    assert train_lib.create_train_state._cache_size() == init_before
+
+
+def test_y_with_output_axis_and_several_outputs():
+    x = np.random.default_rng(0).normal(size=(4, 3, 2))
+    y = np.random.default_rng(1).normal(size=(4, 3, 2))
+    trained = js.train(x, y, steps=3, progress=False)
+    assert js.predict(trained, x).shape == (4, 3, 2)
+    assert js.predict(trained, x[:1, :2]).shape == (1, 2, 2)  # any N and T at predict time
+
+
+def test_divergence_stops_with_the_step_named(seed_data):
+    x, y = seed_data
+    with pytest.raises(js.DivergenceError, match="step"):
+        train_lib.fit(x, y[..., None], ModelConfig(input_dim=1), js.TrainConfig(steps=50, learning_rate=1e30),
+                      progress=False)
