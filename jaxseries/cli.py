@@ -1,18 +1,134 @@
-"""The command line: `jaxseries demo` (and `python -m jaxseries`, the same program)."""
+"""The command line (`jaxseries ...` and `python -m jaxseries ...` are the same program).
+
+    jaxseries train DATA.csv --target COL [--target COL2 ...] [--time COL] --horizon H [--holdout N] --out RUN_DIR
+    jaxseries forecast RUN_DIR [--horizon H] --csv OUT.csv [--plot OUT.png]
+    jaxseries evaluate RUN_DIR [--json]
+    jaxseries dataset airline OUT.csv
+    jaxseries demo
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
+import time
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jaxseries", description="LSTM time-series forecasting in JAX.")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="the seed tutorial, then the better recipe")
-    demo.add_argument("--out", default="runs/demo", help="directory for the demo's checkpoints (default runs/demo)")
+
+    demo = commands.add_parser("demo", help="the seed tutorial, the better recipe, then the airline forecast")
+    demo.add_argument("--out", default="runs/demo", help="directory for the demo's checkpoints and plots (runs/demo)")
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+    train = commands.add_parser("train", help="train a forecaster on a CSV series")
+    train.add_argument("data", help="CSV file with a header row")
+    train.add_argument("--target", action="append", required=True, help="target column (repeat for several)")
+    train.add_argument("--time", help="timestamp column (calendar features, frequency, timestamps in forecasts)")
+    train.add_argument("--horizon", type=int, required=True, help="steps to forecast")
+    train.add_argument("--holdout", type=int, default=0, help="last N rows never seen in training or validation")
+    train.add_argument("--out", required=True, help="run directory (checkpoints and metadata)")
+    train.add_argument("--steps", type=int, default=1500, help="most Adam steps (early stopping may end sooner)")
+    train.add_argument("--checkpoint-every", type=int, help="also save every K steps")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    train.add_argument("--context", type=int, help="input window length (default 2 seasons, or 24)")
+    train.add_argument("--validation", type=int, help="rows before the holdout used for early stopping")
+    train.add_argument("--covariate", action="append", default=[], help="past covariate column (repeatable)")
+    train.add_argument("--future-covariate", action="append", default=[], help="known-future covariate (repeatable)")
+    train.add_argument("--no-calendar", action="store_true", help="no calendar features from the timestamps")
+    train.add_argument("--season", type=int, help="seasonal period (default from the frequency)")
+    train.add_argument("--strategy", choices=["direct", "recursive"], default="direct")
+    train.add_argument("--transform", choices=["auto", "log", "none"], default="auto")
+    train.add_argument("--normalize", choices=["auto", "season", "window", "global"], default="auto")
+    train.add_argument("--fill", action="store_true", help="reindex irregular timestamps and interpolate")
+    train.add_argument("--hidden-dim", type=int, default=32)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--patience", type=int, default=50, help="evaluations without improvement before stopping")
+    train.add_argument("--refit", action="store_true", help="after early stopping, retrain on train+validation")
+    train.add_argument("--no-progress", action="store_true")
+
+    forecast = commands.add_parser("forecast", help="forecast from the end of a run's training data")
+    forecast.add_argument("run_dir")
+    forecast.add_argument("--horizon", type=int)
+    forecast.add_argument("--csv", required=True, help="output CSV: the time column and `forecast` column(s)")
+    forecast.add_argument("--plot", help="also save the forecast plot as this PNG")
+
+    evaluate = commands.add_parser("evaluate", help="score a run on its holdout beside the baselines")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    dataset = commands.add_parser("dataset", help="write a shipped dataset as CSV")
+    dataset.add_argument("name", choices=["airline"])
+    dataset.add_argument("out", help="output CSV path")
     return parser
+
+
+def _train(args) -> None:
+    from jaxseries import forecast, training
+
+    start = time.perf_counter()
+    run = forecast.train_series(
+        args.data, target=args.target, time=args.time, horizon=args.horizon, holdout=args.holdout,
+        context=args.context, validation=args.validation, covariates=args.covariate,
+        future_covariates=args.future_covariate, calendar=not args.no_calendar, season=args.season,
+        strategy=args.strategy, transform=args.transform, normalize=args.normalize, fill=args.fill,
+        hidden_dim=args.hidden_dim, steps=args.steps, learning_rate=args.learning_rate, batch_size=args.batch_size,
+        seed=args.seed, patience=args.patience, refit=args.refit, checkpoint_dir=args.out, checkpoint_every=args.checkpoint_every,
+        resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
+    )
+    del training
+    print(f"trained {len(run.history)} steps in {time.perf_counter() - start:.1f} s; best validation step "
+          f"{run.best_step}; saved to {args.out}")
+    if args.holdout:
+        _print_evaluation(forecast.evaluate(run))
+
+
+def _print_evaluation(report: dict) -> None:
+    print(f"holdout, {report['horizon']}-step forecast (series units):")
+    print(report["overall"].round(3).to_string())
+
+
+def _forecast(args) -> None:
+    from jaxseries import forecast, plots, training
+
+    run = training.load(args.run_dir)
+    frame = forecast.forecast(run, horizon=args.horizon)
+    frame.to_csv(args.csv, index=forecast.series_spec(run).time is not None)
+    print(f"wrote {len(frame)} rows to {args.csv}")
+    if args.plot:
+        print(f"plot saved to {plots.save(plots.plot_forecast(run, forecast=frame), args.plot)}")
+
+
+def _evaluate(args) -> None:
+    from jaxseries import forecast, training
+
+    report = forecast.evaluate(training.load(args.run_dir))
+    if not args.json:
+        _print_evaluation(report)
+        print("MAPE% by horizon step:")
+        print(report["per_step"].round(2).to_string())
+        return
+    clean = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v  # noqa: E731
+    print(json.dumps({
+        "horizon": report["horizon"],
+        "metrics": {name: {m: clean(float(v)) for m, v in row.items()} for name, row in report["overall"].iterrows()},
+        "per_step_mape": {name: [clean(float(v)) for v in col] for name, col in report["per_step"].items()},
+    }, indent=2))
+
+
+def _dataset(args) -> None:
+    import shutil
+
+    from jaxseries import datasets
+
+    shutil.copyfile(datasets.airline_csv_path(), args.out)
+    print(f"wrote {args.out} (columns month, passengers)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             from jaxseries import demo
 
             demo.run(args.out, progress=not args.no_progress)
-    except (ValueError, TypeError, FileNotFoundError) as error:
+        else:
+            {"train": _train, "forecast": _forecast, "evaluate": _evaluate, "dataset": _dataset}[args.command](args)
+    except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as error:
         print(f"jaxseries {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

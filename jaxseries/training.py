@@ -304,7 +304,7 @@ def fit(
     step = int(state.step)
     saved_step = step if history else None
     stalls = _evaluations_since_best(val_history)
-    bar = tqdm(total=train_config.steps, initial=step, disable=not progress, desc="train", unit="step")
+    bar = tqdm(total=train_config.steps, initial=step, disable=not progress, desc="train", unit="step", mininterval=0.5)
     try:
         while step < train_config.steps:
             length = min(chunk - step % chunk, train_config.steps - step)
@@ -318,12 +318,12 @@ def fit(
             history.extend(losses.tolist())
             step += length
             bar.update(length)
-            bar.set_postfix(loss=f"{losses[-1]:.4g}")
+            bar.set_postfix(loss=f"{losses[-1]:.4g}", refresh=False)
             if validate and step % train_config.eval_every == 0:
                 val_loss = float(val_loss)
                 stalls = 0 if int(state.best_step) == step else stalls + 1
                 val_history.append((step, val_loss))
-                bar.set_postfix(loss=f"{losses[-1]:.4g}", val=f"{val_loss:.4g}")
+                bar.set_postfix(loss=f"{losses[-1]:.4g}", val=f"{val_loss:.4g}", refresh=False)
             if manager and checkpoint_every and step % checkpoint_every == 0:
                 checkpoint.save(manager, step, _copy(state), _meta(described, history, val_history), _last(val_history))
                 saved_step = step

@@ -1,0 +1,54 @@
+"""Matplotlib figures: the forecast beside history, holdout truth and baselines; the loss curves."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt  # without a display matplotlib picks Agg itself; notebooks keep inline
+import numpy as np
+
+from jaxseries import forecast as forecast_lib
+from jaxseries import metrics
+from jaxseries.training import Trained
+
+
+def plot_forecast(run: Trained, ax=None, *, forecast=None):
+    """History (the stored tail), holdout truth, the model's forecast and both baselines, per target."""
+    spec = forecast_lib.series_spec(run)
+    history, holdout = forecast_lib.history_frames(run)
+    forecast = forecast_lib.forecast(run) if forecast is None else forecast
+    steps = len(forecast)
+    past = history[spec.targets].to_numpy(float)
+    baselines = {"persistence": metrics.persistence(past, steps),
+                 "seasonal naive": metrics.seasonal_naive(past, steps, spec.season)}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 4))
+    for j, target in enumerate(spec.targets):
+        ax.plot(history.index, history[target], color="black", lw=1.2, label=f"{target} (history)")
+        if len(holdout):
+            ax.plot(holdout.index, holdout[target], color="black", lw=1.2, ls="--", label=f"{target} (holdout)")
+        ax.plot(forecast.index, forecast.iloc[:, j], color="C0", lw=2, label="jaxseries forecast")
+        for k, (name, values) in enumerate(baselines.items()):
+            ax.plot(forecast.index, values[:, j], color=f"C{k + 1}", lw=1, alpha=0.8, label=name)
+    ax.set_title(f"{', '.join(spec.targets)}: {steps}-step forecast")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.figure.autofmt_xdate()
+    return ax.figure
+
+
+def plot_losses(run: Trained, ax=None):
+    """Training loss at every step and validation loss at each evaluation, with the best step marked."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    ax.semilogy(np.arange(len(run.history)), run.history, lw=1, label="training")
+    if run.validated:
+        ax.semilogy(run.val_history[:, 0], run.val_history[:, 1], lw=1.5, label="validation")
+        ax.axvline(run.best_step, color="gray", ls=":", label=f"best step {run.best_step}")
+    ax.set_xlabel("Adam step")
+    ax.set_ylabel("MSE (model units)")
+    ax.legend()
+    return ax.figure
+
+
+def save(figure, path: str) -> str:
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path
