@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--target", action="append", required=True, help="target column (repeat for several)")
     train.add_argument("--time", help="timestamp column (calendar features, frequency, timestamps in forecasts)")
     train.add_argument("--horizon", type=int, required=True, help="steps to forecast")
-    train.add_argument("--holdout", type=int, default=0, help="last N rows never seen in training or validation")
+    train.add_argument("--holdout", type=int, help="last N rows never seen in training or validation")
     train.add_argument("--out", required=True, help="run directory (checkpoints and metadata)")
     train.add_argument("--steps", type=int, default=1500, help="most Adam steps (early stopping may end sooner)")
     train.add_argument("--checkpoint-every", type=int, help="also save every K steps")
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> None:
-    from jaxseries import forecast, training
+    from jaxseries import forecasting as forecast, training
 
     start = time.perf_counter()
     run = forecast.train_series(
@@ -95,7 +95,7 @@ def _print_evaluation(report: dict) -> None:
 
 
 def _forecast(args) -> None:
-    from jaxseries import forecast, plots, training
+    from jaxseries import forecasting as forecast, plots, training
 
     run = training.load(args.run_dir)
     frame = forecast.forecast(run, horizon=args.horizon)
@@ -106,7 +106,7 @@ def _forecast(args) -> None:
 
 
 def _evaluate(args) -> None:
-    from jaxseries import forecast, training
+    from jaxseries import forecasting as forecast, training
 
     report = forecast.evaluate(training.load(args.run_dir))
     if not args.json:

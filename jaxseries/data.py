@@ -87,13 +87,23 @@ def check_time_index(frame: pd.DataFrame, *, fill: bool = False) -> tuple[pd.Dat
                 "timestamps are irregularly spaced (some are missing or off the grid): "
                 "pass fill=True (CLI --fill) to reindex to the most common spacing and interpolate"
             )
-        step = pd.Series(index[1:] - index[:-1]).mode()[0]
-        grid = pd.date_range(index[0], index[-1], freq=step)
-        frame = frame.reindex(grid.union(index)).interpolate(method="time").reindex(grid)
+        freq = _grid_freq(index)
+        grid = pd.date_range(index[0], index[-1], freq=freq)
+        if not index.isin(grid).all():
+            raise ValueError(f"timestamps do not lie on one {freq} grid, so they cannot be filled: resample the data first")
+        frame = frame.reindex(grid).interpolate(method="time")
         frame.index.name = index.name
-        freq = _infer_freq(frame.index)
     frame.index.freq = None
     return frame, freq
+
+
+def _grid_freq(index: pd.DatetimeIndex) -> str:
+    """The most common frequency over runs of 5 consecutive timestamps (the spacing where none are missing)."""
+    found = [_infer_freq(index[i : i + 5]) for i in range(max(len(index) - 4, 1))]
+    found = [f for f in found if f]
+    if not found:
+        raise ValueError("no regular spacing found in the timestamps to fill towards: resample the data first")
+    return max(set(found), key=found.count)
 
 
 def _infer_freq(index: pd.DatetimeIndex) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt  # without a display matplotlib picks Agg itself; notebooks keep inline
 import numpy as np
 
-from jaxseries import forecast as forecast_lib
+from jaxseries import forecasting as forecast_lib
 from jaxseries import metrics
 from jaxseries.training import Trained
 

@@ -71,3 +71,46 @@ def test_seed_facade_checks_sequence_shape(tmp_path):
     with pytest.raises(ValueError, match="seq_size=4"):
         predictor.train(X, Y)
     assert not (tmp_path / "m").exists()
+
+
+# ---- raw series (forecasting) ----
+import pandas as pd  # noqa: E402
+
+from jaxseries import forecasting  # noqa: E402
+
+
+def month_frame(n=60):
+    t = np.arange(n)
+    return pd.DataFrame({"month": pd.date_range("2001-01", periods=n, freq="MS"), "y": 10 + np.sin(t), "label": "a"})
+
+
+SERIES_CASES = [
+    (lambda f: f.assign(y=f.y.where(f.index != 7, np.nan)), {}, ["'y'", "NaN", "row 7", "2001-08"]),
+    (lambda f: f.assign(y=f.y.where(f.index != 3, np.inf)), {}, ["'y'", "±inf", "row 3"]),
+    (lambda f: f.iloc[:20], {}, ["20 rows", "needs at least"]),
+    (lambda f: f.iloc[::-1], {}, ["not sorted"]),
+    (lambda f: pd.concat([f.iloc[:5], f.iloc[4:]]), {}, ["appears more than once"]),
+    (lambda f: f.drop(index=10), {}, ["irregularly spaced", "fill=True"]),
+    (lambda f: f, {"target": "nope"}, ["target column 'nope'"]),
+    (lambda f: f, {"target": "label"}, ["'label' is not numeric"]),
+    (lambda f: f, {"covariates": ["ghost"]}, ["covariate column 'ghost'"]),
+    (lambda f: f, {"horizon": 0}, ["horizon must be >= 1"]),
+    (lambda f: f, {"holdout": -2}, ["holdout must be >= 1"]),
+    (lambda f: f.assign(month=["not a date"] * 60), {}, ["time column 'month'", "not timestamps"]),
+]
+
+
+@pytest.mark.parametrize("change, kwargs, words", SERIES_CASES)
+def test_series_rejected_before_anything_is_written(tmp_path, change, kwargs, words):
+    kwargs = {"target": "y", "time": "month", "horizon": 3, "holdout": 3, **kwargs}
+    with pytest.raises(ValueError) as caught:
+        forecasting.train_series(change(month_frame()), checkpoint_dir=tmp_path / "run", steps=5, progress=False,
+                                 **kwargs)
+    for word in words:
+        assert word in str(caught.value), (word, str(caught.value))
+    assert not (tmp_path / "run").exists()
+
+
+def test_missing_csv_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        forecasting.train_series(tmp_path / "none.csv", horizon=3)

@@ -15,3 +15,63 @@ def test_module_and_console_script_are_the_same_cli():
     assert as_module.returncode == as_script.returncode == 0
     assert as_module.stdout.replace("__main__.py", "jaxseries") == as_script.stdout
     assert "demo" in as_module.stdout
+
+
+def small_csv(path, n=60):
+    import numpy as np
+    import pandas as pd
+
+    t = np.arange(n)
+    pd.DataFrame({
+        "month": pd.date_range("2001-01", periods=n, freq="MS").strftime("%Y-%m"),
+        "sales": 100 * np.exp(0.01 * t + 0.2 * np.sin(2 * np.pi * t / 12)),
+    }).to_csv(path, index=False)
+
+
+def test_train_forecast_evaluate_end_to_end(tmp_path):
+    import json
+
+    import pandas as pd
+
+    import jaxseries as js
+
+    small_csv(tmp_path / "s.csv")
+    trained = run_cli("train", "s.csv", "--target", "sales", "--time", "month", "--horizon", "6", "--holdout", "6",
+                      "--out", "run", "--steps", "40", "--no-progress", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    assert "seasonal_naive" in trained.stdout and "persistence" in trained.stdout
+    forecast = run_cli("forecast", "run", "--csv", "f.csv", "--plot", "f.png", cwd=tmp_path)
+    assert forecast.returncode == 0, forecast.stderr
+    frame = pd.read_csv(tmp_path / "f.csv")
+    assert list(frame.columns) == ["month", "forecast"] and len(frame) == 6
+    assert frame["month"].iloc[0] == "2005-07-01"  # the first holdout month
+    assert (tmp_path / "f.png").stat().st_size > 1000
+    report = run_cli("evaluate", "run", "--json", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    scores = json.loads(report.stdout)
+    assert set(scores["metrics"]) == {"jaxseries", "persistence", "seasonal_naive"}
+    assert scores["horizon"] == 6 and len(scores["per_step_mape"]["jaxseries"]) == 6
+    assert js.load(tmp_path / "run").model_config.head == "last"  # the Python API reads CLI runs
+
+
+def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path):
+    small_csv(tmp_path / "s.csv")
+    for extra, words in [
+        (["--target", "nope"], "target column 'nope' is not in the data"),
+        (["--target", "sales", "--time", "when"], "time column 'when' is not in the data"),
+        (["--target", "sales", "--holdout", "0"], "holdout must be >= 1"),
+        (["--target", "sales", "--horizon", "0"], "horizon must be >= 1"),
+        (["--target", "sales", "--context", "50"], "needs at least"),
+    ]:
+        args = ["train", "s.csv", "--horizon", "3", "--out", "run", "--time", "month", *extra]
+        if "--horizon" in extra:
+            args = ["train", "s.csv", "--out", "run", "--time", "month", *extra]
+        if "--time" in extra:
+            args.remove("--time"), args.remove("month")
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.returncode == 2, (extra, result.stderr)
+        assert words in result.stderr, (words, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert not (tmp_path / "run").exists()
+    missing = run_cli("evaluate", "nowhere", cwd=tmp_path)
+    assert missing.returncode == 2 and "no checkpoint directory" in missing.stderr

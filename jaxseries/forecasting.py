@@ -152,7 +152,7 @@ def train_series(
     target: str | list[str] | None = None,
     time: str | None = None,
     horizon: int,
-    holdout: int = 0,
+    holdout: int | None = None,
     context: int | None = None,
     validation: int | None = None,
     covariates: list[str] = (),
@@ -180,7 +180,7 @@ def train_series(
 ) -> Trained:
     """Trains a forecaster on a raw series; returns a `Trained` whose metadata holds everything to forecast.
 
-    `holdout` last rows are never seen; the `validation` rows before them (default: the larger of `horizon`
+    `holdout` last rows (None: none) are never seen; the `validation` rows before them (default: the larger of `horizon`
     and a tenth of the rest) drive early stopping with `patience` evaluations, and the best weights are kept.
     """
     args = _check_series_args(horizon, holdout, context, validation, strategy, transform, normalize, season)
@@ -274,7 +274,9 @@ def _names(value, frame, role) -> list[str]:
 
 def _check_series_args(horizon, holdout, context, validation, strategy, transform, normalize, season) -> dict:
     _require_int("horizon", horizon, 1)
-    _require_int("holdout", holdout, 0)
+    if holdout is not None:
+        _require_int("holdout", holdout, 1)  # omit it (None) for no holdout
+    holdout = holdout or 0
     for name, value in (("context", context), ("validation", validation), ("season", season)):
         if value is not None:
             _require_int(name, value, 1)
