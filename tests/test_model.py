@@ -70,3 +70,23 @@ def test_last_head_returns_one_vector_per_sequence():
     x = jnp.ones((5, 7, 2))
     model = LSTMRegressor(config)
     assert model.apply(model.init(jax.random.PRNGKey(0), x), x).shape == (5, 3)
+
+
+@pytest.mark.parametrize("unroll", [1, 3])
+def test_fast_backward_equals_autodiff_of_the_reference(unroll):
+    from jaxseries.model import lstm_recurrence, lstm_recurrence_reference
+
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    gates_in = jax.random.normal(keys[0], (7, 3, 4 * 5))
+    w_recurrent = 0.5 * jax.random.normal(keys[1], (5, 20))
+    cotangent = jax.random.normal(keys[2], (7, 3, 5))
+
+    def loss(fn):
+        return lambda g, w: jnp.sum(fn(g, w, unroll) * cotangent)
+
+    np.testing.assert_allclose(lstm_recurrence(gates_in, w_recurrent, unroll),
+                               lstm_recurrence_reference(gates_in, w_recurrent), rtol=1e-6, atol=1e-6)
+    fast = jax.grad(loss(lstm_recurrence), argnums=(0, 1))(gates_in, w_recurrent)
+    reference = jax.grad(loss(lstm_recurrence_reference), argnums=(0, 1))(gates_in, w_recurrent)
+    for ours, theirs in zip(fast, reference):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)

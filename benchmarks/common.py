@@ -1,0 +1,29 @@
+"""Shared by the benchmarks: the machine and library versions, for the record."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine() -> str:
+    versions = []
+    for package in ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "torch"):
+        try:
+            versions.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return (f"{os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.machine()}; " + ", ".join(versions))
