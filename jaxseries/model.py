@@ -13,6 +13,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import linen as nn
 
 from jaxseries.config import ModelConfig
@@ -131,3 +132,36 @@ class LSTMRegressor(nn.Module):
         if self.config.head == "last":
             return nn.Dense(self.config.output_dim, name="head")(h[-1])
         return nn.Dense(self.config.output_dim, name="head")(jnp.swapaxes(h, 0, 1))
+
+
+def _truncated_normal(rng: np.random.Generator, shape, fan_in: int) -> np.ndarray:
+    """Flax's lecun_normal: a normal truncated at two standard deviations, variance 1 / fan_in."""
+    z = rng.standard_normal(shape)
+    while (outside := np.abs(z) > 2).any():
+        z[outside] = rng.standard_normal(int(outside.sum()))
+    return z / np.sqrt(fan_in) / 0.87962566103423978  # the std of a unit normal truncated at ±2
+
+
+def _orthogonal(rng: np.random.Generator, size: int) -> np.ndarray:
+    q, r = np.linalg.qr(rng.standard_normal((size, size)))
+    return q * np.sign(np.diag(r))
+
+
+def init_params(config: ModelConfig, seed: int) -> dict:
+    """Initial weights drawn on the host with NumPy: the distributions of the Flax initialisers above, with
+    no compilation (a jitted Flax `init` costs a second or more of XLA compile on a CPU), the same on every machine.
+    """
+    rng = np.random.default_rng(seed)
+    hidden, params, features = config.hidden_dim, {}, config.input_dim
+    for layer in range(config.num_layers):
+        params[f"lstm_{layer}"] = {
+            "w_input": _truncated_normal(rng, (features, 4 * hidden), features).astype(np.float32),
+            "w_recurrent": np.concatenate([_orthogonal(rng, hidden) for _ in range(4)], axis=1).astype(np.float32),
+            "bias": np.zeros(4 * hidden, np.float32),
+        }
+        features = hidden
+    params["head"] = {
+        "kernel": _truncated_normal(rng, (hidden, config.output_dim), hidden).astype(np.float32),
+        "bias": np.zeros(config.output_dim, np.float32),
+    }
+    return {"params": params}

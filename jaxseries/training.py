@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from jaxseries import checkpoint, validation
 from jaxseries.config import ModelConfig, TrainConfig, from_dict, to_dict
 from jaxseries.errors import CheckpointError, DivergenceError
-from jaxseries.model import LSTMRegressor
+from jaxseries.model import LSTMRegressor, init_params
 
 
 class TrainState(struct.PyTreeNode):
@@ -56,19 +56,27 @@ def decay_steps(train_config: TrainConfig) -> int:
     return train_config.steps if train_config.lr_decay == "cosine" else 0
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def create_train_state(model_config: ModelConfig, learning_rate, seed, decay_steps=0) -> TrainState:
-    init_key, data_key = jax.random.split(jax.random.PRNGKey(seed))
-    params = LSTMRegressor(model_config).init(init_key, jnp.zeros((1, 1, model_config.input_dim)))
+def create_train_state(model_config: ModelConfig, learning_rate, seed: int, decay_steps: int = 0) -> TrainState:
+    """The state before step 0, built on the host: nothing here compiles."""
+    params = init_params(model_config, seed)
+    abstract = jax.eval_shape(make_optimizer(learning_rate, decay_steps).init, params)
+    opt_state = jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), abstract)
+    hyperparams = {name: np.asarray(value, abstract.hyperparams[name].dtype)
+                   for name, value in (("learning_rate", learning_rate), ("decay_steps", decay_steps))}
     return TrainState(
-        step=jnp.zeros((), jnp.int32),
+        step=np.zeros((), np.int32),
         params=params,
-        opt_state=make_optimizer(learning_rate, decay_steps).init(params),
-        key=data_key,
+        opt_state=opt_state._replace(hyperparams=hyperparams),
+        key=np.array([0, seed & 0xFFFFFFFF], np.uint32),  # jax.random.PRNGKey(seed), without a dispatch
         best_params=params,
-        best_loss=jnp.full((), jnp.inf, jnp.float32),
-        best_step=jnp.zeros((), jnp.int32),
+        best_loss=np.full((), np.inf, np.float32),
+        best_step=np.zeros((), np.int32),
     )
+
+
+def abstract_train_state(model_config: ModelConfig, train_config: TrainConfig) -> TrainState:
+    state = create_train_state(model_config, train_config.learning_rate, train_config.seed, decay_steps(train_config))
+    return jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype), state)
 
 
 def mse(params, model_config: ModelConfig, x, y):
@@ -290,6 +298,7 @@ def fit(
         state, history, val_history = _resume(directory, model_config, train_config)
     if state is None:
         state = create_train_state(model_config, train_config.learning_rate, train_config.seed, decay_steps(train_config))
+        state = jax.device_put(state, jax.local_devices()[0])  # placed as the compiled chunk returns it: one program
     if directory and not resume and overwrite and os.path.isdir(directory):
         checkpoint.clear(directory)
 
@@ -383,9 +392,7 @@ def _resume(directory: str, model_config: ModelConfig, train_config: TrainConfig
                 f"cannot resume {directory!r}: it was trained with {field}={getattr(saved_train, field)!r}, "
                 f"this call passes {getattr(train_config, field)!r}"
             )
-    abstract = jax.eval_shape(
-        create_train_state, model_config, train_config.learning_rate, train_config.seed, decay_steps(train_config)
-    )
+    abstract = abstract_train_state(model_config, train_config)
     state = checkpoint.restore_state(directory, step, abstract)
     return state, list(meta["history"]), [tuple(v) for v in meta["val_history"]]
 
@@ -400,9 +407,7 @@ def load(checkpoint_dir) -> Trained:
         train_config = from_dict(TrainConfig, meta["train_config"])
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"step {step} in {directory!r} has unusable metadata: {error}") from None
-    abstract = jax.eval_shape(
-        create_train_state, model_config, train_config.learning_rate, train_config.seed, decay_steps(train_config)
-    )
+    abstract = abstract_train_state(model_config, train_config)
     state = checkpoint.restore_state(directory, step, abstract)
     val_history = np.asarray(meta.get("val_history", []), np.float64).reshape(-1, 2)
     return Trained(
