@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import math
 import os
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -108,14 +108,43 @@ def select_batch(state: TrainState, x, y, batch_size: int | None):
     return x[index], y[index]
 
 
+class Placement(NamedTuple):
+    replicated: jax.sharding.Sharding  # the state and validation data: whole on every device
+    examples: jax.sharding.Sharding  # the training set: split over devices when full batch
+    batch: jax.sharding.Sharding | None  # each step's mini-batch, split over devices (None: one device)
+
+
+def data_placement(count: int, batch_size: int | None) -> Placement:
+    """Data parallelism over all local devices when the batch divides evenly; otherwise the first device.
+
+    XLA partitions the compiled step from these shardings and inserts the gradient all-reduce itself.
+    Set JAXSERIES_DATA_PARALLEL=off to keep to one device.
+    """
+    devices = jax.local_devices()
+    batch = count if batch_size is None or batch_size >= count else batch_size
+    off = os.environ.get("JAXSERIES_DATA_PARALLEL", "").lower() in ("off", "0", "false", "no")
+    if len(devices) == 1 or batch % len(devices) or off:
+        single = jax.sharding.SingleDeviceSharding(devices[0])
+        return Placement(single, single, None)
+    mesh = jax.sharding.Mesh(np.array(devices), ("data",))
+    split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+    whole = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    full_batch = batch == count
+    return Placement(whole, split if full_batch else whole, None if full_batch else split)
+
+
 @functools.lru_cache(maxsize=None)
-def compiled_chunk(model_config: ModelConfig, batch_size: int | None, length: int, validate: bool):
+def compiled_chunk(model_config: ModelConfig, batch_size: int | None, length: int, validate: bool,
+                   batch_sharding: jax.sharding.Sharding | None = None):
     """`length` train steps in one dispatch, then (when validating) the validation loss and best weights."""
     train_step = make_train_step(model_config)
 
     def run(state, x, y, x_val, y_val):
         def body(state, _):
-            return train_step(state, select_batch(state, x, y, batch_size))
+            batch = select_batch(state, x, y, batch_size)
+            if batch_sharding is not None:
+                batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+            return train_step(state, batch)
 
         state, losses = jax.lax.scan(body, state, None, length=length)
         if not validate:
@@ -298,7 +327,11 @@ def fit(
         state, history, val_history = _resume(directory, model_config, train_config)
     if state is None:
         state = create_train_state(model_config, train_config.learning_rate, train_config.seed, decay_steps(train_config))
-        state = jax.device_put(state, jax.local_devices()[0])  # placed as the compiled chunk returns it: one program
+    placement = data_placement(x.shape[0], train_config.batch_size)
+    state = jax.device_put(state, placement.replicated)  # placed as the compiled chunk returns it: one program
+    x, y = jax.device_put((x, y), placement.examples)
+    if validate:
+        x_val, y_val = jax.device_put((x_val, y_val), placement.replicated)
     if directory and not resume and overwrite and os.path.isdir(directory):
         checkpoint.clear(directory)
 
@@ -317,7 +350,7 @@ def fit(
     try:
         while step < train_config.steps:
             length = min(chunk - step % chunk, train_config.steps - step)
-            run = compiled_chunk(model_config, train_config.batch_size, length, validate)
+            run = compiled_chunk(model_config, train_config.batch_size, length, validate, placement.batch)
             state, losses, val_loss = run(state, x, y, x_val, y_val)
             losses = np.asarray(losses)
             _check_divergence(losses, step, train_config.max_loss)

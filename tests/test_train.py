@@ -57,7 +57,7 @@ def test_minibatches_cover_each_epoch_once():
 
 def test_second_train_call_does_not_compile_again(seed_data):
     js.train(*seed_data, steps=30, log_every=10, hidden_dim=6, progress=False)
-    run = train_lib.compiled_chunk(ModelConfig(input_dim=1, hidden_dim=6), None, 10, False)
+    run = train_lib.compiled_chunk(ModelConfig(input_dim=1, hidden_dim=6), None, 10, False, None)
     compiled_before = run._cache_size()
     compiles = []
     jax.monitoring.register_event_duration_secs_listener(
