@@ -100,6 +100,18 @@ FIRST_CALL = textwrap.dedent("""
     print(json.dumps(out))
 """)
 
+TWO_DEVICES = textwrap.dedent("""
+    import json, sys, time
+    sys.path.insert(0, {here!r})
+    from speed import jax_trainer, best_time
+    out = {{}}
+    for name, shape in {shapes!r}.items():
+        train = jax_trainer(*shape)
+        train()
+        out[name] = shape[3] / min(best_time(train) for _ in range({repeats}))
+    print(json.dumps(out))
+""")
+
 PEAK_MEMORY = textwrap.dedent("""
     import json, sys
     sys.path.insert(0, {here!r})
@@ -181,6 +193,12 @@ def main() -> str:
     lines += ["", f"Matmul rate (2048² float32 in JAX): {peak:.0f} GFLOP/s. Training on L (3 × forward matmul FLOPs): "
               f"{achieved:.1f} GFLOP/s = {100 * achieved / peak:.0f}% of it "
               f"(PyTorch: {100 * achieved / peak * rates['L']['torch'] / rates['L']['jax']:.0f}%)."]
+
+    two = in_fresh_process(TWO_DEVICES.format(here=HERE, shapes={k: SHAPES[k] for k in ("M", "L")}, repeats=REPEATS),
+                           {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    lines += ["", "Data-parallel over two host CPU devices (`XLA_FLAGS=--xla_force_host_platform_device_count=2`, "
+              "batch split by jax.sharding), against the PyTorch rates above: " + ", ".join(
+                  f"{k} {v:,.0f} steps/s ({v / rates[k]['torch']:.2f}x)" for k, v in two.items()) + "."]
 
     with tempfile.TemporaryDirectory() as cache:
         small = {k: SHAPES[k] for k in ("S", "M")}

@@ -11,6 +11,9 @@ import dataclasses
 import functools
 import math
 import os
+import signal
+import sys
+import threading
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -75,8 +78,14 @@ def create_train_state(model_config: ModelConfig, learning_rate, seed: int, deca
 
 
 def abstract_train_state(model_config: ModelConfig, train_config: TrainConfig) -> TrainState:
-    state = create_train_state(model_config, train_config.learning_rate, train_config.seed, decay_steps(train_config))
-    return jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype), state)
+    """Shapes and dtypes of the train state, allocating nothing (restore targets; hostile sizes are cheap)."""
+    params = jax.eval_shape(LSTMRegressor(model_config).init, jax.random.PRNGKey(0), jnp.zeros((1, 1, model_config.input_dim)))
+    scalar = jax.ShapeDtypeStruct((), jnp.int32)
+    return TrainState(
+        step=scalar, params=params, key=jax.ShapeDtypeStruct((2,), jnp.uint32), best_params=params,
+        opt_state=jax.eval_shape(make_optimizer(train_config.learning_rate, decay_steps(train_config)).init, params),
+        best_loss=jax.ShapeDtypeStruct((), jnp.float32), best_step=scalar,
+    )
 
 
 def mse(params, model_config: ModelConfig, x, y):
@@ -343,49 +352,93 @@ def fit(
     }
     chunk = _intervals_gcd(train_config.log_every, train_config.eval_every if validate else None, checkpoint_every)
     manager = checkpoint.open_manager(directory, create=True) if directory else None
+    if directory:
+        checkpoint.remove_incomplete(directory)  # steps a crash cut short are never resumed from
     step = int(state.step)
     saved_step = step if history else None
     stalls = _evaluations_since_best(val_history)
     bar = tqdm(total=train_config.steps, initial=step, disable=not progress, desc="train", unit="step", mininterval=0.5)
-    try:
-        while step < train_config.steps:
-            length = min(chunk - step % chunk, train_config.steps - step)
-            run = compiled_chunk(model_config, train_config.batch_size, length, validate, placement.batch)
-            state, losses, val_loss = run(state, x, y, x_val, y_val)
-            losses = np.asarray(losses)
-            _check_divergence(losses, step, train_config.max_loss)
-            for offset, loss in enumerate(losses):
-                if on_log and (step + offset) % train_config.log_every == 0:
-                    on_log(step + offset, float(loss))
-            history.extend(losses.tolist())
-            step += length
-            bar.update(length)
-            bar.set_postfix(loss=f"{losses[-1]:.4g}", refresh=False)
-            if validate and step % train_config.eval_every == 0:
-                val_loss = float(val_loss)
-                stalls = 0 if int(state.best_step) == step else stalls + 1
-                val_history.append((step, val_loss))
-                bar.set_postfix(loss=f"{losses[-1]:.4g}", val=f"{val_loss:.4g}", refresh=False)
-            if manager and checkpoint_every and step % checkpoint_every == 0:
-                checkpoint.save(manager, step, _copy(state), _meta(described, history, val_history), _last(val_history))
-                saved_step = step
-            if train_config.patience and stalls >= train_config.patience:
-                break
+
+    def save():
+        nonlocal saved_step
         if manager and saved_step != step:
-            checkpoint.save(manager, step, _copy(state), _meta(described, history, val_history), _last(val_history))
+            _check_finite(state.params, step)
+            checkpoint.save(manager, step, state, _meta(described, history, val_history), _last(val_history))
+            saved_step = step
+
+    try:
+        with _StopOnSignal(enabled=manager is not None) as stop:
+            while step < train_config.steps:
+                length = min(chunk - step % chunk, train_config.steps - step)
+                run = compiled_chunk(model_config, train_config.batch_size, length, validate, placement.batch)
+                state, losses, val_loss = run(state, x, y, x_val, y_val)
+                losses = np.asarray(losses)
+                _check_divergence(losses, step, train_config.max_loss)
+                for offset, loss in enumerate(losses):
+                    if on_log and (step + offset) % train_config.log_every == 0:
+                        on_log(step + offset, float(loss))
+                history.extend(losses.tolist())
+                step += length
+                bar.update(length)
+                bar.set_postfix(loss=f"{losses[-1]:.4g}", refresh=False)
+                if validate and step % train_config.eval_every == 0:
+                    val_loss = float(val_loss)
+                    stalls = 0 if int(state.best_step) == step else stalls + 1
+                    val_history.append((step, val_loss))
+                    bar.set_postfix(loss=f"{losses[-1]:.4g}", val=f"{val_loss:.4g}", refresh=False)
+                if checkpoint_every and step % checkpoint_every == 0:
+                    save()
+                if stop.signal is not None:
+                    save()
+                    stop.exit(step, directory)
+                if train_config.patience and stalls >= train_config.patience:
+                    break
+            save()
     finally:
         bar.close()
         if manager:
-            manager.close()  # waits for the background save and raises its error, if any
+            manager.close()  # waits for any background save and raises its error, if any
     return Trained(
         model_config, train_config, state, np.asarray(history, np.float32), np.asarray(val_history, np.float64).reshape(-1, 2),
         y_squeezed, extra,
     )
 
 
-def _copy(state: TrainState) -> TrainState:
-    # The next chunk donates the state's buffers; the asynchronous save must hold its own.
-    return jax.tree.map(jnp.copy, state)
+class _StopOnSignal:
+    """While training with checkpoints: SIGTERM/SIGINT finish the current chunk, save it, then exit cleanly."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.signal = None
+        self.previous = {}
+
+    def __enter__(self):
+        if self.enabled:
+            for number in (signal.SIGTERM, signal.SIGINT):
+                self.previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def _handle(self, number, frame):
+        self.signal = number
+
+    def __exit__(self, *exc):
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+        return False
+
+    def exit(self, step: int, directory: str):
+        name = signal.Signals(self.signal).name
+        print(f"\njaxseries: {name} received; saved step {step} to {directory}. Resume with "
+              f"train(..., checkpoint_dir={directory!r}, resume=True) or `jaxseries train ... --resume`.",
+              file=sys.stderr, flush=True)
+        if self.signal == signal.SIGINT:
+            raise KeyboardInterrupt(f"training stopped at step {step}; checkpoint saved")
+        raise SystemExit(128 + self.signal)
+
+
+def _check_finite(params, step: int) -> None:
+    if not all(bool(jnp.isfinite(leaf).all()) for leaf in jax.tree.leaves(params)):
+        raise DivergenceError(f"parameters became non-finite by step {step}; not checkpointed. Lower the learning rate.")
 
 
 def _last(val_history) -> float | None:
@@ -411,7 +464,7 @@ def _check_divergence(losses: np.ndarray, first_step: int, max_loss: float | Non
 
 
 def _resume(directory: str, model_config: ModelConfig, train_config: TrainConfig):
-    step = checkpoint.latest_step(directory)
+    step = checkpoint.latest_step(directory, fallback=True)
     meta = checkpoint.read_meta(directory, step)
     saved_model = from_dict(ModelConfig, meta["model_config"])
     if saved_model != model_config:
@@ -430,10 +483,14 @@ def _resume(directory: str, model_config: ModelConfig, train_config: TrainConfig
     return state, list(meta["history"]), [tuple(v) for v in meta["val_history"]]
 
 
-def load(checkpoint_dir) -> Trained:
-    """Restores the latest step of a checkpoint directory (from `train` or the CLI); needs no config."""
+def load(checkpoint_dir, *, fallback: bool = False) -> Trained:
+    """Restores the latest step of a checkpoint directory (from `train` or the CLI); needs no config.
+
+    Each step is checked against its sha256 manifest first; a damaged latest step raises an error naming the
+    file, or with `fallback=True` is skipped (with a warning) for the newest good step.
+    """
     directory = validation.checkpoint_path(checkpoint_dir)
-    step = checkpoint.latest_step(directory)
+    step = checkpoint.latest_step(directory, fallback=fallback)
     meta = checkpoint.read_meta(directory, step)
     try:
         model_config = from_dict(ModelConfig, meta["model_config"])
