@@ -155,12 +155,14 @@ def latest_step(directory: str, fallback: bool = False) -> int:
 
 
 def remove_incomplete(directory: str) -> list[str]:
-    """Deletes steps that never got a manifest (a save cut short) and orbax's temporary folders."""
+    """Deletes steps that never got a manifest (a save cut short). Orbax removes its own temporary folders
+    when a manager opens (cleanup_tmp_directories); call this before opening one."""
+    if not os.path.isdir(directory):
+        return []
     removed = []
     for name in os.listdir(directory):
         path = os.path.join(directory, name)
-        half_step = name.isdigit() and not os.path.isfile(os.path.join(path, MANIFEST))
-        if os.path.isdir(path) and (half_step or ".orbax-checkpoint-tmp" in name):
+        if name.isdigit() and os.path.isdir(path) and not os.path.isfile(os.path.join(path, MANIFEST)):
             shutil.rmtree(path)
             removed.append(name)
     return removed

@@ -257,6 +257,7 @@ def train(
     forget_bias: float = 1.0,
     lr_decay: str = "constant",
     log_every: int = 100,
+    max_loss: float | None = None,
     overwrite: bool = False,
     on_log: Callable[[int, float], None] | None = None,
 ) -> Trained:
@@ -264,6 +265,7 @@ def train(
 
     `batch_size=None` trains full batch; otherwise on shuffled mini-batches of that fixed size.
     `lr_decay="cosine"` lowers the rate to zero over `steps`; the default keeps it constant, as the seed.
+    A non-finite loss (or one above `max_loss`) stops training with a DivergenceError naming the step.
     `checkpoint_dir` saves every `checkpoint_every` steps and at the end; `resume=True` continues from its
     latest step up to `steps` in total. An existing checkpoint is never replaced unless `overwrite=True`.
 
@@ -278,7 +280,7 @@ def train(
     )
     train_config = TrainConfig(
         steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed, log_every=log_every,
-        lr_decay=lr_decay,
+        lr_decay=lr_decay, max_loss=max_loss,
     )
     return fit(
         x, y, model_config, train_config, y_squeezed=squeezed, checkpoint_dir=checkpoint_dir,
@@ -351,9 +353,9 @@ def fit(
         "extra": extra,
     }
     chunk = _intervals_gcd(train_config.log_every, train_config.eval_every if validate else None, checkpoint_every)
-    manager = checkpoint.open_manager(directory, create=True) if directory else None
     if directory:
         checkpoint.remove_incomplete(directory)  # steps a crash cut short are never resumed from
+    manager = checkpoint.open_manager(directory, create=True) if directory else None
     step = int(state.step)
     saved_step = step if history else None
     stalls = _evaluations_since_best(val_history)
