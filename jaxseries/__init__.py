@@ -10,6 +10,7 @@ from jaxseries.config import ModelConfig, TrainConfig
 from jaxseries.errors import CheckpointError, CheckpointNotFoundError, DivergenceError
 from jaxseries.seed import SeriesPredictor
 from jaxseries.forecasting import evaluate, forecast, train_series
+from jaxseries.population import Population, train_many
 from jaxseries.training import Trained, TrainState, load, predict, train
 
 
@@ -28,6 +29,7 @@ __all__ = [
     "CheckpointNotFoundError",
     "DivergenceError",
     "ModelConfig",
+    "Population",
     "SeriesPredictor",
     "TrainConfig",
     "TrainState",
@@ -40,5 +42,6 @@ __all__ = [
     "plot_losses",
     "predict",
     "train",
+    "train_many",
     "train_series",
 ]

@@ -144,8 +144,11 @@ def data_placement(count: int, batch_size: int | None) -> Placement:
 
 @functools.lru_cache(maxsize=None)
 def compiled_chunk(model_config: ModelConfig, batch_size: int | None, length: int, validate: bool,
-                   batch_sharding: jax.sharding.Sharding | None = None):
-    """`length` train steps in one dispatch, then (when validating) the validation loss and best weights."""
+                   batch_sharding: jax.sharding.Sharding | None = None, members: bool = False):
+    """`length` train steps in one dispatch, then (when validating) the validation loss and best weights.
+
+    With `members=True` the state has a leading axis of models trained side by side (`vmap`), sharing the data.
+    """
     train_step = make_train_step(model_config)
 
     def run(state, x, y, x_val, y_val):
@@ -167,7 +170,7 @@ def compiled_chunk(model_config: ModelConfig, batch_size: int | None, length: in
         )
         return state, losses, val_loss
 
-    return jax.jit(run, donate_argnums=0)
+    return jax.jit(jax.vmap(run, in_axes=(0, None, None, None, None)) if members else run, donate_argnums=0)
 
 
 @functools.lru_cache(maxsize=None)
@@ -494,6 +497,10 @@ def load(checkpoint_dir, *, fallback: bool = False) -> Trained:
     directory = validation.checkpoint_path(checkpoint_dir)
     step = checkpoint.latest_step(directory, fallback=fallback)
     meta = checkpoint.read_meta(directory, step)
+    if "population" in meta["extra"]:
+        from jaxseries import population  # a train_many checkpoint: returns a Population
+
+        return population.from_checkpoint(directory, step, meta)
     try:
         model_config = from_dict(ModelConfig, meta["model_config"])
         train_config = from_dict(TrainConfig, meta["train_config"])

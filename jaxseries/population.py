@@ -1,0 +1,158 @@
+"""Many models in one compiled call: a population of members that differ in seed and learning rate, trained
+side by side by `vmap` over the train state (the data is shared). Member i equals `train(..., seed=seeds[i],
+learning_rate=learning_rates[i])` to float32 tolerance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import numpy as np
+from tqdm.auto import tqdm
+
+from jaxseries import checkpoint, validation
+from jaxseries.config import ModelConfig, TrainConfig, _require_positive_float, from_dict, to_dict
+from jaxseries.errors import CheckpointError, DivergenceError
+from jaxseries.training import (
+    Trained, TrainState, abstract_train_state, check_checkpoint_args, compiled_apply, compiled_chunk,
+    create_train_state, decay_steps, enable_compilation_cache,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Population:
+    """Trained members stacked on a leading axis. `member(i)` is an ordinary `Trained`."""
+
+    model_config: ModelConfig
+    train_configs: tuple[TrainConfig, ...]
+    state: TrainState  # every leaf has a leading [members] axis
+    history: np.ndarray  # [steps, members]
+    val_history: np.ndarray  # [evaluations, 1 + members]: step, then each member's validation loss
+    y_squeezed: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.train_configs)
+
+    def member(self, i: int) -> Trained:
+        if not -self.size <= i < self.size:
+            raise IndexError(f"member {i} out of range for a population of {self.size}")
+        state = jax.tree.map(lambda leaf: leaf[i], self.state)
+        val = self.val_history[:, [0, 1 + i % self.size]] if len(self.val_history) else np.zeros((0, 2))
+        return Trained(self.model_config, self.train_configs[i], state, self.history[:, i], val, self.y_squeezed)
+
+    def predict(self, x) -> np.ndarray:
+        """[members, N, T(, output_dim)]: every member's predictions for x."""
+        x = validation.prediction_input(x, self.model_config.input_dim)
+        params = self.state.best_params if len(self.val_history) else self.state.params
+        out = np.asarray(jax.vmap(compiled_apply(self.model_config), in_axes=(0, None))(params, x))
+        return out[..., 0] if self.y_squeezed else out
+
+    def ranked(self) -> list[int]:
+        """Member indices, best validation loss first (NaN last). Needs validation data."""
+        if not len(self.val_history):
+            raise ValueError("ranking needs validation: pass validation_data=(x_val, y_val) to train_many")
+        best = np.asarray(self.state.best_loss, np.float64)
+        return [int(i) for i in np.argsort(np.where(np.isfinite(best), best, np.inf), kind="stable")]
+
+
+def train_many(
+    x, y, *, seeds, learning_rates=None, hidden_dim: int = 10, num_layers: int = 1, steps: int = 1000,
+    batch_size: int | None = None, forget_bias: float = 1.0, lr_decay: str = "constant", log_every: int = 100,
+    validation_data=None, patience: int | None = None, checkpoint_dir=None, overwrite: bool = False,
+    progress: bool = True,
+) -> Population:
+    """Trains one model per member in one compiled call; member i uses seeds[i] (and learning_rates[i])."""
+    x, y, squeezed = validation.training_arrays(x, y, head="sequence")
+    seeds = list(seeds) if not isinstance(seeds, int) else [seeds]
+    if not seeds:
+        raise ValueError("seeds is empty: pass at least one seed, e.g. seeds=range(8)")
+    if learning_rates is None:
+        learning_rates = [1e-3] * len(seeds)
+    learning_rates = [learning_rates] * len(seeds) if isinstance(learning_rates, (int, float)) else list(learning_rates)
+    if len(learning_rates) != len(seeds):
+        raise ValueError(f"learning_rates has {len(learning_rates)} values but seeds has {len(seeds)}: give one per member")
+    for rate in learning_rates:
+        _require_positive_float("learning_rates[i]", rate)
+    model_config = ModelConfig(input_dim=x.shape[-1], output_dim=y.shape[-1], hidden_dim=hidden_dim,
+                               num_layers=num_layers, forget_bias=forget_bias)
+    configs = tuple(TrainConfig(steps=steps, learning_rate=float(rate), batch_size=batch_size, seed=seed,
+                                log_every=log_every, eval_every=log_every, patience=patience, lr_decay=lr_decay)
+                    for seed, rate in zip(seeds, learning_rates))
+    validate = validation_data is not None
+    if validate:
+        x_val, y_val, _ = validation.training_arrays(*validation_data, head="sequence")
+    else:
+        x_val = y_val = None
+    directory = check_checkpoint_args(checkpoint_dir, None, False, overwrite)
+    enable_compilation_cache()
+
+    states = [create_train_state(model_config, c.learning_rate, c.seed, decay_steps(c)) for c in configs]
+    state = jax.device_put(jax.tree.map(lambda *leaves: np.stack(leaves), *states), jax.local_devices()[0])
+    history, val_history, stalls = [], [], np.zeros(len(seeds), int)
+    bar = tqdm(total=steps, disable=not progress, desc=f"train {len(seeds)} members", unit="step", mininterval=0.5)
+    step = 0
+    while step < steps:
+        length = min(log_every, steps - step)
+        run = compiled_chunk(model_config, batch_size, length, validate, None, True)
+        state, losses, val_loss = run(state, x, y, x_val, y_val)
+        losses = np.asarray(losses).T  # [length, members]
+        if not np.isfinite(losses).all():
+            at, member = np.argwhere(~np.isfinite(losses))[0]
+            raise DivergenceError(f"member {member} (seed {seeds[member]}, learning rate {learning_rates[member]}) "
+                                  f"diverged at step {step + at}: lower its learning rate")
+        history.extend(losses.tolist())
+        step += length
+        bar.update(length)
+        bar.set_postfix(mean_loss=f"{losses[-1].mean():.4g}", refresh=False)
+        if validate:
+            val_history.append([step, *np.asarray(val_loss, np.float64).tolist()])
+            stalls = np.where(np.asarray(state.best_step) == step, 0, stalls + 1)
+            if patience and (stalls >= patience).all():
+                break
+    bar.close()
+    population = Population(model_config, configs, state, np.asarray(history, np.float32),
+                            np.asarray(val_history, np.float64).reshape(-1, 1 + len(seeds)), squeezed)
+    if directory:
+        save(population, directory, overwrite)
+    return population
+
+
+def save(population: Population, directory: str, overwrite: bool = False) -> None:
+    """One checkpoint for the whole population (its mean loss as the history; members in the metadata)."""
+    if overwrite and checkpoint.is_checkpoint_dir(directory):
+        checkpoint.clear(directory)
+    meta = {
+        "format_version": checkpoint.FORMAT_VERSION,
+        "model_config": to_dict(population.model_config),
+        "train_config": to_dict(population.train_configs[0]),
+        "y_squeezed": population.y_squeezed,
+        "history": checkpoint.to_json_floats(population.history.mean(axis=1)),
+        "val_history": [],
+        "extra": {"population": {
+            "train_configs": [to_dict(c) for c in population.train_configs],
+            "history": population.history.tolist(),
+            "val_history": population.val_history.tolist(),
+        }},
+    }
+    with checkpoint.open_manager(directory, create=True) as manager:
+        checkpoint.save(manager, int(population.state.step[0]), population.state, meta)
+
+
+def from_checkpoint(directory: str, step: int, meta: dict) -> Population:
+    stored = meta["extra"]["population"]
+    try:
+        model_config = from_dict(ModelConfig, meta["model_config"])
+        configs = tuple(from_dict(TrainConfig, c) for c in stored["train_configs"])
+        history = np.asarray(stored["history"], np.float32)
+        val_history = np.asarray(stored["val_history"], np.float64).reshape(-1, 1 + len(configs))
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"step {step} in {directory!r} has unusable population metadata: {error}") from None
+    if not configs or math.prod(history.shape) and history.shape[1] != len(configs):
+        raise CheckpointError(f"step {step} in {directory!r}: population metadata disagrees with itself")
+    one = abstract_train_state(model_config, configs[0])
+    abstract = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct((len(configs), *leaf.shape), leaf.dtype), one)
+    state = checkpoint.restore_state(directory, step, abstract)
+    return Population(model_config, configs, state, history, val_history, bool(meta["y_squeezed"]))

@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+import jaxseries as js
+from conftest import tree_equal
+
+
+def data(n=8, t=5, seed=0):
+    x = np.random.default_rng(seed).normal(size=(n, t, 1)).astype(np.float32)
+    return x, np.cumsum(x[..., 0], axis=1)
+
+
+def test_member_equals_single_training_and_members_differ():
+    x, y = data()
+    pop = js.train_many(x, y, seeds=[0, 1, 2], learning_rates=[1e-3, 3e-3, 1e-2], steps=30, log_every=10,
+                        batch_size=4, progress=False)
+    assert pop.predict(x).shape == (3, 8, 5)
+    for i, (seed, rate) in enumerate([(0, 1e-3), (1, 3e-3), (2, 1e-2)]):
+        single = js.train(x, y, seed=seed, learning_rate=rate, steps=30, log_every=10, batch_size=4, progress=False)
+        np.testing.assert_allclose(pop.predict(x)[i], js.predict(single, x), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(pop.history[:, i], single.history, rtol=1e-4)
+        np.testing.assert_allclose(js.predict(pop.member(i), x), js.predict(single, x), rtol=1e-4, atol=1e-5)
+    predictions = pop.predict(x)
+    assert not np.allclose(predictions[0], predictions[1])
+
+
+def test_ranking_by_validation_loss():
+    x, y = data()
+    x_val, y_val = data(seed=1)
+    pop = js.train_many(x, y, seeds=range(4), learning_rates=[1e-4, 1e-3, 1e-2, 3e-2], steps=60, log_every=10,
+                        validation_data=(x_val, y_val), progress=False)
+    best = np.asarray(pop.state.best_loss)
+    order = pop.ranked()
+    assert sorted(order) == [0, 1, 2, 3] and list(best[order]) == sorted(best)
+
+
+def test_population_checkpoint_round_trip(tmp_path):
+    x, y = data()
+    pop = js.train_many(x, y, seeds=[3, 4], steps=20, log_every=10, progress=False, checkpoint_dir=tmp_path)
+    loaded = js.load(tmp_path)
+    assert isinstance(loaded, js.Population) and loaded.size == 2
+    assert tree_equal(loaded.state, pop.state)
+    np.testing.assert_array_equal(loaded.predict(x), pop.predict(x))
+    np.testing.assert_array_equal(loaded.history, pop.history)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"seeds": []}, "seeds is empty"),
+    ({"seeds": [0, 1], "learning_rates": [1e-3]}, "learning_rates has 1 values but seeds has 2"),
+    ({"seeds": [0], "learning_rates": [-1.0]}, "learning_rates[i]"),
+])
+def test_bad_population_arguments(tmp_path, kwargs, words):
+    x, y = data()
+    with pytest.raises(ValueError) as caught:
+        js.train_many(x, y, steps=5, progress=False, checkpoint_dir=tmp_path / "c", **kwargs)
+    assert words in str(caught.value)
+    assert not (tmp_path / "c").exists()
