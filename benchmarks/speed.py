@@ -52,7 +52,7 @@ def torch_trainer(batch, time_steps, hidden, steps):
             loss = torch.mean((head(lstm(x)[0])[..., 0] - y) ** 2)
             loss.backward()
             optimizer.step()
-        return float(loss)
+        return loss.item()
 
     return run
 

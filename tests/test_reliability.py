@@ -209,3 +209,35 @@ def test_a_checkpoint_from_an_earlier_jaxseries_still_loads():
     expected = np.load(os.path.join(os.path.dirname(__file__), "fixtures", "checkpoint-v1-predictions.npy"))
     x = np.asarray(js.seed.SEED_TEST_X if hasattr(js, "seed") else [[[1], [2], [3], [4]], [[4], [5], [6], [7]]], np.float32)
     np.testing.assert_allclose(js.predict(trained, x), expected, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_random_time_kills_never_leave_an_unloadable_checkpoint(tmp_path):
+    rng = np.random.default_rng(7)
+    survived = 0
+    for trial in range(5):
+        process = train_in_subprocess(tmp_path / "ckpt", 400, tmp_path / "x.npy", wait=False)
+        time.sleep(float(rng.uniform(3.0, 9.0)))  # somewhere in import, compile, training or a save
+        process.kill()
+        process.wait()
+        if checkpoint.is_checkpoint_dir(str(tmp_path / "ckpt")):
+            loaded = js.load(tmp_path / "ckpt")  # the newest complete step always loads and verifies
+            assert int(loaded.state.step) % 10 == 0
+        survived += 1
+    train_in_subprocess(tmp_path / "ckpt", 400, tmp_path / "resumed.npy")
+    train_in_subprocess(tmp_path / "straight", 400, tmp_path / "straight.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "resumed.npy"), np.load(tmp_path / "straight.npy"))
+    assert survived == 5
+
+
+def test_a_failed_background_write_surfaces_and_loses_nothing(tmp_path):
+    trained, x = small_run(tmp_path, steps=10)
+    if subprocess.run(["chattr", "+i", str(tmp_path)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem cannot make a directory immutable (chattr +i); root ignores plain permissions")
+    try:
+        with pytest.raises(Exception) as caught:
+            small_run(tmp_path, steps=20, resume=True)
+        assert not isinstance(caught.value, AssertionError)
+    finally:
+        subprocess.run(["chattr", "-i", str(tmp_path)], check=True)
+    assert int(js.load(tmp_path).state.step) == 10  # the earlier step is untouched
