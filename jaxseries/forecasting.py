@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from jaxseries import data as data_lib
-from jaxseries import metrics, validation
+from jaxseries import metrics, population, validation
 from jaxseries.config import ModelConfig, TrainConfig, _require_int
 from jaxseries.model import LSTMRegressor
 from jaxseries.training import Trained, fit
@@ -172,6 +172,7 @@ def train_series(
     patience: int | None = 50,
     eval_every: int = 10,
     refit: bool = False,
+    members: int = 1,
     checkpoint_dir=None,
     checkpoint_every: int | None = None,
     resume: bool = False,
@@ -184,6 +185,10 @@ def train_series(
     and a tenth of the rest) drive early stopping with `patience` evaluations, and the best weights are kept.
     """
     args = _check_series_args(horizon, holdout, context, validation, strategy, transform, normalize, season)
+    _require_int("members", members, 1)
+    if members > 1 and (strategy != "direct" or refit or resume or checkpoint_every):
+        raise ValueError("members > 1 (an ensemble) works with strategy='direct' and without refit, resume or "
+                         "checkpoint_every: drop those options or train one member")
     frame, freq = data_lib.check_time_index(data_lib.read_table(data, time=time), fill=fill)
     targets_list = _names(target, frame, "target") if target is not None else [frame.columns[0]]
     spec_args = {"targets": targets_list, "covariates": list(covariates), "future_covariates": list(future_covariates)}
@@ -247,6 +252,11 @@ def train_series(
     train_config = TrainConfig(steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
                                log_every=eval_every, eval_every=eval_every, patience=patience)
     extra = {"series": dataclasses.asdict(spec), **_stored_rows(frame, spec, fit_end)}
+    if members > 1:  # an ensemble: members differ in seed, trained in one compiled call, forecasts averaged
+        configs = tuple(dataclasses.replace(train_config, seed=seed + i) for i in range(members))
+        return population.fit_population(x, y, model_config, configs, validation_data=(x_val, y_val),
+                                         checkpoint_dir=checkpoint_dir, overwrite=overwrite, progress=progress,
+                                         extra=extra)
     if not refit:
         return fit(
             x, y, model_config, train_config, validation_data=(x_val, y_val), checkpoint_dir=checkpoint_dir,
@@ -311,7 +321,7 @@ def _frame_from(stored: dict) -> pd.DataFrame:
     return pd.DataFrame(stored["columns"], index=index)
 
 
-def series_spec(run: Trained) -> SeriesSpec:
+def series_spec(run) -> SeriesSpec:
     if "series" not in run.extra:
         raise ValueError("this model was trained by js.train on arrays, not on a series: use js.predict instead")
     return SeriesSpec(**run.extra["series"])
@@ -381,8 +391,8 @@ def forecast(run: Trained, *, data=None, horizon: int | None = None, future: pd.
     scale = np.asarray(spec.target_scale)
     if spec.strategy == "direct":
         x = encoded.direct(np.array([origin]), with_targets=False)
-        out = np.asarray(run.predict(x)).reshape(spec.horizon, -1)[:horizon]
-        predicted = encoded.target_reference(np.array([origin]), horizon)[0] + scale * out
+        out = np.asarray(run.predict(x)).reshape(-1, spec.horizon, len(spec.targets))[:, :horizon]  # [members, H, k]
+        predicted = encoded.target_reference(np.array([origin]), horizon) + scale * out
     else:
         rows = np.arange(origin - spec.context + 1, origin + 1)
         rollout = _compiled_rollout(run.model_config, horizon)
@@ -390,6 +400,7 @@ def forecast(run: Trained, *, data=None, horizon: int | None = None, future: pd.
                                        known[rows[0] + 1 :].astype(np.float32), scale.astype(np.float32),
                                        spec.normalize == "window"))
     values = _untransform(predicted, spec.transforms)
+    values = values.mean(axis=0) if values.ndim == 3 else values  # an ensemble's mean forecast, in series units
     names = ["forecast"] if len(spec.targets) == 1 else [f"forecast_{t}" for t in spec.targets]
     frame = pd.DataFrame(values, index=index, columns=names)
     frame.index.name = spec.time or ("time" if isinstance(index, pd.DatetimeIndex) else "step")

@@ -10,7 +10,7 @@ from jaxseries import metrics
 from jaxseries.training import Trained
 
 
-def plot_forecast(run: Trained, ax=None, *, forecast=None):
+def plot_forecast(run, ax=None, *, forecast=None):
     """History (the stored tail), holdout truth, the model's forecast and both baselines, per target."""
     spec = forecast_lib.series_spec(run)
     history, holdout = forecast_lib.history_frames(run)
@@ -38,13 +38,15 @@ def plot_losses(run: Trained, ax=None):
     """Training loss at every step and validation loss at each evaluation, with the best step marked."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
-    ax.semilogy(np.arange(len(run.history)), run.history, lw=1, label="training")
+    ax.semilogy(np.arange(len(run.history)), run.history, lw=1, color="C0", label="training")
     if run.validated:
-        ax.semilogy(run.val_history[:, 0], run.val_history[:, 1], lw=1.5, label="validation")
-        ax.axvline(run.best_step, color="gray", ls=":", label=f"best step {run.best_step}")
+        ax.semilogy(run.val_history[:, 0], run.val_history[:, 1:], lw=1.5, color="C1", label="validation")
+        for best in np.atleast_1d(run.best_step):
+            ax.axvline(best, color="gray", ls=":", lw=0.8)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(dict(zip(labels, handles)).values(), dict(zip(labels, handles)).keys())
     ax.set_xlabel("Adam step")
     ax.set_ylabel("MSE (model units)")
-    ax.legend()
     return ax.figure
 
 

@@ -31,6 +31,19 @@ class Population:
     history: np.ndarray  # [steps, members]
     val_history: np.ndarray  # [evaluations, 1 + members]: step, then each member's validation loss
     y_squeezed: bool = False
+    extra: dict = dataclasses.field(default_factory=dict)  # JSON-able metadata of higher layers (forecasting)
+
+    @property
+    def validated(self) -> bool:
+        return len(self.val_history) > 0
+
+    @property
+    def params(self):
+        return self.state.best_params if self.validated else self.state.params
+
+    @property
+    def best_step(self) -> list[int]:
+        return np.asarray(self.state.best_step if self.validated else self.state.step).tolist()
 
     @property
     def size(self) -> int:
@@ -41,13 +54,13 @@ class Population:
             raise IndexError(f"member {i} out of range for a population of {self.size}")
         state = jax.tree.map(lambda leaf: leaf[i], self.state)
         val = self.val_history[:, [0, 1 + i % self.size]] if len(self.val_history) else np.zeros((0, 2))
-        return Trained(self.model_config, self.train_configs[i], state, self.history[:, i], val, self.y_squeezed)
+        return Trained(self.model_config, self.train_configs[i], state, self.history[:, i], val, self.y_squeezed,
+                       self.extra)
 
     def predict(self, x) -> np.ndarray:
         """[members, N, T(, output_dim)]: every member's predictions for x."""
         x = validation.prediction_input(x, self.model_config.input_dim)
-        params = self.state.best_params if len(self.val_history) else self.state.params
-        out = np.asarray(jax.vmap(compiled_apply(self.model_config), in_axes=(0, None))(params, x))
+        out = np.asarray(jax.vmap(compiled_apply(self.model_config), in_axes=(0, None))(self.params, x))
         return out[..., 0] if self.y_squeezed else out
 
     def ranked(self) -> list[int]:
@@ -81,28 +94,37 @@ def train_many(
     configs = tuple(TrainConfig(steps=steps, learning_rate=float(rate), batch_size=batch_size, seed=seed,
                                 log_every=log_every, eval_every=log_every, patience=patience, lr_decay=lr_decay)
                     for seed, rate in zip(seeds, learning_rates))
-    validate = validation_data is not None
-    if validate:
+    if validation_data is not None:
         x_val, y_val, _ = validation.training_arrays(*validation_data, head="sequence")
-    else:
-        x_val = y_val = None
+        validation_data = (x_val, y_val)
+    return fit_population(x, y, model_config, configs, validation_data=validation_data, y_squeezed=squeezed,
+                          checkpoint_dir=checkpoint_dir, overwrite=overwrite, progress=progress)
+
+
+def fit_population(x, y, model_config: ModelConfig, configs: tuple[TrainConfig, ...], *, validation_data=None,
+                   y_squeezed: bool = False, checkpoint_dir=None, overwrite: bool = False, progress: bool = True,
+                   extra: dict | None = None) -> Population:
+    """The population training loop for checked arrays: configs differ only in seed and learning rate."""
     directory = check_checkpoint_args(checkpoint_dir, None, False, overwrite)
     enable_compilation_cache()
-
+    validate = validation_data is not None
+    x_val, y_val = validation_data if validate else (None, None)
+    first = configs[0]
     states = [create_train_state(model_config, c.learning_rate, c.seed, decay_steps(c)) for c in configs]
     state = jax.device_put(jax.tree.map(lambda *leaves: np.stack(leaves), *states), jax.local_devices()[0])
-    history, val_history, stalls = [], [], np.zeros(len(seeds), int)
-    bar = tqdm(total=steps, disable=not progress, desc=f"train {len(seeds)} members", unit="step", mininterval=0.5)
+    history, val_history, stalls = [], [], np.zeros(len(configs), int)
+    bar = tqdm(total=first.steps, disable=not progress, desc=f"train {len(configs)} members", unit="step",
+               mininterval=0.5)
     step = 0
-    while step < steps:
-        length = min(log_every, steps - step)
-        run = compiled_chunk(model_config, batch_size, length, validate, None, True)
+    while step < first.steps:
+        length = min(first.eval_every if validate else first.log_every, first.steps - step)
+        run = compiled_chunk(model_config, first.batch_size, length, validate, None, True)
         state, losses, val_loss = run(state, x, y, x_val, y_val)
         losses = np.asarray(losses).T  # [length, members]
         if not np.isfinite(losses).all():
             at, member = np.argwhere(~np.isfinite(losses))[0]
-            raise DivergenceError(f"member {member} (seed {seeds[member]}, learning rate {learning_rates[member]}) "
-                                  f"diverged at step {step + at}: lower its learning rate")
+            raise DivergenceError(f"member {member} (seed {configs[member].seed}, learning rate "
+                                  f"{configs[member].learning_rate}) diverged at step {step + at}: lower its learning rate")
         history.extend(losses.tolist())
         step += length
         bar.update(length)
@@ -110,11 +132,12 @@ def train_many(
         if validate:
             val_history.append([step, *np.asarray(val_loss, np.float64).tolist()])
             stalls = np.where(np.asarray(state.best_step) == step, 0, stalls + 1)
-            if patience and (stalls >= patience).all():
+            if first.patience and (stalls >= first.patience).all():
                 break
     bar.close()
     population = Population(model_config, configs, state, np.asarray(history, np.float32),
-                            np.asarray(val_history, np.float64).reshape(-1, 1 + len(seeds)), squeezed)
+                            np.asarray(val_history, np.float64).reshape(-1, 1 + len(configs)), y_squeezed,
+                            dict(extra or {}))
     if directory:
         save(population, directory, overwrite)
     return population
@@ -131,7 +154,7 @@ def save(population: Population, directory: str, overwrite: bool = False) -> Non
         "y_squeezed": population.y_squeezed,
         "history": checkpoint.to_json_floats(population.history.mean(axis=1)),
         "val_history": [],
-        "extra": {"population": {
+        "extra": {**population.extra, "population": {
             "train_configs": [to_dict(c) for c in population.train_configs],
             "history": population.history.tolist(),
             "val_history": population.val_history.tolist(),
@@ -155,4 +178,5 @@ def from_checkpoint(directory: str, step: int, meta: dict) -> Population:
     one = abstract_train_state(model_config, configs[0])
     abstract = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct((len(configs), *leaf.shape), leaf.dtype), one)
     state = checkpoint.restore_state(directory, step, abstract)
-    return Population(model_config, configs, state, history, val_history, bool(meta["y_squeezed"]))
+    extra = {k: v for k, v in meta["extra"].items() if k != "population"}
+    return Population(model_config, configs, state, history, val_history, bool(meta["y_squeezed"]), extra)
