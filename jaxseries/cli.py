@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> None:
-    from jaxseries import forecasting as forecast, training
+    from jaxseries import forecasting as forecast
 
     start = time.perf_counter()
     run = forecast.train_series(
@@ -82,7 +82,6 @@ def _train(args) -> None:
         seed=args.seed, patience=args.patience, refit=args.refit, checkpoint_dir=args.out, checkpoint_every=args.checkpoint_every,
         resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
     )
-    del training
     print(f"trained {len(run.history)} steps in {time.perf_counter() - start:.1f} s; best validation step "
           f"{run.best_step}; saved to {args.out}")
     if args.holdout:

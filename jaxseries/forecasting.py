@@ -129,8 +129,8 @@ class Encoded:
         return x.astype(np.float32), y.astype(np.float32)
 
 
-def _prepare(frame, spec_args: dict, known_rows: int):
-    """Columns of the checked table as arrays, known features extended `known_rows` past its end."""
+def _prepare(frame, spec_args: dict):
+    """The target, past-covariate and known-future columns of the checked table, as float arrays."""
     targets = data_lib.numeric_columns(frame, spec_args["targets"], "target")
     covariates = data_lib.numeric_columns(frame, spec_args["covariates"], "covariate")
     future = data_lib.numeric_columns(frame, spec_args["future_covariates"], "future covariate")
@@ -197,7 +197,7 @@ def train_series(
             raise ValueError(f"column {name!r} is both a target and a covariate: name it once")
     if strategy == "recursive" and spec_args["covariates"]:
         raise ValueError("strategy='recursive' cannot roll past covariates forward: use strategy='direct' or drop them")
-    targets, past, future = _prepare(frame, spec_args, 0)
+    targets, past, future = _prepare(frame, spec_args)
     season = season or data_lib.default_season(freq)
     horizon, holdout = args["horizon"], args["holdout"]
     context = args["context"] or (2 * season if season > 1 else 24)
@@ -372,7 +372,6 @@ def forecast(run: Trained, *, data=None, horizon: int | None = None, future: pd.
     lookback = spec.context + (spec.season if spec.normalize == "season" else 0)
     if len(history) < lookback:
         raise ValueError(f"forecasting needs the last {lookback} rows (context and reference), got {len(history)}")
-    columns = spec.targets + spec.covariates
     targets = data_lib.numeric_columns(history, spec.targets, "target")
     past = data_lib.numeric_columns(history, spec.covariates, "covariate")
     index = data_lib.future_index(history.index, spec.freq, horizon)
@@ -385,7 +384,6 @@ def forecast(run: Trained, *, data=None, horizon: int | None = None, future: pd.
         future_values = np.zeros((len(history) + horizon, 0))
     full_index = history.index.append(index) if isinstance(history.index, pd.DatetimeIndex) else pd.RangeIndex(len(history) + horizon)
     known = _known(full_index, spec.freq, spec.calendar, (future_values - np.asarray(spec.future_center)) / np.asarray(spec.future_scale))
-    del columns
     encoded = Encoded(spec, targets, past, known)
     origin = len(history) - 1
     scale = np.asarray(spec.target_scale)
