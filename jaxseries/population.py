@@ -16,13 +16,13 @@ from jaxseries import checkpoint, validation
 from jaxseries.config import ModelConfig, TrainConfig, _require_positive_float, from_dict, to_dict
 from jaxseries.errors import CheckpointError, DivergenceError
 from jaxseries.training import (
-    Trained, TrainState, abstract_train_state, check_checkpoint_args, compiled_apply, compiled_chunk,
+    BestWeights, Trained, TrainState, abstract_train_state, check_checkpoint_args, compiled_apply, compiled_chunk,
     create_train_state, decay_steps, enable_compilation_cache,
 )
 
 
 @dataclasses.dataclass(frozen=True)
-class Population:
+class Population(BestWeights):
     """Trained members stacked on a leading axis. `member(i)` is an ordinary `Trained`."""
 
     model_config: ModelConfig
@@ -32,14 +32,6 @@ class Population:
     val_history: np.ndarray  # [evaluations, 1 + members]: step, then each member's validation loss
     y_squeezed: bool = False
     extra: dict = dataclasses.field(default_factory=dict)  # JSON-able metadata of higher layers (forecasting)
-
-    @property
-    def validated(self) -> bool:
-        return len(self.val_history) > 0
-
-    @property
-    def params(self):
-        return self.state.best_params if self.validated else self.state.params
 
     @property
     def best_step(self) -> list[int]:

@@ -193,8 +193,20 @@ def enable_compilation_cache() -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+class BestWeights:
+    """Shared by `Trained` and `Population`: predict with the best weights when validation ran, else the last."""
+
+    @property
+    def validated(self) -> bool:
+        return len(self.val_history) > 0
+
+    @property
+    def params(self):
+        return self.state.best_params if self.validated else self.state.params
+
+
 @dataclasses.dataclass(frozen=True)
-class Trained:
+class Trained(BestWeights):
     """A trained model: configs, the final train state, loss history and any forecasting metadata."""
 
     model_config: ModelConfig
@@ -204,15 +216,6 @@ class Trained:
     val_history: np.ndarray  # [evaluations, 2]: (step, validation loss)
     y_squeezed: bool = False  # y came without its output axis: predictions drop it too
     extra: dict = dataclasses.field(default_factory=dict)  # JSON-able metadata of higher layers (forecasting)
-
-    @property
-    def validated(self) -> bool:
-        return len(self.val_history) > 0
-
-    @property
-    def params(self):
-        """The weights to predict with: the best by validation loss when validating, else the last."""
-        return self.state.best_params if self.validated else self.state.params
 
     @property
     def best_step(self) -> int:
