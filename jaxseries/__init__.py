@@ -5,22 +5,26 @@ Public API: `train`, `predict`, `load`, `Trained`, `SeriesPredictor` (arrays of 
 Importing is cheap: nothing is computed or compiled until a function is called.
 """
 
-from jaxseries import datasets
 from jaxseries.config import ModelConfig, TrainConfig
 from jaxseries.errors import CheckpointError, CheckpointNotFoundError, DivergenceError
 from jaxseries.seed import SeriesPredictor
-from jaxseries.forecasting import evaluate, forecast, train_series
 from jaxseries.population import Population, train_many
 from jaxseries.training import Trained, TrainState, load, predict, train
 
 
-def __getattr__(name):
-    # Plotting imports matplotlib (slow); load it only when asked for.
-    if name in ("plot_forecast", "plot_losses"):
-        from jaxseries import plots
+# The series layer imports pandas and the plots matplotlib: loaded when first asked for, so `import jaxseries`
+# for array training stays lean in time and memory.
+_LAZY = {"train_series": "forecasting", "forecast": "forecasting", "evaluate": "forecasting",
+         "plot_forecast": "plots", "plot_losses": "plots", "datasets": None}
 
-        return getattr(plots, name)
-    raise AttributeError(f"module 'jaxseries' has no attribute {name!r}")
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'jaxseries' has no attribute {name!r}")
+    import importlib
+
+    module = importlib.import_module(f"jaxseries.{_LAZY[name] or name}")
+    return module if _LAZY[name] is None else getattr(module, name)
 
 __version__ = "0.1.0"
 
