@@ -42,7 +42,7 @@ def read_table(data, *, time: str | None = None) -> pd.DataFrame:
             raise ValueError(f"data file {path!r} is not a readable CSV: {error}") from None
     if isinstance(data, pd.Series):
         data = data.to_frame(name=data.name if data.name is not None else "y")
-    elif isinstance(data, np.ndarray) or isinstance(data, (list, tuple)):
+    elif isinstance(data, (np.ndarray, list, tuple)):
         array = np.asarray(data)
         if array.ndim not in (1, 2):
             raise ValueError(f"data must be 1-D [T] or 2-D [T, features], got shape {array.shape}")

@@ -220,10 +220,10 @@ def train_series(
                   for j in range(targets.shape[1])]
     if "log" in transforms and not all((targets[:fit_end, j] > 0).all() for j, t in enumerate(transforms) if t == "log"):
         raise ValueError("transform='log' needs strictly positive targets: use transform='none' or 'auto'")
-    t_center, t_scale = _center_scale(_transform(targets[:train_end], transforms))
+    train_values = _transform(targets[:train_end], transforms)
+    t_center, t_scale = _center_scale(train_values)
     if normalize != "global":  # relative values: scale by the spread of the changes they are made of
         lag = season if normalize == "season" else 1
-        train_values = _transform(targets[:train_end], transforms)
         changes = (train_values[lag:] - train_values[:-lag]) * (np.sqrt(horizon) if lag == 1 else 1.0)
         if len(changes) > 1:
             t_scale = np.where(changes.std(axis=0) > 1e-12, changes.std(axis=0), 1.0)
