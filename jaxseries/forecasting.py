@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -146,6 +147,93 @@ def required_length(context: int, horizon: int, holdout: int, validation: int) -
     return context + horizon + validation + holdout
 
 
+class Series(NamedTuple):
+    """A checked table and its numeric parts."""
+
+    frame: pd.DataFrame
+    freq: str | None
+    time: str | None
+    names: dict  # targets, covariates, future_covariates: column name lists
+    targets: np.ndarray  # [T, k]
+    past: np.ndarray  # [T, c]
+    future: np.ndarray  # [T, f]
+
+
+def load_series(data, target, time, fill, covariates, future_covariates, strategy) -> Series:
+    """Reads and checks the table (sorted regular timestamps, known numeric columns, no NaN/inf)."""
+    frame, freq = data_lib.check_time_index(data_lib.read_table(data, time=time), fill=fill)
+    targets_list = _names(target, frame, "target") if target is not None else [frame.columns[0]]
+    names = {"targets": targets_list, "covariates": list(covariates), "future_covariates": list(future_covariates)}
+    for name in names["covariates"] + names["future_covariates"]:
+        if name in targets_list:
+            raise ValueError(f"column {name!r} is both a target and a covariate: name it once")
+    if strategy == "recursive" and names["covariates"]:
+        raise ValueError("strategy='recursive' cannot roll past covariates forward: use strategy='direct' or drop them")
+    return Series(frame, freq, time, names, *_prepare(frame, names))
+
+
+def plan_windows(series: Series, args: dict, strategy: str, normalize: str, season, fit_end: int) -> dict:
+    """The window settings, defaults filled in: season, context, horizon, validation, normalize, lookback."""
+    season = season or data_lib.default_season(series.freq)
+    context = args["context"] or (2 * season if season > 1 else 24)
+    validation = args["validation"] or max(args["horizon"], round(0.1 * fit_end))
+    if normalize == "auto":
+        normalize = "season" if season > 1 and strategy == "direct" else "window"
+    if normalize == "season" and (strategy != "direct" or season < 2):
+        raise ValueError("normalize='season' needs strategy='direct' and a season >= 2: use normalize='window'")
+    lookback = context + (season if normalize == "season" else 0)
+    return {"season": season, "context": context, "horizon": args["horizon"], "validation": validation,
+            "normalize": normalize, "strategy": strategy, "lookback": lookback}
+
+
+def describe_length(plan: dict) -> str:
+    season = f" + one season {plan['season']}" if plan["lookback"] > plan["context"] else ""
+    return f"context {plan['context']}{season} + horizon {plan['horizon']} + validation {plan['validation']}"
+
+
+def fit_scaling(series: Series, plan: dict, fit_end: int, transform: str, calendar: bool, holdout: int):
+    """The spec (transforms and scaling fitted on the training part, rows before fit_end - validation) and
+    the encoded rows up to fit_end (targets) and fit_end + horizon (known features): later rows are never read."""
+    train_end = fit_end - plan["validation"]
+    targets = series.targets[:fit_end]
+    transforms = [("log" if (targets[:, j] > 0).all() else "none") if transform == "auto" else transform
+                  for j in range(targets.shape[1])]
+    if "log" in transforms and not all((targets[:, j] > 0).all() for j, t in enumerate(transforms) if t == "log"):
+        raise ValueError("transform='log' needs strictly positive targets: use transform='none' or 'auto'")
+    train_values = _transform(targets[:train_end], transforms)
+    t_center, t_scale = _center_scale(train_values)
+    if plan["normalize"] != "global":  # relative values: scale by the spread of the changes they are made of
+        lag = plan["season"] if plan["normalize"] == "season" else 1
+        changes = (train_values[lag:] - train_values[:-lag]) * (np.sqrt(plan["horizon"]) if lag == 1 else 1.0)
+        if len(changes) > 1:
+            t_scale = np.where(changes.std(axis=0) > 1e-12, changes.std(axis=0), 1.0)
+    c_center, c_scale = _center_scale(series.past[:train_end])
+    f_center, f_scale = _center_scale(series.future[:train_end])
+    spec = SeriesSpec(
+        **series.names, time=series.time, freq=series.freq, season=plan["season"], context=plan["context"],
+        horizon=plan["horizon"], holdout=holdout, validation=plan["validation"], strategy=plan["strategy"],
+        transforms=transforms, normalize=plan["normalize"], calendar=calendar,
+        target_center=t_center.tolist(), target_scale=t_scale.tolist(), covariate_center=c_center.tolist(),
+        covariate_scale=c_scale.tolist(), future_center=f_center.tolist(), future_scale=f_scale.tolist(),
+        mase_scale=metrics.mase_scale(targets[:train_end], plan["season"]).tolist(),
+    )
+    rows = slice(0, fit_end + plan["horizon"])
+    known = _known(series.frame.index[rows], series.freq, calendar, (series.future[rows] - f_center) / f_scale)
+    return spec, Encoded(spec, targets, series.past[:fit_end], known)
+
+
+def training_windows(encoded: Encoded, fit_end: int):
+    """((x, y), (x_val, y_val)): windows whose targets lie in the training part, and in the validation part."""
+    spec = encoded.spec
+    train_end = fit_end - spec.validation
+    if spec.strategy == "direct":
+        train_origins = np.arange(encoded.first_origin(), train_end - spec.horizon)
+        val_origins = np.arange(train_end - 1, fit_end - spec.horizon)
+        return encoded.direct(train_origins), encoded.direct(val_origins)
+    return (encoded.recursive(np.arange(spec.context - 1, train_end - 1)),
+            encoded.recursive(np.arange(train_end - 1, fit_end - 1)))
+
+
 def train_series(
     data,
     *,
@@ -189,69 +277,22 @@ def train_series(
     if members > 1 and (strategy != "direct" or refit or resume or checkpoint_every):
         raise ValueError("members > 1 (an ensemble) works with strategy='direct' and without refit, resume or "
                          "checkpoint_every: drop those options or train one member")
-    frame, freq = data_lib.check_time_index(data_lib.read_table(data, time=time), fill=fill)
-    targets_list = _names(target, frame, "target") if target is not None else [frame.columns[0]]
-    spec_args = {"targets": targets_list, "covariates": list(covariates), "future_covariates": list(future_covariates)}
-    for name in spec_args["covariates"] + spec_args["future_covariates"]:
-        if name in targets_list:
-            raise ValueError(f"column {name!r} is both a target and a covariate: name it once")
-    if strategy == "recursive" and spec_args["covariates"]:
-        raise ValueError("strategy='recursive' cannot roll past covariates forward: use strategy='direct' or drop them")
-    targets, past, future = _prepare(frame, spec_args)
-    season = season or data_lib.default_season(freq)
-    horizon, holdout = args["horizon"], args["holdout"]
-    context = args["context"] or (2 * season if season > 1 else 24)
-    fit_end = len(frame) - holdout
-    validation = args["validation"] or max(horizon, round(0.1 * fit_end))
-    if normalize == "auto":
-        normalize = "season" if season > 1 and strategy == "direct" else "window"
-    if normalize == "season" and (strategy != "direct" or season < 2):
-        raise ValueError("normalize='season' needs strategy='direct' and a season >= 2: use normalize='window'")
-    lookback = context + (season if normalize == "season" else 0)
-    needed = required_length(lookback, horizon, holdout, validation)
-    if len(frame) < needed:
-        raise ValueError(
-            f"the series has {len(frame)} rows but context {context}"
-            f"{f' + one season {season}' if lookback > context else ''} + horizon {horizon} + validation {validation} "
-            f"+ holdout {holdout} needs at least {needed}: shorten context/validation/holdout or supply more data"
-        )
-    train_end = fit_end - validation
-    transforms = [("log" if (targets[:fit_end, j] > 0).all() else "none") if transform == "auto" else transform
-                  for j in range(targets.shape[1])]
-    if "log" in transforms and not all((targets[:fit_end, j] > 0).all() for j, t in enumerate(transforms) if t == "log"):
-        raise ValueError("transform='log' needs strictly positive targets: use transform='none' or 'auto'")
-    train_values = _transform(targets[:train_end], transforms)
-    t_center, t_scale = _center_scale(train_values)
-    if normalize != "global":  # relative values: scale by the spread of the changes they are made of
-        lag = season if normalize == "season" else 1
-        changes = (train_values[lag:] - train_values[:-lag]) * (np.sqrt(horizon) if lag == 1 else 1.0)
-        if len(changes) > 1:
-            t_scale = np.where(changes.std(axis=0) > 1e-12, changes.std(axis=0), 1.0)
-    c_center, c_scale = _center_scale(past[:train_end])
-    f_center, f_scale = _center_scale(future[:train_end])
-    spec = SeriesSpec(
-        **spec_args, time=time, freq=freq, season=season, context=context, horizon=horizon, holdout=holdout,
-        validation=validation, strategy=strategy, transforms=transforms, normalize=normalize, calendar=calendar,
-        target_center=t_center.tolist(), target_scale=t_scale.tolist(), covariate_center=c_center.tolist(),
-        covariate_scale=c_scale.tolist(), future_center=f_center.tolist(), future_scale=f_scale.tolist(),
-        mase_scale=metrics.mase_scale(targets[:train_end], season).tolist(),
-    )
-    known = _known(frame.index, freq, calendar, (future - f_center) / f_scale)
-    encoded = Encoded(spec, targets, past, known)
-    if strategy == "direct":
-        train_origins = np.arange(encoded.first_origin(), train_end - horizon)
-        val_origins = np.arange(train_end - 1, fit_end - horizon)
-        (x, y), (x_val, y_val) = encoded.direct(train_origins), encoded.direct(val_origins)
-        head, output_dim = "last", horizon * len(targets_list)
-    else:
-        (x, y) = encoded.recursive(np.arange(context - 1, train_end - 1))
-        (x_val, y_val) = encoded.recursive(np.arange(train_end - 1, fit_end - 1))
-        head, output_dim = "sequence", len(targets_list)
+    series = load_series(data, target, time, fill, covariates, future_covariates, strategy)
+    holdout = args["holdout"]
+    fit_end = len(series.frame) - holdout
+    plan = plan_windows(series, args, strategy, normalize, season, fit_end)
+    needed = required_length(plan["lookback"], plan["horizon"], holdout, plan["validation"])
+    if len(series.frame) < needed:
+        raise ValueError(f"the series has {len(series.frame)} rows but {describe_length(plan)} + holdout {holdout} "
+                         f"needs at least {needed}: shorten context/validation/holdout or supply more data")
+    spec, encoded = fit_scaling(series, plan, fit_end, transform, calendar, holdout)
+    (x, y), (x_val, y_val) = training_windows(encoded, fit_end)
+    head, output_dim = ("last", plan["horizon"] * len(spec.targets)) if strategy == "direct" else ("sequence", len(spec.targets))
     model_config = ModelConfig(input_dim=x.shape[-1], output_dim=output_dim, hidden_dim=hidden_dim,
                                num_layers=num_layers, head=head)
     train_config = TrainConfig(steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
                                log_every=eval_every, eval_every=eval_every, patience=patience)
-    extra = {"series": dataclasses.asdict(spec), **_stored_rows(frame, spec, fit_end)}
+    extra = {"series": dataclasses.asdict(spec), **_stored_rows(series.frame, spec, fit_end)}
     if members > 1:  # an ensemble: members differ in seed, trained in one compiled call, forecasts averaged
         configs = tuple(dataclasses.replace(train_config, seed=seed + i) for i in range(members))
         return population.fit_population(x, y, model_config, configs, validation_data=(x_val, y_val),

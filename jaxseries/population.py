@@ -94,9 +94,13 @@ def train_many(
 
 
 def fit_population(x, y, model_config: ModelConfig, configs: tuple[TrainConfig, ...], *, validation_data=None,
-                   y_squeezed: bool = False, checkpoint_dir=None, overwrite: bool = False, progress: bool = True,
-                   extra: dict | None = None) -> Population:
-    """The population training loop for checked arrays: configs differ only in seed and learning rate."""
+                   counts=None, y_squeezed: bool = False, checkpoint_dir=None, overwrite: bool = False,
+                   progress: bool = True, extra: dict | None = None) -> Population:
+    """The population training loop for checked arrays: configs differ only in seed and learning rate.
+
+    With `counts` ([members] ints) every member has its own data: x, y (and the validation arrays) carry a
+    leading member axis, and member i trains on its first counts[i] rows only (the rest is padding).
+    """
     directory = check_checkpoint_args(checkpoint_dir, None, False, overwrite)
     enable_compilation_cache()
     validate = validation_data is not None
@@ -110,8 +114,9 @@ def fit_population(x, y, model_config: ModelConfig, configs: tuple[TrainConfig, 
     step = 0
     while step < first.steps:
         length = min(first.eval_every if validate else first.log_every, first.steps - step)
-        run = compiled_chunk(model_config, first.batch_size, length, validate, None, True)
-        state, losses, val_loss = run(state, x, y, x_val, y_val)
+        run = compiled_chunk(model_config, first.batch_size, length, validate, None,
+                             "shared" if counts is None else "own")
+        state, losses, val_loss = run(state, x, y, x_val, y_val, counts)
         losses = np.asarray(losses).T  # [length, members]
         if not np.isfinite(losses).all():
             at, member = np.argwhere(~np.isfinite(losses))[0]

@@ -88,8 +88,13 @@ def abstract_train_state(model_config: ModelConfig, train_config: TrainConfig) -
     )
 
 
-def mse(params, model_config: ModelConfig, x, y):
-    return jnp.mean(jnp.square(LSTMRegressor(model_config).apply(params, x) - y))
+def mse(params, model_config: ModelConfig, x, y, weights=None):
+    """Mean squared error; with `weights` [N] (0 marks padding) the weighted mean over examples."""
+    squared = jnp.square(LSTMRegressor(model_config).apply(params, x) - y)
+    if weights is None:
+        return jnp.mean(squared)
+    per_example = jnp.mean(squared.reshape(squared.shape[0], -1), axis=1)
+    return jnp.sum(weights * per_example) / jnp.maximum(jnp.sum(weights), 1.0)
 
 
 def make_train_step(model_config: ModelConfig) -> Callable:
@@ -97,8 +102,8 @@ def make_train_step(model_config: ModelConfig) -> Callable:
     optimizer = make_optimizer(0.0)  # the real rate and decay are read from state.opt_state
 
     def train_step(state: TrainState, batch):
-        x, y = batch
-        loss, grads = jax.value_and_grad(mse)(state.params, model_config, x, y)
+        x, y, *weights = batch  # optional third part: example weights (padding masked out)
+        loss, grads = jax.value_and_grad(mse)(state.params, model_config, x, y, *weights)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state), loss
@@ -106,15 +111,28 @@ def make_train_step(model_config: ModelConfig) -> Callable:
     return train_step
 
 
-def select_batch(state: TrainState, x, y, batch_size: int | None):
-    """The batch for `state.step`: the full set, or a fixed-size slice of this epoch's shuffle."""
-    count = x.shape[0]
-    if batch_size is None or batch_size >= count:
-        return x, y
-    epoch, position = jnp.divmod(state.step, count // batch_size)  # the ragged tail of each epoch is dropped
-    order = jax.random.permutation(jax.random.fold_in(state.key, epoch), count)
+def select_batch(state: TrainState, x, y, batch_size: int | None, count=None):
+    """The batch for `state.step`: the full set, or a fixed-size slice of this epoch's shuffle.
+
+    `count` (traced, for padded data such as backtest folds) marks the first `count` rows as real: the batch then
+    comes with weights that mask the padding, and shuffles draw from the real rows only.
+    """
+    size = x.shape[0]
+    if count is None:
+        if batch_size is None or batch_size >= size:
+            return x, y
+        epoch, position = jnp.divmod(state.step, size // batch_size)  # the ragged tail of each epoch is dropped
+        order = jax.random.permutation(jax.random.fold_in(state.key, epoch), size)
+        index = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
+        return x[index], y[index]
+    real = (jnp.arange(size) < count).astype(jnp.float32)
+    if batch_size is None or batch_size >= size:
+        return x, y, real
+    epoch, position = jnp.divmod(state.step, jnp.maximum(count // batch_size, 1))
+    noise = jax.random.uniform(jax.random.fold_in(state.key, epoch), (size,))
+    order = jnp.argsort(jnp.where(real > 0, noise, 2.0))  # this epoch's shuffle of the real rows, padding last
     index = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
-    return x[index], y[index]
+    return x[index], y[index], real[index]
 
 
 class Placement(NamedTuple):
@@ -144,16 +162,17 @@ def data_placement(count: int, batch_size: int | None) -> Placement:
 
 @functools.lru_cache(maxsize=None)
 def compiled_chunk(model_config: ModelConfig, batch_size: int | None, length: int, validate: bool,
-                   batch_sharding: jax.sharding.Sharding | None = None, members: bool = False):
+                   batch_sharding: jax.sharding.Sharding | None = None, members: str | None = None):
     """`length` train steps in one dispatch, then (when validating) the validation loss and best weights.
 
-    With `members=True` the state has a leading axis of models trained side by side (`vmap`), sharing the data.
+    `members="shared"`: the state has a leading axis of models trained side by side (`vmap`) on the same data;
+    `members="own"`: the data has that axis too, each member its own (padded) set with a real-row `count`.
     """
     train_step = make_train_step(model_config)
 
-    def run(state, x, y, x_val, y_val):
+    def run(state, x, y, x_val, y_val, count=None):
         def body(state, _):
-            batch = select_batch(state, x, y, batch_size)
+            batch = select_batch(state, x, y, batch_size, count)
             if batch_sharding is not None:
                 batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
             return train_step(state, batch)
@@ -170,7 +189,9 @@ def compiled_chunk(model_config: ModelConfig, batch_size: int | None, length: in
         )
         return state, losses, val_loss
 
-    return jax.jit(jax.vmap(run, in_axes=(0, None, None, None, None)) if members else run, donate_argnums=0)
+    if members is not None:
+        run = jax.vmap(run, in_axes=(0, None, None, None, None, None) if members == "shared" else 0)
+    return jax.jit(run, donate_argnums=0)
 
 
 @functools.lru_cache(maxsize=None)
