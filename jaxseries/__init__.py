@@ -1,7 +1,8 @@
 """jaxseries: LSTM time-series forecasting in JAX.
 
 Public API: `train`, `predict`, `load`, `Trained`, `SeriesPredictor` (arrays of sequences); `train_series`,
-`forecast`, `evaluate`, `plot_forecast`, `plot_losses`, `datasets` (raw series); the configs and error types.
+`forecast`, `evaluate`, `backtest`, `plot_forecast`, `plot_losses`, `datasets` (raw series); `train_many` and
+`Population` (many models in one compiled call); the configs and error types.
 Importing is cheap: nothing is computed or compiled until a function is called.
 """
 
@@ -14,7 +15,7 @@ from jaxseries.training import Trained, TrainState, load, predict, train
 
 # The series layer imports pandas and the plots matplotlib: loaded when first asked for, so `import jaxseries`
 # for array training stays lean in time and memory.
-_LAZY = {"train_series": "forecasting", "forecast": "forecasting", "evaluate": "forecasting",
+_LAZY = {"train_series": "forecasting", "backtest": "backtesting", "Backtest": "backtesting", "forecast": "forecasting", "evaluate": "forecasting",
          "plot_forecast": "plots", "plot_losses": "plots", "datasets": None}
 
 
@@ -29,9 +30,11 @@ def __getattr__(name):
 __version__ = "0.1.0"
 
 __all__ = [
+    "Backtest",
     "CheckpointError",
     "CheckpointNotFoundError",
     "DivergenceError",
+    "backtest",
     "ModelConfig",
     "Population",
     "SeriesPredictor",

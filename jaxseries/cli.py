@@ -3,6 +3,7 @@
     jaxseries train DATA.csv --target COL [--target COL2 ...] [--time COL] --horizon H [--holdout N] --out RUN_DIR
     jaxseries forecast RUN_DIR [--horizon H] --csv OUT.csv [--plot OUT.png]
     jaxseries evaluate RUN_DIR [--json]
+    jaxseries backtest DATA.csv --target COL --horizon H --folds K [--refit] [--json] [--csv OUT.csv]
     jaxseries dataset airline OUT.csv
     jaxseries demo
 """
@@ -25,39 +26,30 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     train = commands.add_parser("train", help="train a forecaster on a CSV series")
-    train.add_argument("data", help="CSV file with a header row")
-    train.add_argument("--target", action="append", required=True, help="target column (repeat for several)")
-    train.add_argument("--time", help="timestamp column (calendar features, frequency, timestamps in forecasts)")
-    train.add_argument("--horizon", type=int, required=True, help="steps to forecast")
+    _series_options(train)
     train.add_argument("--holdout", type=int, help="last N rows never seen in training or validation")
     train.add_argument("--out", required=True, help="run directory (checkpoints and metadata)")
-    train.add_argument("--steps", type=int, default=1500, help="most Adam steps (early stopping may end sooner)")
     train.add_argument("--checkpoint-every", type=int, help="also save every K steps")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
-    train.add_argument("--context", type=int, help="input window length (default 2 seasons, or 24)")
-    train.add_argument("--validation", type=int, help="rows before the holdout used for early stopping")
-    train.add_argument("--covariate", action="append", default=[], help="past covariate column (repeatable)")
-    train.add_argument("--future-covariate", action="append", default=[], help="known-future covariate (repeatable)")
-    train.add_argument("--no-calendar", action="store_true", help="no calendar features from the timestamps")
-    train.add_argument("--season", type=int, help="seasonal period (default from the frequency)")
     train.add_argument("--strategy", choices=["direct", "recursive"], default="direct")
-    train.add_argument("--transform", choices=["auto", "log", "none"], default="auto")
-    train.add_argument("--normalize", choices=["auto", "season", "window", "global"], default="auto")
-    train.add_argument("--fill", action="store_true", help="reindex irregular timestamps and interpolate")
-    train.add_argument("--hidden-dim", type=int, default=32)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--patience", type=int, default=50, help="evaluations without improvement before stopping")
     train.add_argument("--refit", action="store_true", help="after early stopping, retrain on train+validation")
-    train.add_argument("--no-progress", action="store_true")
+
+    backtest = commands.add_parser("backtest", help="rolling-origin backtest: K origins, all folds in one compiled call")
+    _series_options(backtest)
+    backtest.add_argument("--folds", type=int, required=True, help="number of forecast origins")
+    backtest.add_argument("--stride", type=int, default=1, help="rows between origins (1)")
+    backtest.add_argument("--refit", action="store_true", help="fit every fold on its own data (else one model)")
+    backtest.add_argument("--level", type=float, default=0.8, help="prediction interval coverage (0.8)")
+    backtest.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    backtest.add_argument("--csv", help="also write every fold's forecasts, truth and interval to this CSV")
 
     forecast = commands.add_parser("forecast", help="forecast from the end of a run's training data")
     forecast.add_argument("run_dir")
     forecast.add_argument("--horizon", type=int)
     forecast.add_argument("--csv", required=True, help="output CSV: the time column and `forecast` column(s)")
     forecast.add_argument("--plot", help="also save the forecast plot as this PNG")
+    forecast.add_argument("--level", type=float, help="add lower/upper columns: the members' interval (--members)")
 
     evaluate = commands.add_parser("evaluate", help="score a run on its holdout beside the baselines")
     evaluate.add_argument("run_dir")
@@ -69,18 +61,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _series_options(parser) -> None:
+    """The data and model options `train` and `backtest` share."""
+    parser.add_argument("data", help="CSV file with a header row")
+    parser.add_argument("--target", action="append", required=True, help="target column (repeat for several)")
+    parser.add_argument("--time", help="timestamp column (calendar features, frequency, timestamps in forecasts)")
+    parser.add_argument("--horizon", type=int, required=True, help="steps to forecast")
+    parser.add_argument("--steps", type=int, default=1500, help="most Adam steps (early stopping may end sooner)")
+    parser.add_argument("--context", type=int, help="input window length (default 2 seasons, or 24)")
+    parser.add_argument("--validation", type=int, help="rows before the holdout/origin used for early stopping")
+    parser.add_argument("--covariate", action="append", default=[], help="past covariate column (repeatable)")
+    parser.add_argument("--future-covariate", action="append", default=[], help="known-future covariate (repeatable)")
+    parser.add_argument("--no-calendar", action="store_true", help="no calendar features from the timestamps")
+    parser.add_argument("--season", type=int, help="seasonal period (default from the frequency)")
+    parser.add_argument("--transform", choices=["auto", "log", "none"], default="auto")
+    parser.add_argument("--normalize", choices=["auto", "season", "window", "global"], default="auto")
+    parser.add_argument("--fill", action="store_true", help="reindex irregular timestamps and interpolate")
+    parser.add_argument("--hidden-dim", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--patience", type=int, default=50, help="evaluations without improvement before stopping")
+    parser.add_argument("--members", type=int, default=1, help="seed ensemble size, trained in one compiled call")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def _series_kwargs(args) -> dict:
+    return dict(
+        target=args.target, time=args.time, horizon=args.horizon, context=args.context, validation=args.validation,
+        covariates=args.covariate, future_covariates=args.future_covariate, calendar=not args.no_calendar,
+        season=args.season, transform=args.transform, normalize=args.normalize, fill=args.fill,
+        hidden_dim=args.hidden_dim, steps=args.steps, learning_rate=args.learning_rate, batch_size=args.batch_size,
+        seed=args.seed, patience=args.patience, members=args.members, progress=not args.no_progress,
+    )
+
+
 def _train(args) -> None:
     from jaxseries import forecasting as forecast
 
     start = time.perf_counter()
     run = forecast.train_series(
-        args.data, target=args.target, time=args.time, horizon=args.horizon, holdout=args.holdout,
-        context=args.context, validation=args.validation, covariates=args.covariate,
-        future_covariates=args.future_covariate, calendar=not args.no_calendar, season=args.season,
-        strategy=args.strategy, transform=args.transform, normalize=args.normalize, fill=args.fill,
-        hidden_dim=args.hidden_dim, steps=args.steps, learning_rate=args.learning_rate, batch_size=args.batch_size,
-        seed=args.seed, patience=args.patience, refit=args.refit, checkpoint_dir=args.out, checkpoint_every=args.checkpoint_every,
-        resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
+        args.data, **_series_kwargs(args), holdout=args.holdout, strategy=args.strategy, refit=args.refit,
+        checkpoint_dir=args.out, checkpoint_every=args.checkpoint_every, resume=args.resume, overwrite=args.overwrite,
     )
     print(f"trained {len(run.history)} steps in {time.perf_counter() - start:.1f} s; best validation step "
           f"{run.best_step}; saved to {args.out}")
@@ -97,7 +119,7 @@ def _forecast(args) -> None:
     from jaxseries import forecasting as forecast, plots, training
 
     run = training.load(args.run_dir)
-    frame = forecast.forecast(run, horizon=args.horizon)
+    frame = forecast.forecast(run, horizon=args.horizon, level=args.level)
     frame.to_csv(args.csv, index=forecast.series_spec(run).time is not None)
     print(f"wrote {len(frame)} rows to {args.csv}")
     if args.plot:
@@ -121,6 +143,32 @@ def _evaluate(args) -> None:
     }, indent=2))
 
 
+def _backtest(args) -> None:
+    from jaxseries import backtesting, intervals
+
+    result = backtesting.backtest(args.data, **_series_kwargs(args), folds=args.folds, stride=args.stride,
+                                  refit=args.refit, level=args.level)
+    if args.csv:
+        result.forecasts.to_csv(args.csv, index=False)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return
+    print(f"{args.folds} folds{' (refit)' if args.refit else ''} in {result.seconds:.1f} s; "
+          f"horizon {args.horizon}; metrics in the series' units, mean over folds:")
+    print(result.overall.round(3).to_string())
+    print("per fold, MAPE%:")
+    print(result.folds["MAPE%"].unstack("forecaster").round(2).assign(
+        origin=result.folds["origin"].xs("jaxseries", level="forecaster")).to_string())
+    if result.coverage is not None:
+        print(f"{result.level:.0%} interval coverage (each fold calibrated on the others): {result.coverage:.1%}")
+    elif result.level is not None:
+        print(f"too few folds to calibrate a {result.level:.0%} interval: use at least "
+              f"{intervals.min_folds(result.level)} folds")
+    print(f"steps chosen by the backtest (median best step): {result.chosen_steps}")
+    if args.csv:
+        print(f"wrote {len(result.forecasts)} rows to {args.csv}")
+
+
 def _dataset(args) -> None:
     import shutil
 
@@ -138,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
 
             demo.run(args.out, progress=not args.no_progress)
         else:
-            {"train": _train, "forecast": _forecast, "evaluate": _evaluate, "dataset": _dataset}[args.command](args)
+            {"train": _train, "backtest": _backtest, "forecast": _forecast, "evaluate": _evaluate, "dataset": _dataset}[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as error:
         print(f"jaxseries {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from jaxseries import data as data_lib
-from jaxseries import metrics, population, validation
+from jaxseries import intervals, metrics, population, validation
 from jaxseries.config import ModelConfig, TrainConfig, _require_int
 from jaxseries.model import LSTMRegressor
 from jaxseries.training import Trained, fit
@@ -217,9 +217,15 @@ def fit_scaling(series: Series, plan: dict, fit_end: int, transform: str, calend
         covariate_scale=c_scale.tolist(), future_center=f_center.tolist(), future_scale=f_scale.tolist(),
         mase_scale=metrics.mase_scale(targets[:train_end], plan["season"]).tolist(),
     )
-    rows = slice(0, fit_end + plan["horizon"])
-    known = _known(series.frame.index[rows], series.freq, calendar, (series.future[rows] - f_center) / f_scale)
-    return spec, Encoded(spec, targets, series.past[:fit_end], known)
+    return spec, encode(series, spec, fit_end)
+
+
+def encode(series: Series, spec: SeriesSpec, end: int) -> Encoded:
+    """Rows before `end` in model units (known features `horizon` rows further): later targets are never read."""
+    rows = slice(0, end + spec.horizon)
+    future = (series.future[rows] - np.asarray(spec.future_center)) / np.asarray(spec.future_scale)
+    known = _known(series.frame.index[rows], series.freq, spec.calendar, future)
+    return Encoded(spec, series.targets[:end], series.past[:end], known)
 
 
 def training_windows(encoded: Encoded, fit_end: int):
@@ -393,16 +399,27 @@ def _compiled_rollout(model_config: ModelConfig, horizon: int):
     return jax.jit(rollout)
 
 
-def forecast(run: Trained, *, data=None, horizon: int | None = None, future: pd.DataFrame | None = None) -> pd.DataFrame:
+def forecast(run: Trained, *, data=None, horizon: int | None = None, future: pd.DataFrame | None = None,
+             level: float | None = None, calibration: dict | None = None) -> pd.DataFrame:
     """Forecast in the series' units with its timestamps.
 
     By default from the end of the data the model was trained on (the start of the holdout). Pass `data` (same
     columns, and the time column if there was one) to forecast from the end of new data instead. Known-future
     covariates for the horizon come from the holdout, or from `future`.
+    `level` (e.g. 0.8) adds `lower`/`upper` columns: the members' quantiles (an ensemble from `members=N`),
+    widened by `calibration` (a backtest's `.calibration`, same horizon and level) when given. Without
+    calibration the members' spread is all there is, and it covers too little (see `js.backtest`).
     """
     spec = series_spec(run)
     horizon = spec.horizon if horizon is None else horizon
     _require_int("horizon", horizon, 1)
+    level = intervals.check_level(level if level is not None or calibration is None else calibration.get("level"))
+    if calibration is not None:
+        if calibration.get("level") != level or calibration.get("horizon", 0) < horizon \
+                or calibration.get("targets") != spec.targets:
+            raise ValueError(f"calibration is for level {calibration.get('level')}, horizon {calibration.get('horizon')} "
+                             f"and targets {calibration.get('targets')}; this forecast asks for level {level}, horizon "
+                             f"{horizon}, targets {spec.targets}: backtest with the same settings")
     if spec.strategy == "direct" and horizon > spec.horizon:
         raise ValueError(f"horizon={horizon} exceeds the trained direct horizon {spec.horizon}: retrain or use strategy='recursive'")
     if data is None:
@@ -438,10 +455,17 @@ def forecast(run: Trained, *, data=None, horizon: int | None = None, future: pd.
         predicted = np.asarray(rollout(run.params, encoded.values[rows].astype(np.float32),
                                        known[rows[0] + 1 :].astype(np.float32), scale.astype(np.float32),
                                        spec.normalize == "window"))
-    values = _untransform(predicted, spec.transforms)
-    values = values.mean(axis=0) if values.ndim == 3 else values  # an ensemble's mean forecast, in series units
-    names = ["forecast"] if len(spec.targets) == 1 else [f"forecast_{t}" for t in spec.targets]
-    frame = pd.DataFrame(values, index=index, columns=names)
+    predicted = predicted if predicted.ndim == 3 else predicted[None]  # [members, H, k]
+    values = _untransform(predicted, spec.transforms).mean(axis=0)  # an ensemble's mean forecast, in series units
+    suffix = [""] if len(spec.targets) == 1 else [f"_{t}" for t in spec.targets]
+    frame = pd.DataFrame(values, index=index, columns=[f"forecast{s}" for s in suffix])
+    if level is not None:
+        low, high = intervals.member_interval(predicted, level, axis=0)
+        if calibration is not None:
+            widening = np.asarray(calibration["widening"], float)[:horizon] * scale
+            low, high = low - widening, high + widening
+        for name, bound in (("lower", low), ("upper", high)):
+            frame[[f"{name}{s}" for s in suffix]] = _untransform(bound, spec.transforms)
     frame.index.name = spec.time or ("time" if isinstance(index, pd.DatetimeIndex) else "step")
     return frame
 

@@ -11,7 +11,7 @@ from jaxseries.training import Trained
 
 
 def plot_forecast(run, ax=None, *, forecast=None):
-    """History (the stored tail), holdout truth, the model's forecast and both baselines, per target."""
+    """History (the stored tail), holdout truth, the model's forecast (and interval) and both baselines, per target."""
     spec = forecast_lib.series_spec(run)
     history, holdout = forecast_lib.history_frames(run)
     forecast = forecast_lib.forecast(run) if forecast is None else forecast
@@ -25,7 +25,11 @@ def plot_forecast(run, ax=None, *, forecast=None):
         ax.plot(history.index, history[target], color="black", lw=1.2, label=f"{target} (history)")
         if len(holdout):
             ax.plot(holdout.index, holdout[target], color="black", lw=1.2, ls="--", label=f"{target} (holdout)")
-        ax.plot(forecast.index, forecast.iloc[:, j], color="C0", lw=2, label="jaxseries forecast")
+        suffix = "" if len(spec.targets) == 1 else f"_{target}"
+        ax.plot(forecast.index, forecast[f"forecast{suffix}"], color="C0", lw=2, label="jaxseries forecast")
+        if f"lower{suffix}" in forecast:  # a prediction interval (forecast(level=...))
+            ax.fill_between(forecast.index, forecast[f"lower{suffix}"], forecast[f"upper{suffix}"], color="C0",
+                            alpha=0.2, lw=0, label="interval")
         for k, (name, values) in enumerate(baselines.items()):
             ax.plot(forecast.index, values[:, j], color=f"C{k + 1}", lw=1, alpha=0.8, label=name)
     ax.set_title(f"{', '.join(spec.targets)}: {steps}-step forecast")

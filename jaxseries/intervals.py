@@ -1,0 +1,62 @@
+"""Prediction intervals: quantiles across ensemble members, calibrated on backtest residuals.
+
+The members of a seed ensemble agree more than the future does, so their spread alone covers too little. The
+calibration is conformalized quantile regression (Romano, Patterson and Candès, 2019): on each backtest fold, a
+score says how far the truth fell outside the members' interval (negative when inside), per horizon step, in
+model units (transformed and divided by the fold's scale, so folds with different scaling are comparable). The
+interval is then widened by the score quantile that `level` of the folds stay within. With one member the members'
+interval is the point forecast and this is split-conformal on absolute residuals.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def check_level(level) -> float | None:
+    if level is None:
+        return None
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ValueError(f"level must be a coverage between 0 and 1 (e.g. 0.8 for an 80% interval), got {level!r}")
+    return float(level)
+
+
+def member_interval(predicted: np.ndarray, level: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The central `level` interval across members (along `axis`)."""
+    tail = (1 - level) / 2
+    return np.quantile(predicted, tail, axis=axis), np.quantile(predicted, 1 - tail, axis=axis)
+
+
+def scores(lower: np.ndarray, upper: np.ndarray, actual: np.ndarray, scale) -> np.ndarray:
+    """How far the truth lies outside [lower, upper], in units of `scale` (negative inside)."""
+    return np.maximum(lower - actual, actual - upper) / np.asarray(scale)
+
+
+def widening(fold_scores: np.ndarray, level: float) -> np.ndarray:
+    """The conformal quantile over folds (axis 0): with n folds, the ceil((n + 1) * level)-th smallest score.
+
+    Infinite when there are too few folds for that rank (n < level / (1 - level)): no finite interval is honest.
+    """
+    n = fold_scores.shape[0]
+    rank = math.ceil((n + 1) * level)
+    if n == 0 or rank > n:
+        return np.full(fold_scores.shape[1:], np.inf)
+    return np.sort(fold_scores, axis=0)[rank - 1]
+
+
+def min_folds(level: float) -> int:
+    """The fewest folds whose leave-one-out calibration gives a finite interval at `level`."""
+    return next(n for n in range(2, 10_000) if math.ceil(n * level) <= n - 1)
+
+
+def leave_one_out_widening(fold_scores: np.ndarray, level: float) -> np.ndarray:
+    """For each fold, the widening calibrated on the other folds only: [folds, ...]."""
+    folds = np.arange(fold_scores.shape[0])
+    return np.stack([widening(fold_scores[folds != f], level) for f in folds])
+
+
+def coverage(lower: np.ndarray, upper: np.ndarray, actual: np.ndarray) -> float:
+    """The share of true values inside their interval."""
+    return float(np.mean((lower <= actual) & (actual <= upper)))

@@ -1,0 +1,114 @@
+import json
+
+import numpy as np
+import pytest
+
+import jaxseries as js
+from jaxseries import intervals
+from test_cli import run_cli, small_csv
+from test_forecast import FAST, seasonal_series
+
+SMALL = dict(FAST, context=12, validation=6, horizon=3)
+
+
+def fold_forecasts(result, fold):
+    return result.forecasts.loc[result.forecasts["fold"] == fold, "forecast"].to_numpy()
+
+
+@pytest.mark.parametrize("refit", [True, False])
+def test_a_spike_after_an_origin_is_seen_by_no_fold_before_it(refit):
+    series = seasonal_series(72)
+    clean = js.backtest(series, folds=4, stride=2, refit=refit, members=2, **SMALL)
+    origins = clean.forecasts.groupby("fold")["origin"].first()
+    spike_at = series.index.get_loc(origins[2]) + 1  # the row right after fold 2's origin
+    spiked = series.copy()
+    spiked.iloc[spike_at] *= 5
+    result = js.backtest(spiked, folds=4, stride=2, refit=refit, members=2, **SMALL)
+    for fold in range(3):  # folds 0-2 have their origins before the spike
+        np.testing.assert_array_equal(fold_forecasts(result, fold), fold_forecasts(clean, fold))
+    assert not np.allclose(fold_forecasts(result, 3), fold_forecasts(clean, 3))  # the spike is in fold 3's input
+    if refit:
+        np.testing.assert_array_equal(result.best_steps[:3], clean.best_steps[:3])
+
+
+def test_a_refit_fold_equals_train_series_on_the_data_up_to_its_origin():
+    series = seasonal_series(72)
+    result = js.backtest(series, folds=3, stride=2, refit=True, level=None, **SMALL)
+    for fold in (0, 2):  # fold 0 is padded to fold 2's window count, fold 2 is not
+        origin = result.forecasts.loc[result.forecasts["fold"] == fold, "origin"].iloc[0]
+        single = js.train_series(series.loc[:origin], **SMALL)
+        np.testing.assert_allclose(fold_forecasts(result, fold), js.forecast(single)["forecast"], rtol=1e-4)
+        assert result.best_steps[fold, 0] == single.best_step
+
+
+def test_report_holds_folds_baselines_and_a_calibrated_interval():
+    series = seasonal_series(84)
+    result = js.backtest(series, folds=6, members=3, level=0.8, **SMALL)
+    assert list(result.overall.index) == ["jaxseries", "persistence", "seasonal_naive"]
+    assert result.folds.shape[0] == 6 * 3 and len(result.forecasts) == 6 * 3
+    table = result.forecasts
+    last = table[table["fold"] == 5]
+    np.testing.assert_allclose(last["actual"], series.iloc[-3:].to_numpy())  # the last fold ends at the last row
+    np.testing.assert_allclose(last["seasonal_naive"], series.iloc[-15:-12].to_numpy())
+    inside = (table["lower"] <= table["actual"]) & (table["actual"] <= table["upper"])
+    assert result.coverage == pytest.approx(inside.mean())
+    assert np.asarray(result.calibration["widening"]).shape == (3, 1)
+    assert json.loads(json.dumps(result.to_json()))["coverage"] == pytest.approx(result.coverage)
+    assert result.chosen_steps == int(np.median(result.best_steps))
+
+
+def test_forecast_interval_uses_members_and_calibration():
+    series = seasonal_series(84)
+    run = js.train_series(series, holdout=3, members=3, **SMALL)
+    result = js.backtest(series.iloc[:-3], folds=6, members=3, **SMALL)
+    plain = js.forecast(run, level=0.8)
+    calibrated = js.forecast(run, calibration=result.calibration)
+    np.testing.assert_allclose(plain["forecast"], calibrated["forecast"])
+    assert (plain["lower"] <= plain["upper"]).all()
+    widening = np.asarray(result.calibration["widening"])[:, 0]
+    wider = (calibrated["upper"] - calibrated["lower"]) > (plain["upper"] - plain["lower"])
+    np.testing.assert_array_equal(wider.to_numpy(), widening > 0)
+    with pytest.raises(ValueError, match="calibration is for level 0.8"):
+        js.forecast(run, level=0.9, calibration=result.calibration)
+
+
+def test_conformal_quantile_rank_and_coverage_by_hand():
+    scores = np.array([[0.5], [-1.0], [2.0], [0.0], [1.0]])  # sorted: -1, 0, 0.5, 1, 2
+    assert intervals.widening(scores, 0.5)[0] == 0.5  # ceil(6 * 0.5) = 3rd smallest
+    assert intervals.widening(scores, 0.8)[0] == 2.0  # ceil(6 * 0.8) = 5th
+    assert np.isinf(intervals.widening(scores, 0.9)[0])  # ceil(6 * 0.9) = 6 > 5 folds
+    loo = intervals.leave_one_out_widening(scores, 0.5)  # 4 others each: ceil(5 * 0.5) = 3rd smallest
+    np.testing.assert_array_equal(loo[:, 0], [1.0, 1.0, 0.5, 1.0, 0.5])
+    assert intervals.coverage(np.array([0, 0, 0, 0.]), np.array([1, 1, 1, 1.]), np.array([0.5, 1, 2, -1])) == 0.5
+    np.testing.assert_array_equal(intervals.scores(np.array([1.0, 1.0]), np.array([3.0, 3.0]), np.array([4.0, 2.0]), 2.0),
+                                  [0.5, -0.5])
+    assert intervals.min_folds(0.8) == 5
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(folds=0), "folds must be"),
+    (dict(folds=2, stride=0), "stride must be"),
+    (dict(folds=2, members=0), "members must be"),
+    (dict(folds=2, level=1.5), "level must be a coverage"),
+    (dict(folds=60), "supports at most 37 folds"),
+    (dict(folds=2, horizon=0), "horizon must be"),
+])
+def test_bad_backtest_arguments_fail_before_training(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        js.backtest(seasonal_series(72), **{**SMALL, **kwargs})
+
+
+def test_backtest_cli_table_json_and_csv(tmp_path):
+    small_csv(tmp_path / "s.csv", n=60)
+    common = ["backtest", str(tmp_path / "s.csv"), "--target", "sales", "--time", "month", "--horizon", "3",
+              "--folds", "5", "--steps", "30", "--hidden-dim", "8", "--context", "12", "--no-progress"]
+    table = run_cli(*common, "--refit", "--csv", str(tmp_path / "folds.csv"))
+    assert table.returncode == 0, table.stderr
+    assert "seasonal_naive" in table.stdout and "interval coverage" in table.stdout
+    assert len((tmp_path / "folds.csv").read_text().splitlines()) == 1 + 5 * 3
+    as_json = run_cli(*common, "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    report = json.loads(as_json.stdout)
+    assert set(report["overall"]) == {"jaxseries", "persistence", "seasonal_naive"} and len(report["folds"]) == 15
+    too_many = run_cli(*common[:-3], "--folds", "99")
+    assert too_many.returncode == 2 and "supports at most" in too_many.stderr
