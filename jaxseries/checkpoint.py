@@ -75,8 +75,9 @@ def save(manager: ocp.CheckpointManager, step: int, state, meta: dict, val_loss:
     if not manager.save(step, args=args, metrics=metrics):
         raise CheckpointError(f"orbax declined to save step {step} in {manager.directory}")
     _test_hook("JAXSERIES_TEST_HOLD_SAVE", step)
-    manager.wait_until_finished()  # raises the background write's error, if any
-    write_manifest(os.fspath(manager.directory), step)
+    manager.wait_until_finished()  # raises the background write's error, if any (all processes have written)
+    if jax.process_index() == 0:  # one writer per step, also under jax.distributed
+        write_manifest(os.fspath(manager.directory), step)
 
 
 def _test_hook(variable: str, step: int) -> None:
@@ -169,15 +170,23 @@ def latest_step(directory: str, fallback: bool = False) -> int:
 def remove_incomplete(directory: str) -> list[str]:
     """Deletes steps that never got a manifest (a save cut short). Orbax removes its own temporary folders
     when a manager opens (cleanup_tmp_directories); call this before opening one."""
-    if not os.path.isdir(directory):
-        return []
     removed = []
-    for name in os.listdir(directory):
-        path = os.path.join(directory, name)
-        if name.isdigit() and os.path.isdir(path) and not os.path.isfile(os.path.join(path, MANIFEST)):
-            shutil.rmtree(path)
-            removed.append(name)
+    if os.path.isdir(directory) and jax.process_index() == 0:
+        for name in os.listdir(directory):
+            path = os.path.join(directory, name)
+            if name.isdigit() and os.path.isdir(path) and not os.path.isfile(os.path.join(path, MANIFEST)):
+                shutil.rmtree(path)
+                removed.append(name)
+    _wait_for_process_0("remove_incomplete")
     return removed
+
+
+def _wait_for_process_0(what: str) -> None:
+    """Under jax.distributed only process 0 changes the directory; the others wait for it here."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(f"jaxseries.checkpoint.{what}")
 
 
 # The metadata schema: every key, its JSON type. Checked before any value is used.
@@ -235,9 +244,11 @@ def restore_state(directory: str, step: int, abstract_state):
 
 def clear(directory: str) -> None:
     """Removes the finished and half-written steps of an earlier run (only those), to start afresh."""
-    for name in os.listdir(directory):
-        if name.isdigit() or ".orbax-checkpoint-tmp" in name:
-            shutil.rmtree(os.path.join(directory, name))
+    if jax.process_index() == 0:
+        for name in os.listdir(directory):
+            if name.isdigit() or ".orbax-checkpoint-tmp" in name:
+                shutil.rmtree(os.path.join(directory, name))
+    _wait_for_process_0("clear")
 
 
 def to_json_floats(values) -> list:

@@ -142,22 +142,35 @@ class Placement(NamedTuple):
 
 
 def data_placement(count: int, batch_size: int | None) -> Placement:
-    """Data parallelism over all local devices when the batch divides evenly; otherwise the first device.
+    """Data parallelism over every device when the batch divides evenly; otherwise one device (or, across
+    processes, the whole batch on every device).
 
-    XLA partitions the compiled step from these shardings and inserts the gradient all-reduce itself.
-    Set JAXSERIES_DATA_PARALLEL=off to keep to one device.
+    The devices are the local ones, or every process's after `jax.distributed.initialize()` (each process runs the
+    same script on the same data). XLA partitions the compiled step from these shardings and inserts the gradient
+    all-reduce itself. Set JAXSERIES_DATA_PARALLEL=off to keep to one device (one per process).
     """
-    devices = jax.local_devices()
+    devices = jax.devices()
     batch = count if batch_size is None or batch_size >= count else batch_size
     off = os.environ.get("JAXSERIES_DATA_PARALLEL", "").lower() in ("off", "0", "false", "no")
-    if len(devices) == 1 or batch % len(devices) or off:
+    split_possible = len(devices) > 1 and batch % len(devices) == 0 and not off
+    if jax.process_count() == 1 and not split_possible:
         single = jax.sharding.SingleDeviceSharding(devices[0])
         return Placement(single, single, None)
     mesh = jax.sharding.Mesh(np.array(devices), ("data",))
     split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
     whole = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    if not split_possible:  # several processes must still run one program: each computes the whole batch
+        return Placement(whole, whole, None)
     full_batch = batch == count
     return Placement(whole, split if full_batch else whole, None if full_batch else split)
+
+
+def place(tree, sharding: jax.sharding.Sharding):
+    """Puts host values (the same in every process) onto `sharding`, also when it spans several processes."""
+    if jax.process_count() == 1:
+        return jax.device_put(tree, sharding)
+    return jax.tree.map(
+        lambda leaf: jax.make_array_from_callback(np.shape(leaf), sharding, lambda index: np.asarray(leaf)[index]), tree)
 
 
 @functools.lru_cache(maxsize=None)
@@ -366,10 +379,10 @@ def fit(
     if state is None:
         state = create_train_state(model_config, train_config.learning_rate, train_config.seed, decay_steps(train_config))
     placement = data_placement(x.shape[0], train_config.batch_size)
-    state = jax.device_put(state, placement.replicated)  # placed as the compiled chunk returns it: one program
-    x, y = jax.device_put((x, y), placement.examples)
+    state = place(state, placement.replicated)  # placed as the compiled chunk returns it: one program
+    x, y = place((x, y), placement.examples)
     if validate:
-        x_val, y_val = jax.device_put((x_val, y_val), placement.replicated)
+        x_val, y_val = place((x_val, y_val), placement.replicated)
     if directory and not resume and overwrite and os.path.isdir(directory):
         checkpoint.clear(directory)
 

@@ -43,3 +43,54 @@ def test_two_devices_match_one_and_their_checkpoint_loads_here(tmp_path):
     np.testing.assert_allclose(out["mini"], js.predict(mini, x), rtol=1e-4, atol=1e-5)
     restored = js.load(tmp_path / "ckpt")  # saved from 2 devices, restored onto this process's 1
     np.testing.assert_allclose(js.predict(restored, x), out["full"], rtol=1e-6)
+
+
+DISTRIBUTED = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import jax
+    port, process, directory = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    jax.distributed.initialize(coordinator_address=f"localhost:{port}", num_processes=2, process_id=process)
+    import jaxseries as js
+    assert jax.process_count() == 2 and len(jax.devices()) == 2 and len(jax.local_devices()) == 1
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 5, 1)).astype(np.float32)
+    y = np.cumsum(x[..., 0], axis=1)
+    full = js.train(x, y, steps=40, progress=False, checkpoint_dir=directory, checkpoint_every=20)
+    mini = js.train(x, y, steps=40, batch_size=4, progress=False)
+    kernel = full.state.params["params"]["head"]["kernel"]
+    print(json.dumps({"devices": len(kernel.sharding.device_set), "full": full.history.tolist(),
+                      "mini": mini.history.tolist(), "kernel": np.asarray(kernel).tolist()}))
+""")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def test_two_processes_with_jax_distributed_match_one_process(tmp_path):
+    port, directory = str(free_port()), str(tmp_path / "ckpt")
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    env.pop("XLA_FLAGS", None)
+    workers = [subprocess.Popen([sys.executable, "-c", DISTRIBUTED, port, str(i), directory], env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(2)]
+    outputs = [w.communicate(timeout=300) for w in workers]
+    for worker, (_, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err
+    first, second = (json.loads(out.strip().splitlines()[-1]) for out, _ in outputs)
+    assert first == second and first["devices"] == 2  # one program over both processes' devices
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 5, 1)).astype(np.float32)
+    y = np.cumsum(x[..., 0], axis=1)
+    full = js.train(x, y, steps=40, progress=False)
+    mini = js.train(x, y, steps=40, batch_size=4, progress=False)
+    np.testing.assert_allclose(first["full"], full.history, rtol=1e-4)
+    np.testing.assert_allclose(first["mini"], mini.history, rtol=1e-4)
+    np.testing.assert_allclose(first["kernel"], full.state.params["params"]["head"]["kernel"], rtol=1e-4, atol=1e-6)
+    restored = js.load(directory)  # written by both processes together, restored here on one
+    assert int(restored.state.step) == 40
+    np.testing.assert_allclose(restored.history, first["full"], rtol=1e-6)
