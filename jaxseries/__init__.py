@@ -9,7 +9,7 @@ Importing is cheap: nothing is computed or compiled until a function is called.
 from jaxseries.config import ModelConfig, TrainConfig
 from jaxseries.errors import CheckpointError, CheckpointNotFoundError, DivergenceError
 from jaxseries.seed import SeriesPredictor
-from jaxseries.population import Population, train_many
+from jaxseries.population import Population, PopulationGroups, train_many
 from jaxseries.training import Trained, TrainState, load, predict, train
 
 
@@ -37,6 +37,7 @@ __all__ = [
     "backtest",
     "ModelConfig",
     "Population",
+    "PopulationGroups",
     "SeriesPredictor",
     "TrainConfig",
     "TrainState",

@@ -21,6 +21,13 @@ def _require_positive_float(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
 
 
+def _require_non_negative_float(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ModelConfig:
     """Shape of the network: stacked LSTM layers scanned over time, then a Dense head.
@@ -66,6 +73,7 @@ class TrainConfig:
     patience: int | None = None
     max_loss: float | None = None
     lr_decay: str = "constant"
+    weight_decay: float | None = None  # decoupled (AdamW); None keeps plain Adam and its optimizer state
 
     def __post_init__(self):
         _require_int("steps", self.steps, 0)
@@ -81,6 +89,8 @@ class TrainConfig:
             raise ValueError(f"lr_decay must be 'constant' or 'cosine', got {self.lr_decay!r}")
         if self.max_loss is not None:
             _require_positive_float("max_loss", self.max_loss)
+        if self.weight_decay is not None:
+            _require_non_negative_float("weight_decay", self.weight_decay)
 
 
 def to_dict(config) -> dict:

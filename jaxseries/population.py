@@ -13,7 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from jaxseries import checkpoint, validation
-from jaxseries.config import ModelConfig, TrainConfig, _require_positive_float, from_dict, to_dict
+from jaxseries.config import ModelConfig, TrainConfig, from_dict, to_dict
 from jaxseries.errors import CheckpointError, DivergenceError
 from jaxseries.training import (
     BestWeights, Trained, TrainState, abstract_train_state, check_checkpoint_args, compiled_apply, compiled_chunk,
@@ -64,49 +64,120 @@ class Population(BestWeights):
 
 
 def train_many(
-    x, y, *, seeds, learning_rates=None, hidden_dim: int = 10, num_layers: int = 1, steps: int = 1000,
-    batch_size: int | None = None, forget_bias: float = 1.0, lr_decay: str = "constant", log_every: int = 100,
-    validation_data=None, patience: int | None = None, checkpoint_dir=None, overwrite: bool = False,
-    progress: bool = True,
-) -> Population:
-    """Trains one model per member in one compiled call; member i uses seeds[i] (and learning_rates[i])."""
+    x, y, *, seeds, learning_rates=None, weight_decays=None, forget_biases=None, hidden_dims=None,
+    hidden_dim: int = 10, num_layers: int = 1, steps: int = 1000, batch_size: int | None = None,
+    forget_bias: float = 1.0, lr_decay: str = "constant", log_every: int = 100, validation_data=None,
+    patience: int | None = None, checkpoint_dir=None, overwrite: bool = False, progress: bool = True,
+):
+    """Trains one model per member in one compiled call; member i uses seeds[i] and the i-th value of each list.
+
+    `learning_rates`, `weight_decays` (AdamW) and `forget_biases` vary per member inside one program. `hidden_dims`
+    changes shapes: members are grouped by hidden size, one compiled call per size, and a `PopulationGroups` (same
+    `predict`/`member`/`ranked`, members in the order given) comes back, saved as one checkpoint per size in
+    `checkpoint_dir/hidden_<size>`.
+    """
     x, y, squeezed = validation.training_arrays(x, y, head="sequence")
     seeds = list(seeds) if not isinstance(seeds, int) else [seeds]
     if not seeds:
         raise ValueError("seeds is empty: pass at least one seed, e.g. seeds=range(8)")
-    if learning_rates is None:
-        learning_rates = [1e-3] * len(seeds)
-    learning_rates = [learning_rates] * len(seeds) if isinstance(learning_rates, (int, float)) else list(learning_rates)
-    if len(learning_rates) != len(seeds):
-        raise ValueError(f"learning_rates has {len(learning_rates)} values but seeds has {len(seeds)}: give one per member")
-    for rate in learning_rates:
-        _require_positive_float("learning_rates[i]", rate)
-    model_config = ModelConfig(input_dim=x.shape[-1], output_dim=y.shape[-1], hidden_dim=hidden_dim,
-                               num_layers=num_layers, forget_bias=forget_bias)
-    configs = tuple(TrainConfig(steps=steps, learning_rate=float(rate), batch_size=batch_size, seed=seed,
-                                log_every=log_every, eval_every=log_every, patience=patience, lr_decay=lr_decay)
-                    for seed, rate in zip(seeds, learning_rates))
+    learning_rates = _per_member("learning_rates", learning_rates, len(seeds), 1e-3)
+    weight_decays = _per_member("weight_decays", weight_decays, len(seeds), None)
+    biases = _per_member("forget_biases", forget_biases, len(seeds), forget_bias)
+    hidden_dims = _per_member("hidden_dims", hidden_dims, len(seeds), hidden_dim)
+    for i, (rate, decay, bias, hidden) in enumerate(zip(learning_rates, weight_decays, biases, hidden_dims)):
+        try:  # a bad value gets a named error before anything compiles
+            TrainConfig(learning_rate=rate, weight_decay=decay)
+            ModelConfig(input_dim=1, hidden_dim=hidden, forget_bias=bias)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"member {i} (seed {seeds[i]}): {error}") from None
+    if any(decay is not None for decay in weight_decays):  # one optimizer structure for every member
+        weight_decays = [decay or 0.0 for decay in weight_decays]
     if validation_data is not None:
         x_val, y_val, _ = validation.training_arrays(*validation_data, head="sequence")
         validation_data = (x_val, y_val)
-    return fit_population(x, y, model_config, configs, validation_data=validation_data, y_squeezed=squeezed,
-                          checkpoint_dir=checkpoint_dir, overwrite=overwrite, progress=progress)
+    directory = check_checkpoint_args(checkpoint_dir, None, False, overwrite)
+    groups = {}
+    for size in dict.fromkeys(hidden_dims):  # hidden sizes in order of first appearance
+        members = [i for i, h in enumerate(hidden_dims) if h == size]
+        varied_bias = len({biases[i] for i in members}) > 1
+        model_config = ModelConfig(input_dim=x.shape[-1], output_dim=y.shape[-1], hidden_dim=size,
+                                   num_layers=num_layers, forget_bias=0.0 if varied_bias else biases[members[0]])
+        configs = tuple(TrainConfig(steps=steps, learning_rate=float(learning_rates[i]), batch_size=batch_size,
+                                    seed=seeds[i], log_every=log_every, eval_every=log_every, patience=patience,
+                                    lr_decay=lr_decay, weight_decay=weight_decays[i]) for i in members)
+        group_dir = directory if len(set(hidden_dims)) == 1 or directory is None else f"{directory}/hidden_{size}"
+        groups[size] = (members, fit_population(
+            x, y, model_config, configs, validation_data=validation_data, y_squeezed=squeezed,
+            forget_biases=[biases[i] for i in members] if varied_bias else None, checkpoint_dir=group_dir,
+            overwrite=overwrite, progress=progress))
+    if len(groups) == 1:
+        return next(iter(groups.values()))[1]
+    return PopulationGroups(groups)
+
+
+def _per_member(name: str, values, count: int, default) -> list:
+    """One value per member: a list of `count` values, one value for all, or the default."""
+    if values is None or isinstance(values, (int, float)):
+        return [default if values is None else values] * count
+    values = list(values)
+    if len(values) != count:
+        raise ValueError(f"{name} has {len(values)} values but seeds has {count}: give one per member")
+    return values
+
+
+class PopulationGroups:
+    """Members of several hidden sizes: one `Population` per size, addressed in the order they were given."""
+
+    def __init__(self, groups: dict):
+        self.groups = {size: population for size, (_, population) in groups.items()}
+        self._where = {}  # member index -> (hidden size, index inside its population)
+        for size, (members, _) in groups.items():
+            for position, member in enumerate(members):
+                self._where[member] = (size, position)
+
+    @property
+    def size(self) -> int:
+        return len(self._where)
+
+    def member(self, i: int) -> Trained:
+        if not -self.size <= i < self.size:
+            raise IndexError(f"member {i} out of range for {self.size} members")
+        size, position = self._where[i % self.size]
+        return self.groups[size].member(position)
+
+    def predict(self, x) -> np.ndarray:
+        """[members, ...]: every member's predictions, in the order the members were given."""
+        by_size = {size: population.predict(x) for size, population in self.groups.items()}
+        return np.stack([by_size[size][position] for size, position in (self._where[i] for i in range(self.size))])
+
+    def ranked(self) -> list[int]:
+        """Member indices, best validation loss first (NaN last)."""
+        best = np.full(self.size, np.inf)
+        for i, (size, position) in self._where.items():
+            population = self.groups[size]
+            population.ranked()  # raises the same clear error when there was no validation data
+            loss = float(np.asarray(population.state.best_loss)[position])
+            best[i] = loss if np.isfinite(loss) else np.inf
+        return [int(i) for i in np.argsort(best, kind="stable")]
 
 
 def fit_population(x, y, model_config: ModelConfig, configs: tuple[TrainConfig, ...], *, validation_data=None,
-                   counts=None, y_squeezed: bool = False, checkpoint_dir=None, overwrite: bool = False,
-                   progress: bool = True, extra: dict | None = None) -> Population:
+                   counts=None, forget_biases=None, y_squeezed: bool = False, checkpoint_dir=None,
+                   overwrite: bool = False, progress: bool = True, extra: dict | None = None) -> Population:
     """The population training loop for checked arrays: configs differ only in seed and learning rate.
 
     With `counts` ([members] ints) every member has its own data: x, y (and the validation arrays) carry a
     leading member axis, and member i trains on its first counts[i] rows only (the rest is padding).
+    `forget_biases` (with a model whose forget_bias is 0) puts a per-member forget-gate shift into the initial biases.
     """
     directory = check_checkpoint_args(checkpoint_dir, None, False, overwrite)
     enable_compilation_cache()
     validate = validation_data is not None
     x_val, y_val = validation_data if validate else (None, None)
     first = configs[0]
-    states = [create_train_state(model_config, c.learning_rate, c.seed, decay_steps(c)) for c in configs]
+    biases = forget_biases or [None] * len(configs)
+    states = [create_train_state(model_config, c.learning_rate, c.seed, decay_steps(c), c.weight_decay, bias)
+              for c, bias in zip(configs, biases)]
     state = jax.device_put(jax.tree.map(lambda *leaves: np.stack(leaves), *states), jax.local_devices()[0])
     history, val_history, stalls = [], [], np.zeros(len(configs), int)
     bar = tqdm(total=first.steps, disable=not progress, desc=f"train {len(configs)} members", unit="step",

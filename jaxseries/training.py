@@ -39,33 +39,55 @@ class TrainState(struct.PyTreeNode):
     best_step: jax.Array  # int32
 
 
-def _adam(learning_rate, decay_steps):
-    """Adam whose rate decays to zero along a cosine over `decay_steps` (constant when decay_steps is 0)."""
+def _schedule(learning_rate, decay_steps):
+    """The step size: the rate, decaying to zero along a cosine over `decay_steps` (constant when 0)."""
 
     def step_size(count):
         fraction = jnp.clip(count / jnp.maximum(decay_steps, 1), 0.0, 1.0)
         factor = jnp.where(decay_steps > 0, 0.5 * (1.0 + jnp.cos(jnp.pi * fraction)), 1.0)
         return -learning_rate * factor
 
-    return optax.chain(optax.scale_by_adam(), optax.scale_by_schedule(step_size))
+    return optax.scale_by_schedule(step_size)
 
 
-def make_optimizer(learning_rate, decay_steps=0) -> optax.GradientTransformation:
-    # Rate and decay live in the optimizer state, so one compiled program serves every value of both.
-    return optax.inject_hyperparams(_adam)(learning_rate=learning_rate, decay_steps=decay_steps)
+def _adam(learning_rate, decay_steps):
+    return optax.chain(optax.scale_by_adam(), _schedule(learning_rate, decay_steps))
+
+
+def _adamw(learning_rate, decay_steps, weight_decay):
+    """Adam with decoupled weight decay, in optax.adamw's order: decay added to the Adam direction, then scaled."""
+    return optax.chain(optax.scale_by_adam(), optax.add_decayed_weights(weight_decay),
+                       _schedule(learning_rate, decay_steps))
+
+
+def make_optimizer(learning_rate, decay_steps=0, weight_decay=None) -> optax.GradientTransformation:
+    # Rate, decay and weight decay live in the optimizer state, so one compiled program serves every value.
+    if weight_decay is None:  # plain Adam: the optimizer state of every checkpoint before weight decay existed
+        return optax.inject_hyperparams(_adam)(learning_rate=learning_rate, decay_steps=decay_steps)
+    return optax.inject_hyperparams(_adamw)(learning_rate=learning_rate, decay_steps=decay_steps,
+                                            weight_decay=weight_decay)
 
 
 def decay_steps(train_config: TrainConfig) -> int:
     return train_config.steps if train_config.lr_decay == "cosine" else 0
 
 
-def create_train_state(model_config: ModelConfig, learning_rate, seed: int, decay_steps: int = 0) -> TrainState:
-    """The state before step 0, built on the host: nothing here compiles."""
+def create_train_state(model_config: ModelConfig, learning_rate, seed: int, decay_steps: int = 0,
+                       weight_decay: float | None = None, forget_bias: float | None = None) -> TrainState:
+    """The state before step 0, built on the host: nothing here compiles.
+
+    `forget_bias` (with a model whose own forget_bias is 0) puts the forget-gate shift into the initial bias
+    instead: the same model, with the shift a per-member value in a population.
+    """
     params = init_params(model_config, seed)
-    abstract = jax.eval_shape(make_optimizer(learning_rate, decay_steps).init, params)
+    if forget_bias is not None:
+        for layer in range(model_config.num_layers):
+            bias = params["params"][f"lstm_{layer}"]["bias"]
+            bias[model_config.hidden_dim : 2 * model_config.hidden_dim] += forget_bias
+    abstract = jax.eval_shape(make_optimizer(learning_rate, decay_steps, weight_decay).init, params)
     opt_state = jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), abstract)
-    hyperparams = {name: np.asarray(value, abstract.hyperparams[name].dtype)
-                   for name, value in (("learning_rate", learning_rate), ("decay_steps", decay_steps))}
+    values = {"learning_rate": learning_rate, "decay_steps": decay_steps, "weight_decay": weight_decay}
+    hyperparams = {name: np.asarray(values[name], dtype.dtype) for name, dtype in abstract.hyperparams.items()}
     return TrainState(
         step=np.zeros((), np.int32),
         params=params,
@@ -83,7 +105,8 @@ def abstract_train_state(model_config: ModelConfig, train_config: TrainConfig) -
     scalar = jax.ShapeDtypeStruct((), jnp.int32)
     return TrainState(
         step=scalar, params=params, key=jax.ShapeDtypeStruct((2,), jnp.uint32), best_params=params,
-        opt_state=jax.eval_shape(make_optimizer(train_config.learning_rate, decay_steps(train_config)).init, params),
+        opt_state=jax.eval_shape(make_optimizer(train_config.learning_rate, decay_steps(train_config),
+                                                train_config.weight_decay).init, params),
         best_loss=jax.ShapeDtypeStruct((), jnp.float32), best_step=scalar,
     )
 
@@ -99,9 +122,9 @@ def mse(params, model_config: ModelConfig, x, y, weights=None):
 
 def make_train_step(model_config: ModelConfig) -> Callable:
     """Returns the pure `train_step(state, (x, y)) -> (state, loss)`: one Adam step on MSE."""
-    optimizer = make_optimizer(0.0)  # the real rate and decay are read from state.opt_state
-
     def train_step(state: TrainState, batch):
+        # The real rate, decay and weight decay are read from state.opt_state; its structure says which optimizer.
+        optimizer = make_optimizer(0.0, 0, 0.0 if "weight_decay" in state.opt_state.hyperparams else None)
         x, y, *weights = batch  # optional third part: example weights (padding masked out)
         loss, grads = jax.value_and_grad(mse)(state.params, model_config, x, y, *weights)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
@@ -296,6 +319,7 @@ def train(
     progress: bool = True,
     forget_bias: float = 1.0,
     lr_decay: str = "constant",
+    weight_decay: float | None = None,
     log_every: int = 100,
     max_loss: float | None = None,
     overwrite: bool = False,
@@ -305,6 +329,7 @@ def train(
 
     `batch_size=None` trains full batch; otherwise on shuffled mini-batches of that fixed size.
     `lr_decay="cosine"` lowers the rate to zero over `steps`; the default keeps it constant, as the seed.
+    `weight_decay` (e.g. 1e-4) makes the optimizer AdamW (decoupled decay); None is plain Adam.
     A non-finite loss (or one above `max_loss`) stops training with a DivergenceError naming the step.
     `checkpoint_dir` saves every `checkpoint_every` steps and at the end; `resume=True` continues from its
     latest step up to `steps` in total. An existing checkpoint is never replaced unless `overwrite=True`.
@@ -320,7 +345,7 @@ def train(
     )
     train_config = TrainConfig(
         steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed, log_every=log_every,
-        lr_decay=lr_decay, max_loss=max_loss,
+        lr_decay=lr_decay, max_loss=max_loss, weight_decay=weight_decay,
     )
     return fit(
         x, y, model_config, train_config, y_squeezed=squeezed, checkpoint_dir=checkpoint_dir,
@@ -377,7 +402,8 @@ def fit(
     if directory and resume and checkpoint.is_checkpoint_dir(directory):
         state, history, val_history = _resume(directory, model_config, train_config)
     if state is None:
-        state = create_train_state(model_config, train_config.learning_rate, train_config.seed, decay_steps(train_config))
+        state = create_train_state(model_config, train_config.learning_rate, train_config.seed, decay_steps(train_config),
+                                   train_config.weight_decay)
     placement = data_placement(x.shape[0], train_config.batch_size)
     state = place(state, placement.replicated)  # placed as the compiled chunk returns it: one program
     x, y = place((x, y), placement.examples)
@@ -514,7 +540,7 @@ def _resume(directory: str, model_config: ModelConfig, train_config: TrainConfig
             f"cannot resume {directory!r}: it holds a model {saved_model}, but this call asks for {model_config}"
         )
     saved_train = from_dict(TrainConfig, meta["train_config"])
-    for field in ("learning_rate", "batch_size", "seed", "lr_decay"):
+    for field in ("learning_rate", "batch_size", "seed", "lr_decay", "weight_decay"):
         if getattr(saved_train, field) != getattr(train_config, field):
             raise CheckpointError(
                 f"cannot resume {directory!r}: it was trained with {field}={getattr(saved_train, field)!r}, "

@@ -47,7 +47,10 @@ def test_population_checkpoint_round_trip(tmp_path):
 @pytest.mark.parametrize("kwargs, words", [
     ({"seeds": []}, "seeds is empty"),
     ({"seeds": [0, 1], "learning_rates": [1e-3]}, "learning_rates has 1 values but seeds has 2"),
-    ({"seeds": [0], "learning_rates": [-1.0]}, "learning_rates[i]"),
+    ({"seeds": [0], "learning_rates": [-1.0]}, "member 0 (seed 0): learning_rate must be"),
+    ({"seeds": [0, 1], "weight_decays": [0.1, -1.0]}, "member 1 (seed 1): weight_decay must be"),
+    ({"seeds": [0, 1], "hidden_dims": [4]}, "hidden_dims has 1 values but seeds has 2"),
+    ({"seeds": [0, 1], "forget_biases": [0.0, float("nan")]}, "member 1 (seed 1): forget_bias must be finite"),
 ])
 def test_bad_population_arguments(tmp_path, kwargs, words):
     x, y = data()
@@ -55,3 +58,33 @@ def test_bad_population_arguments(tmp_path, kwargs, words):
         js.train_many(x, y, steps=5, progress=False, checkpoint_dir=tmp_path / "c", **kwargs)
     assert words in str(caught.value)
     assert not (tmp_path / "c").exists()
+
+
+def test_weight_decay_and_forget_bias_vary_per_member_in_one_program():
+    x, y = data()
+    decays, biases = [None, 0.1, 0.0], [1.0, 0.0, 2.0]
+    pop = js.train_many(x, y, seeds=[0, 1, 2], weight_decays=decays, forget_biases=biases, steps=30, log_every=10,
+                        batch_size=4, progress=False)
+    assert isinstance(pop, js.Population) and pop.size == 3
+    for i, (decay, bias) in enumerate(zip(decays, biases)):
+        single = js.train(x, y, seed=i, weight_decay=decay, forget_bias=bias, steps=30, log_every=10, batch_size=4,
+                          progress=False)
+        np.testing.assert_allclose(pop.predict(x)[i], js.predict(single, x), rtol=1e-4, atol=1e-5)
+    plain = js.train(x, y, seed=1, forget_bias=0.0, steps=30, log_every=10, batch_size=4, progress=False)
+    assert not np.allclose(pop.predict(x)[1], js.predict(plain, x))  # the decay did something
+
+
+def test_hidden_sizes_are_grouped_one_call_per_size(tmp_path):
+    x, y = data()
+    sizes = [4, 6, 4]
+    x_val, y_val = data(seed=1)
+    groups = js.train_many(x, y, seeds=[0, 1, 2], hidden_dims=sizes, steps=20, log_every=10,
+                           validation_data=(x_val, y_val), progress=False, checkpoint_dir=tmp_path)
+    assert sorted(groups.groups) == [4, 6] and groups.groups[4].size == 2 and groups.size == 3
+    predictions = groups.predict(x)
+    for i, size in enumerate(sizes):
+        single = js.train(x, y, seed=i, hidden_dim=size, steps=20, log_every=10, progress=False)
+        assert groups.member(i).model_config.hidden_dim == size
+        np.testing.assert_allclose(predictions[i], js.predict(single, x), rtol=1e-4, atol=1e-5)
+    assert sorted(groups.ranked()) == [0, 1, 2]
+    np.testing.assert_array_equal(js.load(tmp_path / "hidden_6").predict(x)[0], predictions[1])
