@@ -28,8 +28,8 @@ class Population(BestWeights):
     model_config: ModelConfig
     train_configs: tuple[TrainConfig, ...]
     state: TrainState  # every leaf has a leading [members] axis
-    history: np.ndarray  # [steps, members]
-    val_history: np.ndarray  # [evaluations, 1 + members]: step, then each member's validation loss
+    history: np.ndarray  # [steps, members]; NaN after a member stopped early
+    val_history: np.ndarray  # [evaluations, 1 + members]: step, then each member's validation loss (NaN: stopped)
     y_squeezed: bool = False
     extra: dict = dataclasses.field(default_factory=dict)  # JSON-able metadata of higher layers (forecasting)
 
@@ -45,9 +45,11 @@ class Population(BestWeights):
         if not -self.size <= i < self.size:
             raise IndexError(f"member {i} out of range for a population of {self.size}")
         state = jax.tree.map(lambda leaf: leaf[i], self.state)
+        steps = int(state.step)  # a member that stopped early has NaN after its last step
         val = self.val_history[:, [0, 1 + i % self.size]] if len(self.val_history) else np.zeros((0, 2))
-        return Trained(self.model_config, self.train_configs[i], state, self.history[:, i], val, self.y_squeezed,
-                       self.extra)
+        val = val[val[:, 0] <= steps]
+        return Trained(self.model_config, self.train_configs[i], state, self.history[:steps, i], val,
+                       self.y_squeezed, self.extra)
 
     def predict(self, x) -> np.ndarray:
         """[members, N, T(, output_dim)]: every member's predictions for x."""
@@ -178,32 +180,56 @@ def fit_population(x, y, model_config: ModelConfig, configs: tuple[TrainConfig, 
     biases = forget_biases or [None] * len(configs)
     states = [create_train_state(model_config, c.learning_rate, c.seed, decay_steps(c), c.weight_decay, bias)
               for c, bias in zip(configs, biases)]
-    state = jax.device_put(jax.tree.map(lambda *leaves: np.stack(leaves), *states), jax.local_devices()[0])
-    history, val_history, stalls = [], [], np.zeros(len(configs), int)
-    bar = tqdm(total=first.steps, disable=not progress, desc=f"train {len(configs)} members", unit="step",
-               mininterval=0.5)
+    stack = lambda trees: jax.tree.map(lambda *leaves: np.stack(leaves), *trees)  # noqa: E731
+    members = len(configs)
+    final = [None] * members  # each member's state once it stops (its own early stopping)
+    running = np.arange(members)  # the members in the compiled computation (some may have stopped already)
+    state = jax.device_put(stack(states), jax.local_devices()[0])
+    data = (x, y, x_val, y_val, counts)
+    history = np.full((first.steps, members), np.nan, np.float32)
+    val_history, stalls, stopped = [], np.zeros(members, int), np.zeros(members, bool)
+    bar = tqdm(total=first.steps, disable=not progress, desc=f"train {members} members", unit="step", mininterval=0.5)
     step = 0
-    while step < first.steps:
+    while step < first.steps and not stopped.all():
         length = min(first.eval_every if validate else first.log_every, first.steps - step)
         run = compiled_chunk(model_config, first.batch_size, length, validate, None,
                              "shared" if counts is None else "own")
-        state, losses, val_loss = run(state, x, y, x_val, y_val, counts)
-        losses = np.asarray(losses).T  # [length, members]
-        if not np.isfinite(losses).all():
-            at, member = np.argwhere(~np.isfinite(losses))[0]
+        state, losses, val_loss = run(state, *data)
+        losses = np.asarray(losses).T  # [length, running]
+        live = ~stopped[running]
+        if not np.isfinite(losses[:, live]).all():
+            at, column = np.argwhere(~np.isfinite(np.where(live, losses, 0.0)))[0]
+            member = running[column]
             raise DivergenceError(f"member {member} (seed {configs[member].seed}, learning rate "
                                   f"{configs[member].learning_rate}) diverged at step {step + at}: lower its learning rate")
-        history.extend(losses.tolist())
+        history[step : step + length, running[live]] = losses[:, live]
         step += length
         bar.update(length)
-        bar.set_postfix(mean_loss=f"{losses[-1].mean():.4g}", refresh=False)
-        if validate:
-            val_history.append([step, *np.asarray(val_loss, np.float64).tolist()])
-            stalls = np.where(np.asarray(state.best_step) == step, 0, stalls + 1)
-            if first.patience and (stalls >= first.patience).all():
-                break
+        bar.set_postfix(mean_loss=f"{losses[-1, live].mean():.4g}", refresh=False)
+        if not validate:
+            continue
+        evaluation = np.full(members, np.nan)
+        evaluation[running[live]] = np.asarray(val_loss, np.float64)[live]
+        val_history.append([step, *evaluation.tolist()])
+        best_now = np.asarray(state.best_step) == step
+        stalls[running[live]] = np.where(best_now[live], 0, stalls[running[live]] + 1)
+        finished = live & (stalls[running] >= first.patience) if first.patience else np.zeros_like(live)
+        for column in np.flatnonzero(finished):  # a member stops where a single `train` would
+            final[running[column]] = jax.tree.map(lambda leaf: np.asarray(leaf[column]), state)
+            stopped[running[column]] = True
+        keep = np.flatnonzero(~stopped[running])
+        if 0 < len(keep) <= len(running) // 2:  # narrow the computation to the members still training
+            state = jax.tree.map(lambda leaf: leaf[keep], state)
+            if counts is not None:
+                data = jax.tree.map(lambda leaf: leaf[keep], data)
+            running = running[keep]
     bar.close()
-    population = Population(model_config, configs, state, np.asarray(history, np.float32),
+    for column, member in enumerate(running):
+        if final[member] is None:
+            final[member] = jax.tree.map(lambda leaf: np.asarray(leaf[column]), state)
+    state = jax.device_put(stack(final), jax.local_devices()[0])
+    history = history[:step]
+    population = Population(model_config, configs, state, history,
                             np.asarray(val_history, np.float64).reshape(-1, 1 + len(configs)), y_squeezed,
                             dict(extra or {}))
     if directory:
@@ -220,16 +246,20 @@ def save(population: Population, directory: str, overwrite: bool = False) -> Non
         "model_config": to_dict(population.model_config),
         "train_config": to_dict(population.train_configs[0]),
         "y_squeezed": population.y_squeezed,
-        "history": checkpoint.to_json_floats(population.history.mean(axis=1)),
+        "history": checkpoint.to_json_floats(np.nanmean(population.history, axis=1)),
         "val_history": [],
         "extra": {**population.extra, "population": {
             "train_configs": [to_dict(c) for c in population.train_configs],
-            "history": population.history.tolist(),
-            "val_history": population.val_history.tolist(),
+            "history": _nan_as_null(population.history),  # NaN: the member had stopped
+            "val_history": _nan_as_null(population.val_history),
         }},
     }
     with checkpoint.open_manager(directory, create=True) as manager:
-        checkpoint.save(manager, int(population.state.step[0]), population.state, meta)
+        checkpoint.save(manager, int(np.max(population.state.step)), population.state, meta)
+
+
+def _nan_as_null(values: np.ndarray) -> list:
+    return [[None if np.isnan(v) else float(v) for v in row] for row in np.asarray(values, np.float64)]
 
 
 def from_checkpoint(directory: str, step: int, meta: dict) -> Population:
@@ -237,8 +267,8 @@ def from_checkpoint(directory: str, step: int, meta: dict) -> Population:
     try:
         model_config = from_dict(ModelConfig, meta["model_config"])
         configs = tuple(from_dict(TrainConfig, c) for c in stored["train_configs"])
-        history = np.asarray(stored["history"], np.float32)
-        val_history = np.asarray(stored["val_history"], np.float64).reshape(-1, 1 + len(configs))
+        history = np.array(stored["history"], np.float32)  # null -> NaN
+        val_history = np.array(stored["val_history"], np.float64).reshape(-1, 1 + len(configs))
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"step {step} in {directory!r} has unusable population metadata: {error}") from None
     if not configs or math.prod(history.shape) and history.shape[1] != len(configs):

@@ -112,3 +112,18 @@ def test_backtest_cli_table_json_and_csv(tmp_path):
     assert set(report["overall"]) == {"jaxseries", "persistence", "seasonal_naive"} and len(report["folds"]) == 15
     too_many = run_cli(*common[:-3], "--folds", "99")
     assert too_many.returncode == 2 and "supports at most" in too_many.stderr
+
+
+def test_ensemble_members_stop_at_their_own_patience_like_single_runs():
+    series = seasonal_series(72)
+    options = dict(SMALL, steps=300, patience=2, holdout=3, learning_rate=1e-2)
+    ensemble = js.train_series(series, members=3, **options)
+    stops = []
+    for i in range(3):
+        single = js.train_series(series, seed=i, **options)
+        member = ensemble.member(i)
+        stops.append(len(single.history))
+        assert len(member.history) == len(single.history) and member.best_step == single.best_step
+        np.testing.assert_allclose(member.history, single.history, rtol=1e-4)
+    assert len(set(stops)) > 1  # the members really stopped at different steps
+    assert np.isnan(ensemble.history[-1]).sum() == sum(s < len(ensemble.history) for s in stops)
