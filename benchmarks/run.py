@@ -10,6 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import accuracy  # noqa: E402
 import common  # noqa: E402
+import populations  # noqa: E402
 import speed  # noqa: E402
 
 
@@ -18,7 +19,7 @@ def main() -> None:
     header = ["# Benchmark results", "",
               f"Run {datetime.date.today().isoformat()} by `make bench` on: {common.machine()}.",
               "The machine is shared and noisy: figures are best-of-N or medians, ratios from the same run.", ""]
-    body = speed.main() + "\n" + accuracy.main()
+    body = speed.main() + "\n" + populations.main() + "\n" + accuracy.main()
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
     with open(path, "w") as f:
         f.write("\n".join(header) + "\n" + body)

@@ -57,32 +57,6 @@ def torch_trainer(batch, time_steps, hidden, steps):
     return run
 
 
-POPULATION = (32, 16, 16, 300, 32)  # batch, time steps, hidden, Adam steps, members (seeds)
-
-
-def population_section() -> list[str]:
-    import jaxseries as js
-
-    batch, time_steps, hidden, steps, members = POPULATION
-    x, y = data(batch, time_steps)
-    runners = {
-        "one train_many call": lambda: js.train_many(x, y, seeds=range(members), hidden_dim=hidden, steps=steps,
-                                                     log_every=steps, progress=False),
-        f"{members} sequential jaxseries.train calls": lambda: [
-            js.train(x, y, hidden_dim=hidden, steps=steps, seed=s, log_every=steps, progress=False) for s in range(members)],
-        f"{members} sequential PyTorch trainings": lambda: [
-            torch_trainer(batch, time_steps, hidden, steps)() for _ in range(members)],
-    }
-    for run in runners.values():
-        run()
-    best = {name: min(best_time(run) for _ in range(2)) for name, run in runners.items()}
-    one = best["one train_many call"]
-    lines = ["", f"## Many models in one call: {members} seeds, batch {batch}, T {time_steps}, hidden {hidden}, "
-             f"{steps} Adam steps", "", "| how | seconds (best of 2) | train_many is faster by |", "|---|---|---|"]
-    lines += [f"| {name} | {t:.2f} | {t / one:.1f}x |" for name, t in best.items()]
-    return lines
-
-
 def best_time(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -248,7 +222,6 @@ def main() -> str:
     lines += ["", f"The seed program end to end in a fresh process (import, 1000 steps, save, restore, predict), best of 3: "
               f"jaxseries {jax_s:.2f} s (persistent cache warm after the first run), PyTorch {torch_s:.2f} s "
               f"(ratio {torch_s / jax_s:.2f}x)."]
-    lines += population_section()
     return "\n".join(lines) + "\n"
 
 

@@ -74,7 +74,7 @@ def backtest(
     future_covariates: list[str] = (),
     calendar: bool = True,
     season: int | None = None,
-    transform: str = "auto",
+    transform: str = "none",
     normalize: str = "auto",
     fill: bool = False,
     hidden_dim: int = 32,

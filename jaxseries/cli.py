@@ -74,7 +74,8 @@ def _series_options(parser) -> None:
     parser.add_argument("--future-covariate", action="append", default=[], help="known-future covariate (repeatable)")
     parser.add_argument("--no-calendar", action="store_true", help="no calendar features from the timestamps")
     parser.add_argument("--season", type=int, help="seasonal period (default from the frequency)")
-    parser.add_argument("--transform", choices=["auto", "log", "none"], default="auto")
+    parser.add_argument("--transform", choices=["none", "log", "auto"], default="none",
+                        help="log: model log values (auto: log when all positive); none measured best, see README")
     parser.add_argument("--normalize", choices=["auto", "season", "window", "global"], default="auto")
     parser.add_argument("--fill", action="store_true", help="reindex irregular timestamps and interpolate")
     parser.add_argument("--hidden-dim", type=int, default=32)

@@ -11,10 +11,11 @@ known features) plus rows o+1..o+H (known features only: calendar, known-future 
 rows o+1..o+H. Worked example, L=3, H=2, o=5: input rows 3,4,5 (+6,7 known-only), targets rows 6,7.
 A training window's targets all lie in the training part; a validation window's in the validation part.
 
-Targets are log-transformed when positive (transform="auto"). Each value is then measured from a reference
-known at the origin (normalize="auto"): for a seasonal series the value one season earlier, so inputs are
-seasonal differences and the network predicts what the seasonal-naive forecast misses ("season"); otherwise
-the window's last value ("window"). The network sees scale-free shapes; outputs go back to the series' units.
+Targets stay in their units by default; transform="log" (or "auto": log when positive) models log values, which
+measured worse on airline passengers, in a backtest before the holdout and on it (benchmarks/RESULTS.md). Each
+value is then measured from a reference known at the origin (normalize="auto"): for a seasonal series the value
+one season earlier, so inputs are seasonal differences and the network predicts what the seasonal-naive
+forecast misses ("season"); otherwise the window's last value ("window"). The network sees scale-free shapes; outputs go back to the series' units.
 The recursive strategy trains one-step-shift windows (the seed's layout) and rolls forward with `lax.scan`.
 """
 
@@ -254,7 +255,7 @@ def train_series(
     calendar: bool = True,
     season: int | None = None,
     strategy: str = "direct",
-    transform: str = "auto",
+    transform: str = "none",
     normalize: str = "auto",
     fill: bool = False,
     hidden_dim: int = 32,

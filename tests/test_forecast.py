@@ -70,10 +70,12 @@ def test_recursive_windows_shift_by_one():
     np.testing.assert_allclose(y[0, :, 0] * 2, [3 - 4, 0, 5 - 4])
 
 
-def test_scaling_uses_the_training_part_only():
+@pytest.mark.parametrize("transform, apply", [("none", np.asarray), ("log", np.log)])
+def test_scaling_uses_the_training_part_only(transform, apply):
     series = seasonal_series()
-    run = F.train_series(series, horizon=6, holdout=12, validation=12, **FAST)
-    train_part = np.log(series.to_numpy()[: 96 - 12 - 12])
+    run = F.train_series(series, horizon=6, holdout=12, validation=12, transform=transform, **FAST)
+    assert F.series_spec(run).transforms == [transform]
+    train_part = apply(series.to_numpy()[: 96 - 12 - 12])
     saved = F.series_spec(run)
     np.testing.assert_allclose(saved.target_center, [train_part.mean()], rtol=1e-6)
     np.testing.assert_allclose(saved.target_scale, [np.std(train_part[12:] - train_part[:-12])], rtol=1e-6)
@@ -116,7 +118,7 @@ def test_early_stopping_keeps_the_best_step():
 
 def test_rollout_equals_step_by_step_prediction():
     series = seasonal_series()
-    run = F.train_series(series, horizon=5, holdout=5, strategy="recursive", context=12, **FAST)
+    run = F.train_series(series, horizon=5, holdout=5, strategy="recursive", context=12, transform="log", **FAST)
     spec_ = F.series_spec(run)
     forecast = F.forecast(run, horizon=5)["forecast"].to_numpy()
     history, _ = F.history_frames(run)

@@ -1,0 +1,103 @@
+"""Many models in one compiled call: train_many against loops of train and of PyTorch, the airline backtest
+(time, errors beside the baselines, interval coverage) against fitting its folds one by one, and memory per member.
+
+    python benchmarks/populations.py     # needs the bench extra (torch); prints a markdown section
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from speed import HERE, best_time, data, in_fresh_process, torch_trainer  # noqa: E402
+
+POPULATION = (32, 16, 16, 300, 32)  # batch, time steps, hidden, Adam steps, members (seeds)
+FOLDS = 12
+
+
+def train_many_section() -> list[str]:
+    import jaxseries as js
+
+    batch, time_steps, hidden, steps, members = POPULATION
+    x, y = data(batch, time_steps)
+    runners = {
+        "one train_many call": lambda: js.train_many(x, y, seeds=range(members), hidden_dim=hidden, steps=steps,
+                                                     log_every=steps, progress=False),
+        f"{members} sequential jaxseries.train calls": lambda: [
+            js.train(x, y, hidden_dim=hidden, steps=steps, seed=s, log_every=steps, progress=False) for s in range(members)],
+        f"{members} sequential PyTorch trainings": lambda: [
+            torch_trainer(batch, time_steps, hidden, steps)() for _ in range(members)],
+    }
+    for run in runners.values():
+        run()
+    best = {name: min(best_time(run) for _ in range(2)) for name, run in runners.items()}
+    one = best["one train_many call"]
+    lines = [f"## Many models in one call: {members} seeds, batch {batch}, T {time_steps}, hidden {hidden}, "
+             f"{steps} Adam steps", "", "| how | seconds (best of 2) | train_many is faster by |", "|---|---|---|"]
+    lines += [f"| {name} | {t:.2f} | {t / one:.1f}x |" for name, t in best.items()]
+    return lines
+
+
+def backtest_section() -> list[str]:
+    import jaxseries as js
+
+    series = js.datasets.airline()
+    js.backtest(series, horizon=12, folds=2, steps=20, progress=False)  # compile the forecast path once
+    results = {}
+    for refit in (True, False):
+        start = time.perf_counter()
+        results[refit] = js.backtest(series, horizon=12, folds=FOLDS, refit=refit, progress=False)
+        results[refit] = (results[refit], time.perf_counter() - start)
+    start = time.perf_counter()
+    origins = results[True][0].forecasts.groupby("fold")["origin"].first()
+    for origin in origins:  # the same folds fitted one after another, each with its own early stopping
+        js.forecast(js.train_series(series.loc[:origin], horizon=12, progress=False))
+    sequential = time.perf_counter() - start
+    lines = ["", f"## Rolling-origin backtest: airline, {FOLDS} origins (1959), horizon 12, default settings", "",
+             "| backtest | seconds | jaxseries MAPE% | seasonal naive | persistence | 80% interval coverage | "
+             "steps chosen |", "|---|---|---|---|---|---|---|"]
+    for refit, (result, seconds) in results.items():
+        overall = result.overall["MAPE%"]
+        lines.append(f"| {'refit: every fold its own model, one call' if refit else 'one model from the first origin'} "
+                     f"| {seconds:.1f} | {overall['jaxseries']:.2f} | {overall['seasonal_naive']:.2f} | "
+                     f"{overall['persistence']:.2f} | {result.coverage:.0%} | {result.chosen_steps} |")
+    lines += ["", f"The same {FOLDS} refit folds as {FOLDS} sequential `train_series` calls: {sequential:.1f} s "
+              f"(the one-call refit backtest is {sequential / results[True][1]:.2f}x that speed)."]
+    return lines
+
+
+PEAK = textwrap.dedent("""
+    import json, resource, sys
+    sys.path.insert(0, {here!r})
+    from speed import data
+    import jaxseries as js
+    x, y = data(32, 16)
+    js.train_many(x, y, seeds=range({members}), hidden_dim=16, steps=30, log_every=30, progress=False)
+    print(json.dumps({{"maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+""")
+
+
+def memory_section() -> list[str]:
+    sizes = (32, 256, 1024)
+    peaks = {m: in_fresh_process(PEAK.format(here=HERE, members=m))["maxrss_mb"] for m in sizes}
+    per_member = (peaks[sizes[-1]] - peaks[sizes[0]]) / (sizes[-1] - sizes[0])
+    total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    limit = (total_mb - peaks[sizes[0]]) / per_member
+    return ["", "Memory of a `train_many` process (batch 32, T 16, hidden 16, 30 steps), peak resident: " + ", ".join(
+        f"{m} members {p:,.0f} MB" for m, p in peaks.items()) + f"; about {per_member * 1024:.0f} KB more per member, "
+        f"so this machine's {total_mb / 1024:.0f} GiB would hold roughly {limit:,.0f} such members in one call."]
+
+
+def main() -> str:
+    lines = train_many_section() + backtest_section() + memory_section()
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(main())
