@@ -83,7 +83,7 @@ def backtest(
     learning_rate: float = 1e-3,
     batch_size: int | None = None,
     seed: int = 0,
-    patience: int | None = 50,
+    patience: int | None = 20,
     eval_every: int = 10,
     progress: bool = True,
 ) -> Backtest:

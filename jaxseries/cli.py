@@ -82,7 +82,7 @@ def _series_options(parser) -> None:
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--patience", type=int, default=50, help="evaluations without improvement before stopping")
+    parser.add_argument("--patience", type=int, default=20, help="evaluations without improvement before stopping")
     parser.add_argument("--members", type=int, default=1, help="seed ensemble size, trained in one compiled call")
     parser.add_argument("--no-progress", action="store_true")
 

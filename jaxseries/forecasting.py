@@ -264,7 +264,7 @@ def train_series(
     learning_rate: float = 1e-3,
     batch_size: int | None = None,
     seed: int = 0,
-    patience: int | None = 50,
+    patience: int | None = 20,
     eval_every: int = 10,
     refit: bool = False,
     members: int = 1,
