@@ -56,14 +56,15 @@ def test_minibatches_cover_each_epoch_once():
 
 
 def test_second_train_call_does_not_compile_again(seed_data):
-    js.train(*seed_data, steps=30, log_every=10, hidden_dim=6, progress=False)
-    run = train_lib.compiled_chunk(ModelConfig(input_dim=1, hidden_dim=6), None, 10, False, None)
+    # hidden_dim=7 is used by no other test, so the compiled chunk's cache holds this test's programs only
+    js.train(*seed_data, steps=30, log_every=10, hidden_dim=7, progress=False)
+    run = train_lib.compiled_chunk(ModelConfig(input_dim=1, hidden_dim=7), None, 10, False, None)
     compiled_before = run._cache_size()
     compiles = []
     jax.monitoring.register_event_duration_secs_listener(
         lambda event, _, **__: compiles.append(event) if event == "/jax/compilation_cache/compile_requests_use_cache" or "backend_compile" in event else None
     )
-    js.train(*seed_data, steps=30, log_every=10, hidden_dim=6, progress=False, seed=1, learning_rate=5e-3)
+    js.train(*seed_data, steps=30, log_every=10, hidden_dim=7, progress=False, seed=1, learning_rate=5e-3)
     assert run._cache_size() == compiled_before == 1
     assert not [e for e in compiles if "backend_compile" in e]
 
