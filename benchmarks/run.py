@@ -19,10 +19,12 @@ def main() -> None:
     header = ["# Benchmark results", "",
               f"Run {datetime.date.today().isoformat()} by `make bench` on: {common.machine()}.",
               "The machine is shared and noisy: figures are best-of-N or medians, ratios from the same run.", ""]
-    body = speed.main() + "\n" + populations.main() + "\n" + accuracy.main()
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
-    with open(path, "w") as f:
-        f.write("\n".join(header) + "\n" + body)
+    body = ""
+    for section in (speed, populations, accuracy):  # RESULTS.md is rewritten after each, so a failure keeps the rest
+        body += ("\n" if body else "") + section.main()
+        with open(path, "w") as f:
+            f.write("\n".join(header) + "\n" + body)
     print(open(path).read())
 
 
