@@ -27,3 +27,9 @@ def machine() -> str:
             pass
     return (f"{os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}, "
             f"{platform.system()} {platform.machine()}; " + ", ".join(versions))
+
+
+def verdict(value: float, target: float, at_least: bool = True) -> str:
+    """✓ when `value` meets `target` (>= or <=), else ✗ with the shortfall relative to the target."""
+    met = value >= target if at_least else value <= target
+    return "✓" if met else f"✗ ({'short' if at_least else 'over'} by {abs(value / target - 1):.0%})"

@@ -15,6 +15,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from common import verdict  # noqa: E402
 from speed import HERE, best_time, data, in_fresh_process, torch_trainer  # noqa: E402
 
 POPULATION = (32, 16, 16, 300, 32)  # batch, time steps, hidden, Adam steps, members (seeds)
@@ -39,8 +40,11 @@ def train_many_section() -> list[str]:
     best = {name: min(best_time(run) for _ in range(2)) for name, run in runners.items()}
     one = best["one train_many call"]
     lines = [f"## Many models in one call: {members} seeds, batch {batch}, T {time_steps}, hidden {hidden}, "
-             f"{steps} Adam steps", "", "| how | seconds (best of 2) | train_many is faster by |", "|---|---|---|"]
-    lines += [f"| {name} | {t:.2f} | {t / one:.1f}x |" for name, t in best.items()]
+             f"{steps} Adam steps", "", "| how | seconds (best of 2) | train_many is faster by | target |",
+             "|---|---|---|---|"]
+    targets = [None, 5, 20]
+    lines += [f"| {name} | {t:.2f} | {t / one:.1f}x | {'' if target is None else f'≥ {target}x ' + verdict(t / one, target)} |"
+              for (name, t), target in zip(best.items(), targets)]
     return lines
 
 
@@ -60,16 +64,28 @@ def backtest_section() -> list[str]:
         js.forecast(js.train_series(series.loc[:origin], horizon=12, progress=False))
     sequential = time.perf_counter() - start
     lines = ["", f"## Rolling-origin backtest: airline, {FOLDS} origins (1959), horizon 12, default settings", "",
-             "| backtest | seconds | jaxseries MAPE% | seasonal naive | persistence | 80% interval coverage | "
-             "steps chosen |", "|---|---|---|---|---|---|---|"]
+             "| backtest | seconds | jaxseries MAPE% | seasonal naive | persistence | 80% interval coverage "
+             "(target 70-90%) | steps chosen |", "|---|---|---|---|---|---|---|"]
     for refit, (result, seconds) in results.items():
         overall = result.overall["MAPE%"]
         lines.append(f"| {'refit: every fold its own model, one call' if refit else 'one model from the first origin'} "
                      f"| {seconds:.1f} | {overall['jaxseries']:.2f} | {overall['seasonal_naive']:.2f} | "
-                     f"{overall['persistence']:.2f} | {result.coverage:.0%} | {result.chosen_steps} |")
-    lines += ["", f"The same {FOLDS} refit folds as {FOLDS} sequential `train_series` calls: {sequential:.1f} s "
-              f"(the one-call refit backtest is {sequential / results[True][1]:.2f}x that speed)."]
+                     f"{overall['persistence']:.2f} | {result.coverage:.0%} "
+                     f"{'✓' if 0.7 <= result.coverage <= 0.9 else '✗'} | {result.chosen_steps} |")
+    lines += ["", f"Target for the refit backtest: under 30 s, {verdict(results[True][1], 30, at_least=False)}. "
+              f"The same {FOLDS} refit folds as {FOLDS} sequential `train_series` calls: {sequential:.1f} s "
+              f"(the one-call refit backtest is {sequential / results[True][1]:.2f}x that speed).", "", WHY]
     return lines
+
+
+WHY = ("Why populations gain little here (analysis of 2026-11-26, 2-core AMD EPYC): one model's step is already "
+       "compute-bound on 2 cores, not dispatch-bound (`train` runs all its steps in one dispatch), so stacking "
+       "members with `vmap` saves almost nothing, and XLA's batched small matmuls run at the same ~40 GFLOP/s as single "
+       "ones. A profile of 12 vmapped airline members: 45% of the step in the matmuls, 26% in layout copies and "
+       "transposes around the time scan, 19% in the gate arithmetic. Members stop at their own patience and the "
+       "computation narrows as they do (a 12-fold backtest went from 93 s to 46-56 s with that and patience 20); "
+       "each narrowing compiles once more. On an accelerator the members fill the otherwise idle width; that run "
+       "is still to be done.")
 
 
 PEAK = textwrap.dedent("""
