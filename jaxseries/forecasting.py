@@ -461,6 +461,9 @@ def forecast(run: Trained, *, data=None, horizon: int | None = None, future: pd.
     suffix = [""] if len(spec.targets) == 1 else [f"_{t}" for t in spec.targets]
     frame = pd.DataFrame(values, index=index, columns=[f"forecast{s}" for s in suffix])
     if level is not None:
+        if len(predicted) == 1 and calibration is None:
+            raise ValueError("one model has no spread to make an interval from: train an ensemble (members=5) or pass "
+                             "calibration= from js.backtest")
         low, high = intervals.member_interval(predicted, level, axis=0)
         if calibration is not None:
             widening = np.asarray(calibration["widening"], float)[:horizon] * scale

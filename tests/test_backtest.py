@@ -70,6 +70,8 @@ def test_forecast_interval_uses_members_and_calibration():
     np.testing.assert_array_equal(wider.to_numpy(), widening > 0)
     with pytest.raises(ValueError, match="calibration is for level 0.8"):
         js.forecast(run, level=0.9, calibration=result.calibration)
+    with pytest.raises(ValueError, match="one model has no spread"):
+        js.forecast(run.member(0), level=0.8)
 
 
 def test_conformal_quantile_rank_and_coverage_by_hand():
