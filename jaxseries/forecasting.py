@@ -281,9 +281,9 @@ def train_series(
     """
     args = _check_series_args(horizon, holdout, context, validation, strategy, transform, normalize, season)
     _require_int("members", members, 1)
-    if members > 1 and (strategy != "direct" or refit or resume or checkpoint_every):
-        raise ValueError("members > 1 (an ensemble) works with strategy='direct' and without refit, resume or "
-                         "checkpoint_every: drop those options or train one member")
+    if members > 1 and (strategy != "direct" or refit):
+        raise ValueError("members > 1 (an ensemble) works with strategy='direct' and without refit: drop those "
+                         "options or train one member")
     series = load_series(data, target, time, fill, covariates, future_covariates, strategy)
     holdout = args["holdout"]
     fit_end = len(series.frame) - holdout
@@ -303,8 +303,8 @@ def train_series(
     if members > 1:  # an ensemble: members differ in seed, trained in one compiled call, forecasts averaged
         configs = tuple(dataclasses.replace(train_config, seed=seed + i) for i in range(members))
         return population.fit_population(x, y, model_config, configs, validation_data=(x_val, y_val),
-                                         checkpoint_dir=checkpoint_dir, overwrite=overwrite, progress=progress,
-                                         extra=extra)
+                                         checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+                                         resume=resume, overwrite=overwrite, progress=progress, extra=extra)
     if not refit:
         return fit(
             x, y, model_config, train_config, validation_data=(x_val, y_val), checkpoint_dir=checkpoint_dir,

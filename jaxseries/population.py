@@ -16,8 +16,8 @@ from jaxseries import checkpoint, validation
 from jaxseries.config import ModelConfig, TrainConfig, from_dict, to_dict
 from jaxseries.errors import CheckpointError, DivergenceError
 from jaxseries.training import (
-    BestWeights, Trained, TrainState, abstract_train_state, check_checkpoint_args, compiled_apply, compiled_chunk,
-    create_train_state, decay_steps, enable_compilation_cache,
+    BestWeights, Trained, TrainState, _check_finite, _StopOnSignal, abstract_train_state, check_checkpoint_args,
+    compiled_apply, compiled_chunk, create_train_state, decay_steps, enable_compilation_cache,
 )
 
 
@@ -69,7 +69,8 @@ def train_many(
     x, y, *, seeds, learning_rates=None, weight_decays=None, forget_biases=None, hidden_dims=None,
     hidden_dim: int = 10, num_layers: int = 1, steps: int = 1000, batch_size: int | None = None,
     forget_bias: float = 1.0, lr_decay: str = "constant", log_every: int = 100, validation_data=None,
-    patience: int | None = None, checkpoint_dir=None, overwrite: bool = False, progress: bool = True,
+    patience: int | None = None, checkpoint_dir=None, checkpoint_every: int | None = None, resume: bool = False,
+    overwrite: bool = False, progress: bool = True,
 ):
     """Trains one model per member in one compiled call; member i uses seeds[i] and the i-th value of each list.
 
@@ -97,7 +98,7 @@ def train_many(
     if validation_data is not None:
         x_val, y_val, _ = validation.training_arrays(*validation_data, head="sequence")
         validation_data = (x_val, y_val)
-    directory = check_checkpoint_args(checkpoint_dir, None, False, overwrite)
+    directory = check_checkpoint_args(checkpoint_dir, checkpoint_every, resume, overwrite)
     groups = {}
     for size in dict.fromkeys(hidden_dims):  # hidden sizes in order of first appearance
         members = [i for i, h in enumerate(hidden_dims) if h == size]
@@ -111,7 +112,7 @@ def train_many(
         groups[size] = (members, fit_population(
             x, y, model_config, configs, validation_data=validation_data, y_squeezed=squeezed,
             forget_biases=[biases[i] for i in members] if varied_bias else None, checkpoint_dir=group_dir,
-            overwrite=overwrite, progress=progress))
+            checkpoint_every=checkpoint_every, resume=resume, overwrite=overwrite, progress=progress))
     if len(groups) == 1:
         return next(iter(groups.values()))[1]
     return PopulationGroups(groups)
@@ -165,101 +166,162 @@ class PopulationGroups:
 
 def fit_population(x, y, model_config: ModelConfig, configs: tuple[TrainConfig, ...], *, validation_data=None,
                    counts=None, forget_biases=None, y_squeezed: bool = False, checkpoint_dir=None,
-                   overwrite: bool = False, progress: bool = True, extra: dict | None = None) -> Population:
+                   checkpoint_every: int | None = None, resume: bool = False, overwrite: bool = False,
+                   progress: bool = True, extra: dict | None = None) -> Population:
     """The population training loop for checked arrays: configs differ only in seed and learning rate.
 
     With `counts` ([members] ints) every member has its own data: x, y (and the validation arrays) carry a
     leading member axis, and member i trains on its first counts[i] rows only (the rest is padding).
     `forget_biases` (with a model whose forget_bias is 0) puts a per-member forget-gate shift into the initial biases.
+    Checkpoints as `train`'s: every `checkpoint_every` steps and at the end, `resume=True` continues the latest step,
+    SIGTERM/SIGINT save and exit.
     """
-    directory = check_checkpoint_args(checkpoint_dir, None, False, overwrite)
+    directory = check_checkpoint_args(checkpoint_dir, checkpoint_every, resume, overwrite)
     enable_compilation_cache()
     validate = validation_data is not None
-    x_val, y_val = validation_data if validate else (None, None)
-    first = configs[0]
-    biases = forget_biases or [None] * len(configs)
-    states = [create_train_state(model_config, c.learning_rate, c.seed, decay_steps(c), c.weight_decay, bias)
-              for c, bias in zip(configs, biases)]
-    stack = lambda trees: jax.tree.map(lambda *leaves: np.stack(leaves), *trees)  # noqa: E731
-    members = len(configs)
-    final = [None] * members  # each member's state once it stops (its own early stopping)
-    running = np.arange(members)  # the members in the compiled computation (some may have stopped already)
-    state = jax.device_put(stack(states), jax.local_devices()[0])
-    data = (x, y, x_val, y_val, counts)
-    history = np.full((first.steps, members), np.nan, np.float32)
-    val_history, stalls, stopped = [], np.zeros(members, int), np.zeros(members, bool)
-    bar = tqdm(total=first.steps, disable=not progress, desc=f"train {members} members", unit="step", mininterval=0.5)
-    step = 0
-    while step < first.steps and not stopped.all():
-        length = min(first.eval_every if validate else first.log_every, first.steps - step)
-        run = compiled_chunk(model_config, first.batch_size, length, validate, None,
-                             "shared" if counts is None else "own")
-        state, losses, val_loss = run(state, *data)
-        losses = np.asarray(losses).T  # [length, running]
-        live = ~stopped[running]
-        if not np.isfinite(losses[:, live]).all():
-            at, column = np.argwhere(~np.isfinite(np.where(live, losses, 0.0)))[0]
-            member = running[column]
-            raise DivergenceError(f"member {member} (seed {configs[member].seed}, learning rate "
-                                  f"{configs[member].learning_rate}) diverged at step {step + at}: lower its learning rate")
-        history[step : step + length, running[live]] = losses[:, live]
-        step += length
-        bar.update(length)
-        bar.set_postfix(mean_loss=f"{losses[-1, live].mean():.4g}", refresh=False)
-        if not validate:
-            continue
-        evaluation = np.full(members, np.nan)
-        evaluation[running[live]] = np.asarray(val_loss, np.float64)[live]
-        val_history.append([step, *evaluation.tolist()])
-        best_now = np.asarray(state.best_step) == step
-        stalls[running[live]] = np.where(best_now[live], 0, stalls[running[live]] + 1)
-        finished = live & (stalls[running] >= first.patience) if first.patience else np.zeros_like(live)
-        for column in np.flatnonzero(finished):  # a member stops where a single `train` would
-            final[running[column]] = jax.tree.map(lambda leaf: np.asarray(leaf[column]), state)
-            stopped[running[column]] = True
-        keep = np.flatnonzero(~stopped[running])
-        if 0 < len(keep) <= len(running) // 2:  # narrow the computation to the members still training
-            state = jax.tree.map(lambda leaf: leaf[keep], state)
-            if counts is not None:
-                data = jax.tree.map(lambda leaf: leaf[keep], data)
-            running = running[keep]
-    bar.close()
-    for column, member in enumerate(running):
-        if final[member] is None:
-            final[member] = jax.tree.map(lambda leaf: np.asarray(leaf[column]), state)
-    state = jax.device_put(stack(final), jax.local_devices()[0])
-    history = history[:step]
-    population = Population(model_config, configs, state, history,
-                            np.asarray(val_history, np.float64).reshape(-1, 1 + len(configs)), y_squeezed,
-                            dict(extra or {}))
-    if directory:
-        save(population, directory, overwrite)
-    return population
-
-
-def save(population: Population, directory: str, overwrite: bool = False) -> None:
-    """One checkpoint for the whole population (its mean loss as the history; members in the metadata)."""
-    if overwrite and checkpoint.is_checkpoint_dir(directory):
+    first, members = configs[0], len(configs)
+    log = _Log(first.steps, members)
+    if directory and resume and checkpoint.is_checkpoint_dir(directory):
+        full, log = _resume(directory, model_config, configs, log)
+    else:
+        biases = forget_biases or [None] * members
+        full = _stack([create_train_state(model_config, c.learning_rate, c.seed, decay_steps(c), c.weight_decay, bias)
+                       for c, bias in zip(configs, biases)])
+    running = np.flatnonzero(~log.stopped)  # the members in the compiled computation (some may stop on the way)
+    final = [jax.tree.map(lambda leaf: leaf[m], full) if log.stopped[m] else None for m in range(members)]
+    state = jax.device_put(jax.tree.map(lambda leaf: leaf[running], full), jax.local_devices()[0])
+    data = (x, y, *(validation_data or (None, None)), counts)
+    if counts is not None:
+        data = jax.tree.map(lambda leaf: leaf[running], data)
+    if directory and not resume and overwrite and checkpoint.is_checkpoint_dir(directory):
         checkpoint.clear(directory)
-    meta = {
+    if directory:
+        checkpoint.remove_incomplete(directory)
+    manager = checkpoint.open_manager(directory, create=True) if directory else None
+    chunk = math.gcd(first.eval_every if validate else first.log_every, checkpoint_every or 0) or first.log_every
+
+    def current() -> Population:
+        column = {member: c for c, member in enumerate(running)}
+        whole = [final[m] if final[m] is not None else jax.tree.map(lambda leaf: np.asarray(leaf[column[m]]), state)
+                 for m in range(members)]
+        return Population(model_config, configs, jax.device_put(_stack(whole), jax.local_devices()[0]),
+                          log.history[: log.step], np.asarray(log.val_history, np.float64).reshape(-1, 1 + members),
+                          y_squeezed, dict(extra or {}))
+
+    def save() -> None:
+        if manager and log.saved != log.step:
+            population = current()
+            _check_finite(population.state.params, log.step)
+            checkpoint.save(manager, log.step, population.state, _meta(population, log))
+            log.saved = log.step
+
+    bar = tqdm(total=first.steps, initial=log.step, disable=not progress, desc=f"train {members} members",
+               unit="step", mininterval=0.5)
+    try:
+        with _StopOnSignal(enabled=manager is not None) as stop:
+            while log.step < first.steps and not log.stopped.all():
+                length = min(chunk - log.step % chunk, first.steps - log.step)
+                run = compiled_chunk(model_config, first.batch_size, length, validate, None,
+                                     "shared" if counts is None else "own")
+                state, losses, val_loss = run(state, *data)
+                live = ~log.stopped[running]
+                losses = np.asarray(losses).T  # [length, running]
+                if not np.isfinite(losses[:, live]).all():
+                    at, column = np.argwhere(~np.isfinite(np.where(live, losses, 0.0)))[0]
+                    member = running[column]
+                    raise DivergenceError(f"member {member} (seed {configs[member].seed}, learning rate "
+                                          f"{configs[member].learning_rate}) diverged at step {log.step + at}: "
+                                          "lower its learning rate")
+                log.history[log.step : log.step + length, running[live]] = losses[:, live]
+                log.step += length
+                bar.update(length)
+                bar.set_postfix(mean_loss=f"{losses[-1, live].mean():.4g}", refresh=False)
+                if validate and log.step % first.eval_every == 0:
+                    for column in _evaluate(log, state, val_loss, running, live, first.patience):
+                        final[running[column]] = jax.tree.map(lambda leaf: np.asarray(leaf[column]), state)
+                    keep = np.flatnonzero(~log.stopped[running])
+                    if 0 < len(keep) <= len(running) // 2:  # narrow the computation to the members still training
+                        state = jax.tree.map(lambda leaf: leaf[keep], state)
+                        if counts is not None:
+                            data = jax.tree.map(lambda leaf: leaf[keep], data)
+                        running = running[keep]
+                if checkpoint_every and log.step % checkpoint_every == 0:
+                    save()
+                if stop.signal is not None:
+                    save()
+                    stop.exit(log.step, directory)
+            save()
+    finally:
+        bar.close()
+        if manager:
+            manager.close()
+    return current()
+
+
+class _Log:
+    """What the loop has seen: losses, evaluations, stalls and stops per member; resumable from metadata."""
+
+    def __init__(self, steps: int, members: int):
+        self.step, self.saved = 0, None
+        self.history = np.full((steps, members), np.nan, np.float32)  # NaN: not trained (stopped, or not yet)
+        self.val_history: list = []
+        self.stalls = np.zeros(members, int)
+        self.stopped = np.zeros(members, bool)
+
+
+def _evaluate(log: _Log, state, val_loss, running, live, patience) -> list[int]:
+    """Records an evaluation; returns the columns of the members that stop now (where a single `train` would)."""
+    evaluation = np.full(len(log.stopped), np.nan)
+    evaluation[running[live]] = np.asarray(val_loss, np.float64)[live]
+    log.val_history.append([log.step, *evaluation.tolist()])
+    best_now = np.asarray(state.best_step) == log.step
+    log.stalls[running[live]] = np.where(best_now[live], 0, log.stalls[running[live]] + 1)
+    finished = live & (log.stalls[running] >= patience) if patience else np.zeros_like(live)
+    log.stopped[running[finished]] = True
+    return list(np.flatnonzero(finished))
+
+
+def _stack(trees):
+    return jax.tree.map(lambda *leaves: np.stack(leaves), *trees)
+
+
+def _meta(population: Population, log: _Log) -> dict:
+    return {
         "format_version": checkpoint.FORMAT_VERSION,
         "model_config": to_dict(population.model_config),
         "train_config": to_dict(population.train_configs[0]),
         "y_squeezed": population.y_squeezed,
-        "history": checkpoint.to_json_floats(np.nanmean(population.history, axis=1)),
+        "history": checkpoint.to_json_floats(np.nanmean(population.history, axis=1)) if len(population.history) else [],
         "val_history": [],
         "extra": {**population.extra, "population": {
             "train_configs": [to_dict(c) for c in population.train_configs],
             "history": _nan_as_null(population.history),  # NaN: the member had stopped
             "val_history": _nan_as_null(population.val_history),
+            "stalls": log.stalls.tolist(),
+            "stopped": log.stopped.tolist(),
         }},
     }
-    with checkpoint.open_manager(directory, create=True) as manager:
-        checkpoint.save(manager, int(np.max(population.state.step)), population.state, meta)
 
 
 def _nan_as_null(values: np.ndarray) -> list:
     return [[None if np.isnan(v) else float(v) for v in row] for row in np.asarray(values, np.float64)]
+
+
+def _resume(directory: str, model_config: ModelConfig, configs: tuple[TrainConfig, ...], log: _Log):
+    step = checkpoint.latest_step(directory, fallback=True)
+    meta = checkpoint.read_meta(directory, step)
+    saved = from_checkpoint(directory, step, meta)
+    if saved.model_config != model_config or [dataclasses.replace(c, steps=0) for c in saved.train_configs] != [
+            dataclasses.replace(c, steps=0) for c in configs]:
+        raise CheckpointError(f"cannot resume {directory!r}: it holds a population of other members or another model "
+                              f"({saved.size} members, {saved.model_config}); pass the same settings, or overwrite=True")
+    stored = meta["extra"]["population"]
+    log.step = log.saved = step
+    log.history[: len(saved.history)] = saved.history
+    log.val_history = saved.val_history.tolist()
+    log.stalls[:] = stored.get("stalls", [0] * saved.size)
+    log.stopped[:] = stored.get("stopped", [False] * saved.size)
+    return jax.tree.map(np.asarray, saved.state), log
 
 
 def from_checkpoint(directory: str, step: int, meta: dict) -> Population:

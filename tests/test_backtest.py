@@ -129,3 +129,20 @@ def test_ensemble_members_stop_at_their_own_patience_like_single_runs():
         np.testing.assert_allclose(member.history, single.history, rtol=1e-4)
     assert len(set(stops)) > 1  # the members really stopped at different steps
     assert np.isnan(ensemble.history[-1]).sum() == sum(s < len(ensemble.history) for s in stops)
+
+
+def test_an_ensemble_resumed_from_its_checkpoint_matches_the_uninterrupted_run(tmp_path):
+    series = seasonal_series(72)
+    options = {**SMALL, "patience": 2, "holdout": 3, "learning_rate": 1e-2, "members": 3}
+    options.pop("steps")
+    whole = js.train_series(series, steps=300, **options)
+    js.train_series(series, steps=60, checkpoint_dir=tmp_path, checkpoint_every=20, **options)  # cut short at 60
+    resumed = js.train_series(series, steps=300, checkpoint_dir=tmp_path, checkpoint_every=20, resume=True, **options)
+    assert [len(resumed.member(i).history) for i in range(3)] == [len(whole.member(i).history) for i in range(3)]
+    np.testing.assert_array_equal(resumed.history, whole.history)  # bit for bit, NaN after each stop
+    np.testing.assert_allclose(js.forecast(resumed)["forecast"], js.forecast(whole)["forecast"], rtol=1e-5)
+    loaded = js.load(tmp_path)
+    assert isinstance(loaded, js.Population) and np.asarray(loaded.state.step).tolist() == \
+        np.asarray(whole.state.step).tolist()
+    with pytest.raises(js.CheckpointError, match="cannot resume"):
+        js.train_series(series, steps=300, checkpoint_dir=tmp_path, resume=True, **{**options, "seed": 5})
