@@ -52,6 +52,25 @@ def test_train_forecast_evaluate_end_to_end(tmp_path):
     assert set(scores["metrics"]) == {"jaxseries", "persistence", "seasonal_naive"}
     assert scores["horizon"] == 6 and len(scores["per_step_mape"]["jaxseries"]) == 6
     assert js.load(tmp_path / "run").model_config.head == "last"  # the Python API reads CLI runs
+    single_interval = run_cli("forecast", "run", "--csv", "g.csv", "--level", "0.8", cwd=tmp_path)
+    assert single_interval.returncode == 2 and "one model has no spread" in single_interval.stderr
+
+
+def test_cli_ensemble_checkpoints_resumes_and_forecasts_an_interval(tmp_path):
+    import pandas as pd
+
+    small_csv(tmp_path / "s.csv")
+    common = ["train", "s.csv", "--target", "sales", "--time", "month", "--horizon", "6", "--holdout", "6",
+              "--out", "run", "--members", "2", "--checkpoint-every", "10", "--hidden-dim", "8", "--no-progress"]
+    first = run_cli(*common, "--steps", "20", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    resumed = run_cli(*common, "--steps", "40", "--resume", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    forecast = run_cli("forecast", "run", "--csv", "f.csv", "--level", "0.8", cwd=tmp_path)
+    assert forecast.returncode == 0, forecast.stderr
+    frame = pd.read_csv(tmp_path / "f.csv")
+    assert list(frame.columns) == ["month", "forecast", "lower", "upper"]
+    assert (frame["lower"] <= frame["forecast"]).all() and (frame["forecast"] <= frame["upper"]).all()
 
 
 def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path):
