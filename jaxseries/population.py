@@ -1,6 +1,7 @@
-"""Many models in one compiled call: a population of members that differ in seed and learning rate, trained
-side by side by `vmap` over the train state (the data is shared). Member i equals `train(..., seed=seeds[i],
-learning_rate=learning_rates[i])` to float32 tolerance.
+"""Many models in one compiled call: a population of members that differ in seed, learning rate, weight decay and
+forget bias, trained side by side by `vmap` over the train state, on shared data or each on its own (backtest
+folds). Member i equals its single `train` run to float32 tolerance, early stopping included: each member stops at
+its own patience, and the computation narrows to the members still training. Checkpoints as single runs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from jaxseries import checkpoint, validation
 from jaxseries.config import ModelConfig, TrainConfig, from_dict, to_dict
 from jaxseries.errors import CheckpointError, DivergenceError
 from jaxseries.training import (
-    BestWeights, Trained, TrainState, _check_finite, _StopOnSignal, abstract_train_state, check_checkpoint_args,
+    BestWeights, Trained, TrainState, check_finite, StopOnSignal, abstract_train_state, check_checkpoint_args,
     compiled_apply, compiled_chunk, create_train_state, decay_steps, enable_compilation_cache,
 )
 
@@ -168,7 +169,7 @@ def fit_population(x, y, model_config: ModelConfig, configs: tuple[TrainConfig, 
                    counts=None, forget_biases=None, y_squeezed: bool = False, checkpoint_dir=None,
                    checkpoint_every: int | None = None, resume: bool = False, overwrite: bool = False,
                    progress: bool = True, extra: dict | None = None) -> Population:
-    """The population training loop for checked arrays: configs differ only in seed and learning rate.
+    """The population training loop for checked arrays: configs differ in seed, learning rate and weight decay.
 
     With `counts` ([members] ints) every member has its own data: x, y (and the validation arrays) carry a
     leading member axis, and member i trains on its first counts[i] rows only (the rest is padding).
@@ -211,14 +212,14 @@ def fit_population(x, y, model_config: ModelConfig, configs: tuple[TrainConfig, 
     def save() -> None:
         if manager and log.saved != log.step:
             population = current()
-            _check_finite(population.state.params, log.step)
+            check_finite(population.state.params, log.step)
             checkpoint.save(manager, log.step, population.state, _meta(population, log))
             log.saved = log.step
 
     bar = tqdm(total=first.steps, initial=log.step, disable=not progress, desc=f"train {members} members",
                unit="step", mininterval=0.5)
     try:
-        with _StopOnSignal(enabled=manager is not None) as stop:
+        with StopOnSignal(enabled=manager is not None) as stop:
             while log.step < first.steps and not log.stopped.all():
                 length = min(chunk - log.step % chunk, first.steps - log.step)
                 run = compiled_chunk(model_config, first.batch_size, length, validate, None,

@@ -430,12 +430,12 @@ def fit(
     def save():
         nonlocal saved_step
         if manager and saved_step != step:
-            _check_finite(state.params, step)
+            check_finite(state.params, step)
             checkpoint.save(manager, step, state, _meta(described, history, val_history), _last(val_history))
             saved_step = step
 
     try:
-        with _StopOnSignal(enabled=manager is not None) as stop:
+        with StopOnSignal(enabled=manager is not None) as stop:
             while step < train_config.steps:
                 length = min(chunk - step % chunk, train_config.steps - step)
                 run = compiled_chunk(model_config, train_config.batch_size, length, validate, placement.batch)
@@ -472,7 +472,7 @@ def fit(
     )
 
 
-class _StopOnSignal:
+class StopOnSignal:
     """While training with checkpoints: SIGTERM/SIGINT finish the current chunk, save it, then exit cleanly."""
 
     def __init__(self, enabled: bool):
@@ -504,7 +504,7 @@ class _StopOnSignal:
         raise SystemExit(128 + self.signal)
 
 
-def _check_finite(params, step: int) -> None:
+def check_finite(params, step: int) -> None:
     if not all(bool(jnp.isfinite(leaf).all()) for leaf in jax.tree.leaves(params)):
         raise DivergenceError(f"parameters became non-finite by step {step}; not checkpointed. Lower the learning rate.")
 
