@@ -47,13 +47,13 @@ class Backtest:
         return int(np.median(self.best_steps))
 
     def to_json(self) -> dict:
-        clean = lambda v: None if not np.isfinite(v) else float(v)  # noqa: E731
         return {
             "refit": self.refit, "seconds": self.seconds, "level": self.level, "coverage": self.coverage,
             "chosen_steps": self.chosen_steps, "best_steps": self.best_steps.tolist(),
-            "overall": {name: {m: clean(v) for m, v in row.items()} for name, row in self.overall.iterrows()},
+            "overall": {name: {m: metrics.json_number(v) for m, v in row.items()} for name, row in self.overall.iterrows()},
             "folds": [{"fold": int(fold), "forecaster": name, "origin": str(row["origin"]),
-                       **{m: clean(row[m]) for m in metrics.METRICS}} for (fold, name), row in self.folds.iterrows()],
+                       **{m: metrics.json_number(row[m]) for m in metrics.METRICS}}
+                      for (fold, name), row in self.folds.iterrows()],
         }
 
 
@@ -92,7 +92,7 @@ def backtest(
     `members` > 1 trains a seed ensemble per fold (intervals from its spread); `level` is the interval's coverage,
     calibrated leave-one-fold-out (None: no intervals).
     """
-    args = forecasting._check_series_args(horizon, None, context, validation, "direct", transform, normalize, season)
+    args = forecasting.check_series_args(horizon, None, context, validation, "direct", transform, normalize, season)
     for name, value in (("folds", folds), ("stride", stride), ("members", members)):
         _require_int(name, value, 1)
     level = intervals.check_level(level)
@@ -114,7 +114,10 @@ def backtest(
     else:  # one model from the first origin's data forecasts from every origin
         fitted = [forecasting.fit_scaling(series, plan, fit_ends[0], transform, calendar, rows - fit_ends[0])]
     windows = [forecasting.training_windows(encoded, end) for (_, encoded), end in zip(fitted, fit_ends)]
-    x, y, x_val, y_val, counts = _stack_padded(windows, members)
+    if refit:
+        x, y, x_val, y_val, counts = _stack_padded(windows, members)
+    else:  # one data set, shared by the members
+        ((x, y), (x_val, y_val)), counts = windows[0], None
     model_config = ModelConfig(input_dim=x.shape[-1], output_dim=horizon * len(series.names["targets"]),
                                hidden_dim=hidden_dim, num_layers=num_layers, head="last")
     configs = tuple(TrainConfig(steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed + m,
@@ -184,7 +187,7 @@ def _report(series, specs, fit_ends, predicted, level, trained, members, refit, 
     horizon, season, names = spec0.horizon, spec0.season, spec0.targets
     actual = np.stack([series.targets[end : end + horizon] for end in fit_ends])  # [folds, H, k]
     forecasts = {
-        "jaxseries": forecasting._untransform(predicted, spec0.transforms).mean(axis=1),
+        "jaxseries": forecasting.untransform_values(predicted, spec0.transforms).mean(axis=1),
         "persistence": np.stack([metrics.persistence(series.targets[:end], horizon) for end in fit_ends]),
         "seasonal_naive": np.stack([metrics.seasonal_naive(series.targets[:end], horizon, season) for end in fit_ends]),
     }
@@ -202,13 +205,13 @@ def _report(series, specs, fit_ends, predicted, level, trained, members, refit, 
 
     lower = upper = coverage = calibration = None
     if level is not None:
-        transformed_actual = forecasting._transform(actual.reshape(-1, len(names)), spec0.transforms).reshape(actual.shape)
+        transformed_actual = forecasting.transform_values(actual.reshape(-1, len(names)), spec0.transforms).reshape(actual.shape)
         scale = np.stack([np.asarray(spec.target_scale) for spec in specs])[:, None]  # [folds, 1, k]
         low, high = intervals.member_interval(predicted, level, axis=1)  # [folds, H, k]
         fold_scores = intervals.scores(low, high, transformed_actual, scale)
         held_out = intervals.leave_one_out_widening(fold_scores, level) * scale
-        lower = forecasting._untransform(low - held_out, spec0.transforms)
-        upper = forecasting._untransform(high + held_out, spec0.transforms)
+        lower = forecasting.untransform_values(low - held_out, spec0.transforms)
+        upper = forecasting.untransform_values(high + held_out, spec0.transforms)
         coverage = intervals.coverage(lower, upper, actual) if np.isfinite(held_out).all() else None
         calibration = {"level": level, "horizon": horizon, "targets": list(names),
                        "widening": intervals.widening(fold_scores, level).tolist()}

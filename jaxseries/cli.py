@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 
@@ -128,7 +127,7 @@ def _forecast(args) -> None:
 
 
 def _evaluate(args) -> None:
-    from jaxseries import forecasting as forecast, training
+    from jaxseries import forecasting as forecast, metrics, training
 
     report = forecast.evaluate(training.load(args.run_dir))
     if not args.json:
@@ -136,11 +135,10 @@ def _evaluate(args) -> None:
         print("MAPE% by horizon step:")
         print(report["per_step"].round(2).to_string())
         return
-    clean = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v  # noqa: E731
     print(json.dumps({
         "horizon": report["horizon"],
-        "metrics": {name: {m: clean(float(v)) for m, v in row.items()} for name, row in report["overall"].iterrows()},
-        "per_step_mape": {name: [clean(float(v)) for v in col] for name, col in report["per_step"].items()},
+        "metrics": {name: {m: metrics.json_number(v) for m, v in row.items()} for name, row in report["overall"].iterrows()},
+        "per_step_mape": {name: [metrics.json_number(v) for v in col] for name, col in report["per_step"].items()},
     }, indent=2))
 
 

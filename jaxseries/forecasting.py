@@ -70,11 +70,11 @@ def _center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return center, np.where(scale > 1e-12, scale, 1.0)  # a constant column is centred, not blown up
 
 
-def _transform(values: np.ndarray, transforms) -> np.ndarray:
+def transform_values(values: np.ndarray, transforms) -> np.ndarray:
     return np.stack([np.log(v) if t == "log" else v for v, t in zip(values.T, transforms)], axis=1)
 
 
-def _untransform(values: np.ndarray, transforms) -> np.ndarray:
+def untransform_values(values: np.ndarray, transforms) -> np.ndarray:
     return np.stack([np.exp(v) if t == "log" else v for v, t in zip(np.moveaxis(values, -1, 0), transforms)], axis=-1)
 
 
@@ -83,7 +83,7 @@ class Encoded:
 
     def __init__(self, spec: SeriesSpec, targets, covariates, known):
         self.spec = spec
-        self.values = _transform(targets, spec.transforms)  # [T, k], not yet centred
+        self.values = transform_values(targets, spec.transforms)  # [T, k], not yet centred
         self.past = (covariates - np.asarray(spec.covariate_center)) / np.asarray(spec.covariate_scale)
         self.known = known  # [T (+ horizon), q]
 
@@ -201,7 +201,7 @@ def fit_scaling(series: Series, plan: dict, fit_end: int, transform: str, calend
                   for j in range(targets.shape[1])]
     if "log" in transforms and not all((targets[:, j] > 0).all() for j, t in enumerate(transforms) if t == "log"):
         raise ValueError("transform='log' needs strictly positive targets: use transform='none' or 'auto'")
-    train_values = _transform(targets[:train_end], transforms)
+    train_values = transform_values(targets[:train_end], transforms)
     t_center, t_scale = _center_scale(train_values)
     if plan["normalize"] != "global":  # relative values: scale by the spread of the changes they are made of
         lag = plan["season"] if plan["normalize"] == "season" else 1
@@ -279,7 +279,7 @@ def train_series(
     `holdout` last rows (None: none) are never seen; the `validation` rows before them (default: the larger of `horizon`
     and a tenth of the rest) drive early stopping with `patience` evaluations, and the best weights are kept.
     """
-    args = _check_series_args(horizon, holdout, context, validation, strategy, transform, normalize, season)
+    args = check_series_args(horizon, holdout, context, validation, strategy, transform, normalize, season)
     _require_int("members", members, 1)
     if members > 1 and (strategy != "direct" or refit):
         raise ValueError("members > 1 (an ensemble) works with strategy='direct' and without refit: drop those "
@@ -330,7 +330,7 @@ def _names(value, frame, role) -> list[str]:
     return names
 
 
-def _check_series_args(horizon, holdout, context, validation, strategy, transform, normalize, season) -> dict:
+def check_series_args(horizon, holdout, context, validation, strategy, transform, normalize, season) -> dict:
     _require_int("horizon", horizon, 1)
     if holdout is not None:
         _require_int("holdout", holdout, 1)  # omit it (None) for no holdout
@@ -414,7 +414,9 @@ def forecast(run: Trained, *, data=None, horizon: int | None = None, future: pd.
     spec = series_spec(run)
     horizon = spec.horizon if horizon is None else horizon
     _require_int("horizon", horizon, 1)
-    level = intervals.check_level(level if level is not None or calibration is None else calibration.get("level"))
+    if level is None and calibration is not None:
+        level = calibration.get("level")  # the calibrated level, unless asked for another (then refused below)
+    level = intervals.check_level(level)
     if calibration is not None:
         if calibration.get("level") != level or calibration.get("horizon", 0) < horizon \
                 or calibration.get("targets") != spec.targets:
@@ -457,7 +459,7 @@ def forecast(run: Trained, *, data=None, horizon: int | None = None, future: pd.
                                        known[rows[0] + 1 :].astype(np.float32), scale.astype(np.float32),
                                        spec.normalize == "window"))
     predicted = predicted if predicted.ndim == 3 else predicted[None]  # [members, H, k]
-    values = _untransform(predicted, spec.transforms).mean(axis=0)  # an ensemble's mean forecast, in series units
+    values = untransform_values(predicted, spec.transforms).mean(axis=0)  # an ensemble's mean forecast, in series units
     suffix = [""] if len(spec.targets) == 1 else [f"_{t}" for t in spec.targets]
     frame = pd.DataFrame(values, index=index, columns=[f"forecast{s}" for s in suffix])
     if level is not None:
@@ -469,7 +471,7 @@ def forecast(run: Trained, *, data=None, horizon: int | None = None, future: pd.
             widening = np.asarray(calibration["widening"], float)[:horizon] * scale
             low, high = low - widening, high + widening
         for name, bound in (("lower", low), ("upper", high)):
-            frame[[f"{name}{s}" for s in suffix]] = _untransform(bound, spec.transforms)
+            frame[[f"{name}{s}" for s in suffix]] = untransform_values(bound, spec.transforms)
     frame.index.name = spec.time or ("time" if isinstance(index, pd.DatetimeIndex) else "step")
     return frame
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from jaxseries import checkpoint, validation
+from jaxseries import checkpoint, metrics, validation
 from jaxseries.config import ModelConfig, TrainConfig, from_dict, to_dict
 from jaxseries.errors import CheckpointError, DivergenceError
 from jaxseries.training import (
@@ -109,7 +110,8 @@ def train_many(
         configs = tuple(TrainConfig(steps=steps, learning_rate=float(learning_rates[i]), batch_size=batch_size,
                                     seed=seeds[i], log_every=log_every, eval_every=log_every, patience=patience,
                                     lr_decay=lr_decay, weight_decay=weight_decays[i]) for i in members)
-        group_dir = directory if len(set(hidden_dims)) == 1 or directory is None else f"{directory}/hidden_{size}"
+        grouped = len(set(hidden_dims)) > 1 and directory is not None
+        group_dir = os.path.join(directory, f"hidden_{size}") if grouped else directory
         groups[size] = (members, fit_population(
             x, y, model_config, configs, validation_data=validation_data, y_squeezed=squeezed,
             forget_biases=[biases[i] for i in members] if varied_bias else None, checkpoint_dir=group_dir,
@@ -199,7 +201,7 @@ def fit_population(x, y, model_config: ModelConfig, configs: tuple[TrainConfig, 
     if directory:
         checkpoint.remove_incomplete(directory)
     manager = checkpoint.open_manager(directory, create=True) if directory else None
-    chunk = math.gcd(first.eval_every if validate else first.log_every, checkpoint_every or 0) or first.log_every
+    chunk = math.gcd(first.eval_every if validate else first.log_every, checkpoint_every or 0)
 
     def current() -> Population:
         column = {member: c for c, member in enumerate(running)}
@@ -305,7 +307,7 @@ def _meta(population: Population, log: _Log) -> dict:
 
 
 def _nan_as_null(values: np.ndarray) -> list:
-    return [[None if np.isnan(v) else float(v) for v in row] for row in np.asarray(values, np.float64)]
+    return [[metrics.json_number(v) for v in row] for row in np.asarray(values, np.float64)]
 
 
 def _resume(directory: str, model_config: ModelConfig, configs: tuple[TrainConfig, ...], log: _Log):

@@ -95,7 +95,7 @@ def test_scaler_round_trip_in_series_units():
     enc = F.Encoded(spec_, series.to_numpy()[:, None], np.zeros((96, 0)), np.zeros((96 + 6, 2)))
     origin = np.array([80])
     _, y = enc.direct(origin)
-    back = F._untransform(enc.target_reference(origin, 6)[0] + np.asarray(spec_.target_scale) * y.reshape(6, 1), spec_.transforms)
+    back = F.untransform_values(enc.target_reference(origin, 6)[0] + np.asarray(spec_.target_scale) * y.reshape(6, 1), spec_.transforms)
     np.testing.assert_allclose(back[:, 0], series.to_numpy()[81:87], rtol=1e-5)
 
 
