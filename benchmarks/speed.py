@@ -28,7 +28,7 @@ WHY = ("Where M and L fall short (analysis of 2026-11-26, 2-core AMD EPYC): per 
        "[batch, hidden] x [hidden, 4 hidden] matmul through its small-matrix kernels at about 40 GFLOP/s, a quarter of "
        "the 2048² rate, and the recurrence cannot batch over time; the levers measured so far (input projection "
        "outside the scan, a custom VJP with one weight-gradient matmul, many steps per dispatch) are in, unrolling "
-       "and XLA flags lost. Splitting the batch over two host devices reached 2.0x PyTorch on M in the latest run, "
+       "and XLA flags lost. Splitting the batch over two host devices reached 1.4-2.0x PyTorch on M in two runs, "
        "but needs XLA_FLAGS before JAX starts, so it is not the default. PyTorch's own rate on this shared machine "
        "varies by about 20% between runs.")
 REPEATS = 5

@@ -20,7 +20,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from jaxseries import forecasting, intervals, metrics, population
+from jaxseries import checkpoint, forecasting, intervals, metrics, population
 from jaxseries.config import ModelConfig, TrainConfig, _require_int
 from jaxseries.training import compiled_apply
 
@@ -50,9 +50,9 @@ class Backtest:
         return {
             "refit": self.refit, "seconds": self.seconds, "level": self.level, "coverage": self.coverage,
             "chosen_steps": self.chosen_steps, "best_steps": self.best_steps.tolist(),
-            "overall": {name: {m: metrics.json_number(v) for m, v in row.items()} for name, row in self.overall.iterrows()},
+            "overall": {name: {m: checkpoint.json_number(v) for m, v in row.items()} for name, row in self.overall.iterrows()},
             "folds": [{"fold": int(fold), "forecaster": name, "origin": str(row["origin"]),
-                       **{m: metrics.json_number(row[m]) for m in metrics.METRICS}}
+                       **{m: checkpoint.json_number(row[m]) for m in metrics.METRICS}}
                       for (fold, name), row in self.folds.iterrows()],
         }
 

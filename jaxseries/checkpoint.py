@@ -251,5 +251,11 @@ def clear(directory: str) -> None:
     _wait_for_process_0("clear")
 
 
+def json_number(value) -> float | None:
+    """A number for JSON: a float, or null where it is NaN or infinite (MAPE on zeros, a stopped member)."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
 def to_json_floats(values) -> list:
     return [float(v) for v in np.asarray(values, dtype=np.float64).ravel()]

@@ -127,7 +127,7 @@ def _forecast(args) -> None:
 
 
 def _evaluate(args) -> None:
-    from jaxseries import forecasting as forecast, metrics, training
+    from jaxseries import checkpoint, forecasting as forecast, training
 
     report = forecast.evaluate(training.load(args.run_dir))
     if not args.json:
@@ -137,8 +137,8 @@ def _evaluate(args) -> None:
         return
     print(json.dumps({
         "horizon": report["horizon"],
-        "metrics": {name: {m: metrics.json_number(v) for m, v in row.items()} for name, row in report["overall"].iterrows()},
-        "per_step_mape": {name: [metrics.json_number(v) for v in col] for name, col in report["per_step"].items()},
+        "metrics": {name: {m: checkpoint.json_number(v) for m, v in row.items()} for name, row in report["overall"].iterrows()},
+        "per_step_mape": {name: [checkpoint.json_number(v) for v in col] for name, col in report["per_step"].items()},
     }, indent=2))
 
 

@@ -8,12 +8,6 @@ import pandas as pd
 METRICS = ("MAE", "RMSE", "MAPE%", "sMAPE%", "MASE")
 
 
-def json_number(value) -> float | None:
-    """A metric for JSON: a float, or null where it is NaN or infinite (MAPE on zeros, a stopped member)."""
-    value = float(value)
-    return value if np.isfinite(value) else None
-
-
 def persistence(history: np.ndarray, horizon: int) -> np.ndarray:
     """Next values = the last value seen. history [T, k] -> [horizon, k]."""
     return np.repeat(history[-1:], horizon, axis=0)

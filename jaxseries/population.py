@@ -14,7 +14,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from jaxseries import checkpoint, metrics, validation
+from jaxseries import checkpoint, validation
 from jaxseries.config import ModelConfig, TrainConfig, from_dict, to_dict
 from jaxseries.errors import CheckpointError, DivergenceError
 from jaxseries.training import (
@@ -307,7 +307,7 @@ def _meta(population: Population, log: _Log) -> dict:
 
 
 def _nan_as_null(values: np.ndarray) -> list:
-    return [[metrics.json_number(v) for v in row] for row in np.asarray(values, np.float64)]
+    return [[checkpoint.json_number(v) for v in row] for row in np.asarray(values, np.float64)]
 
 
 def _resume(directory: str, model_config: ModelConfig, configs: tuple[TrainConfig, ...], log: _Log):
