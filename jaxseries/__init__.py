@@ -9,8 +9,9 @@ Importing is cheap: nothing is computed or compiled until a function is called.
 from jaxseries.config import ModelConfig, TrainConfig
 from jaxseries.errors import CheckpointError, CheckpointNotFoundError, DivergenceError
 from jaxseries.seed import SeriesPredictor
-from jaxseries.population import Population, PopulationGroups, train_many
-from jaxseries.training import Trained, TrainState, load, predict, train
+from jaxseries.runs import Population, PopulationGroups, Trained, load, predict
+from jaxseries.state import TrainState
+from jaxseries.training import train, train_many
 
 
 # The series layer imports pandas and the plots matplotlib: loaded when first asked for, so `import jaxseries`

@@ -20,9 +20,9 @@ import jax
 import numpy as np
 import pandas as pd
 
-from jaxseries import checkpoint, forecasting, intervals, metrics, population
+from jaxseries import checkpoint, encoding, intervals, loop, metrics
 from jaxseries.config import ModelConfig, TrainConfig, _require_int
-from jaxseries.training import compiled_apply
+from jaxseries.steps import compiled_apply
 
 FORECASTERS = ("jaxseries", "persistence", "seasonal_naive")
 
@@ -83,6 +83,7 @@ def backtest(
     learning_rate: float = 1e-3,
     batch_size: int | None = None,
     seed: int = 0,
+    weight_decay: float | None = None,
     patience: int | None = 20,
     eval_every: int = 10,
     progress: bool = True,
@@ -92,12 +93,12 @@ def backtest(
     `members` > 1 trains a seed ensemble per fold (intervals from its spread); `level` is the interval's coverage,
     calibrated leave-one-fold-out (None: no intervals).
     """
-    args = forecasting.check_series_args(horizon, None, context, validation, "direct", transform, normalize, season)
+    args = encoding.check_series_args(horizon, None, context, validation, "direct", transform, normalize, season)
     for name, value in (("folds", folds), ("stride", stride), ("members", members)):
         _require_int(name, value, 1)
     level = intervals.check_level(level)
     started = clock.perf_counter()
-    series = forecasting.load_series(data, target, time, fill, covariates, future_covariates, "direct")
+    series = encoding.load_series(data, target, time, fill, covariates, future_covariates, "direct")
     rows = len(series.frame)
     fit_ends = _fit_ends(rows, horizon, stride, folds)
     plan, needed = _plan(series, args, normalize, season, fit_ends[0])
@@ -105,15 +106,15 @@ def backtest(
         most = next((k for k in range(folds - 1, 0, -1) if _fits(series, args, normalize, season, stride, k)), 0)
         raise ValueError(
             f"folds={folds} with stride {stride} puts the first origin at row {fit_ends[0] - 1}, but a fold needs "
-            f"{forecasting.describe_length(plan)} = {needed} rows up to its origin: the series of {rows} rows "
+            f"{encoding.describe_length(plan)} = {needed} rows up to its origin: the series of {rows} rows "
             f"supports at most {most} folds" + ("" if most else "; shorten context/validation/horizon or supply more data")
         )
 
     if refit:  # every fold its own scaling, windows and models
-        fitted = [forecasting.fit_scaling(series, plan, end, transform, calendar, rows - end) for end in fit_ends]
+        fitted = [encoding.fit_scaling(series, plan, end, transform, calendar, rows - end) for end in fit_ends]
     else:  # one model from the first origin's data forecasts from every origin
-        fitted = [forecasting.fit_scaling(series, plan, fit_ends[0], transform, calendar, rows - fit_ends[0])]
-    windows = [forecasting.training_windows(encoded, end) for (_, encoded), end in zip(fitted, fit_ends)]
+        fitted = [encoding.fit_scaling(series, plan, fit_ends[0], transform, calendar, rows - fit_ends[0])]
+    windows = [encoding.training_windows(encoded, end) for (_, encoded), end in zip(fitted, fit_ends)]
     if refit:
         x, y, x_val, y_val, counts = _stack_padded(windows, members)
     else:  # one data set, shared by the members
@@ -121,10 +122,11 @@ def backtest(
     model_config = ModelConfig(input_dim=x.shape[-1], output_dim=horizon * len(series.names["targets"]),
                                hidden_dim=hidden_dim, num_layers=num_layers, head="last")
     configs = tuple(TrainConfig(steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed + m,
-                                log_every=eval_every, eval_every=eval_every, patience=patience)
+                                log_every=eval_every, eval_every=eval_every, patience=patience,
+                                weight_decay=weight_decay)
                     for _ in fitted for m in range(members))
-    trained = population.fit_population(x, y, model_config, configs, validation_data=(x_val, y_val), counts=counts,
-                                        progress=progress)
+    trained = loop.fit(x, y, model_config, configs, validation_data=(x_val, y_val), counts=counts,
+                         progress=progress)
     specs = [spec for spec, _ in fitted] if refit else [fitted[0][0]] * folds
     predicted = _forecast_folds(trained, series, specs, fit_ends, members, refit)  # [folds, members, H, k]
     return _report(series, specs, fit_ends, predicted, level, trained, members, refit,
@@ -138,8 +140,8 @@ def _fit_ends(rows: int, horizon: int, stride: int, folds: int) -> list[int]:
 
 def _plan(series, args, normalize, season, first_fit_end: int):
     """The window plan (validation fixed by the first fold, so every fold has as many validation windows)."""
-    plan = forecasting.plan_windows(series, args, "direct", normalize, season, max(first_fit_end, 0))
-    return plan, forecasting.required_length(plan["lookback"], args["horizon"], 0, plan["validation"])
+    plan = encoding.plan_windows(series, args, "direct", normalize, season, max(first_fit_end, 0))
+    return plan, encoding.required_length(plan["lookback"], args["horizon"], 0, plan["validation"])
 
 
 def _fits(series, args, normalize, season, stride: int, folds: int) -> bool:
@@ -164,7 +166,7 @@ def _forecast_folds(trained, series, specs, fit_ends, members: int, refit: bool)
     """Every fold's forecast from its origin, per member, in transformed units: [folds, members, H, k]."""
     inputs, references = [], []
     for spec, end in zip(specs, fit_ends):
-        encoded = forecasting.encode(series, spec, end)
+        encoded = encoding.encode(series, spec, end)
         origin = np.array([end - 1])
         inputs.append(encoded.direct(origin, with_targets=False)[0])
         references.append(encoded.target_reference(origin, spec.horizon)[0])
@@ -187,7 +189,7 @@ def _report(series, specs, fit_ends, predicted, level, trained, members, refit, 
     horizon, season, names = spec0.horizon, spec0.season, spec0.targets
     actual = np.stack([series.targets[end : end + horizon] for end in fit_ends])  # [folds, H, k]
     forecasts = {
-        "jaxseries": forecasting.untransform_values(predicted, spec0.transforms).mean(axis=1),
+        "jaxseries": encoding.untransform_values(predicted, spec0.transforms).mean(axis=1),
         "persistence": np.stack([metrics.persistence(series.targets[:end], horizon) for end in fit_ends]),
         "seasonal_naive": np.stack([metrics.seasonal_naive(series.targets[:end], horizon, season) for end in fit_ends]),
     }
@@ -205,13 +207,13 @@ def _report(series, specs, fit_ends, predicted, level, trained, members, refit, 
 
     lower = upper = coverage = calibration = None
     if level is not None:
-        transformed_actual = forecasting.transform_values(actual.reshape(-1, len(names)), spec0.transforms).reshape(actual.shape)
+        transformed_actual = encoding.transform_values(actual.reshape(-1, len(names)), spec0.transforms).reshape(actual.shape)
         scale = np.stack([np.asarray(spec.target_scale) for spec in specs])[:, None]  # [folds, 1, k]
         low, high = intervals.member_interval(predicted, level, axis=1)  # [folds, H, k]
         fold_scores = intervals.scores(low, high, transformed_actual, scale)
         held_out = intervals.leave_one_out_widening(fold_scores, level) * scale
-        lower = forecasting.untransform_values(low - held_out, spec0.transforms)
-        upper = forecasting.untransform_values(high + held_out, spec0.transforms)
+        lower = encoding.untransform_values(low - held_out, spec0.transforms)
+        upper = encoding.untransform_values(high + held_out, spec0.transforms)
         coverage = intervals.coverage(lower, upper, actual) if np.isfinite(held_out).all() else None
         calibration = {"level": level, "horizon": horizon, "targets": list(names),
                        "widening": intervals.widening(fold_scores, level).tolist()}

@@ -78,10 +78,13 @@ def _series_options(parser) -> None:
     parser.add_argument("--normalize", choices=["auto", "season", "window", "global"], default="auto")
     parser.add_argument("--fill", action="store_true", help="reindex irregular timestamps and interpolate")
     parser.add_argument("--hidden-dim", type=int, default=32)
+    parser.add_argument("--num-layers", type=int, default=1)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--weight-decay", type=float, help="decoupled weight decay (AdamW); default plain Adam")
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first member (members use seed, seed+1, ...)")
     parser.add_argument("--patience", type=int, default=20, help="evaluations without improvement before stopping")
+    parser.add_argument("--eval-every", type=int, default=10, help="steps between validation evaluations (10)")
     parser.add_argument("--members", type=int, default=1, help="seed ensemble size, trained in one compiled call")
     parser.add_argument("--no-progress", action="store_true")
 
@@ -91,8 +94,9 @@ def _series_kwargs(args) -> dict:
         target=args.target, time=args.time, horizon=args.horizon, context=args.context, validation=args.validation,
         covariates=args.covariate, future_covariates=args.future_covariate, calendar=not args.no_calendar,
         season=args.season, transform=args.transform, normalize=args.normalize, fill=args.fill,
-        hidden_dim=args.hidden_dim, steps=args.steps, learning_rate=args.learning_rate, batch_size=args.batch_size,
-        seed=args.seed, patience=args.patience, members=args.members, progress=not args.no_progress,
+        hidden_dim=args.hidden_dim, num_layers=args.num_layers, steps=args.steps, learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay, batch_size=args.batch_size, seed=args.seed, patience=args.patience,
+        eval_every=args.eval_every, members=args.members, progress=not args.no_progress,
     )
 
 
@@ -116,9 +120,9 @@ def _print_evaluation(report: dict) -> None:
 
 
 def _forecast(args) -> None:
-    from jaxseries import forecasting as forecast, plots, training
+    from jaxseries import forecasting as forecast, plots, runs
 
-    run = training.load(args.run_dir)
+    run = runs.load(args.run_dir)
     frame = forecast.forecast(run, horizon=args.horizon, level=args.level)
     frame.to_csv(args.csv, index=forecast.series_spec(run).time is not None)
     print(f"wrote {len(frame)} rows to {args.csv}")
@@ -127,9 +131,9 @@ def _forecast(args) -> None:
 
 
 def _evaluate(args) -> None:
-    from jaxseries import checkpoint, forecasting as forecast, training
+    from jaxseries import checkpoint, forecasting as forecast, runs
 
-    report = forecast.evaluate(training.load(args.run_dir))
+    report = forecast.evaluate(runs.load(args.run_dir))
     if not args.json:
         _print_evaluation(report)
         print("MAPE% by horizon step:")

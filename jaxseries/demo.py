@@ -12,7 +12,8 @@ from jaxseries.seed import (
     SEED_EXPECTED, SEED_TEST_X, SEED_TRAIN_X, SEED_TRAIN_Y, TF_REFERENCE_LOSSES, TF_REFERENCE_PREDICTIONS,
     SeriesPredictor,
 )
-from jaxseries.training import predict, train
+from jaxseries.runs import predict
+from jaxseries.training import train
 
 # The better recipe on the same model (hidden 10): thousands of examples of the rule, mini-batches,
 # a larger rate that decays. Worst test error 0.034-0.074 over data/init seeds 0-4 (see README).

@@ -7,7 +7,7 @@ import numpy as np
 
 from jaxseries import forecasting as forecast_lib
 from jaxseries import metrics
-from jaxseries.training import Trained
+from jaxseries.runs import Trained
 
 
 def plot_forecast(run, ax=None, *, forecast=None):

@@ -15,7 +15,8 @@ import numpy as np
 
 from jaxseries import validation
 from jaxseries.config import _require_int
-from jaxseries.training import Trained, load, predict, train
+from jaxseries.runs import Trained, load, predict
+from jaxseries.training import train
 
 # The seed's data and the TF1 reference run (the book's printed output), for the demo and the tests.
 SEED_TRAIN_X = [[[1], [2], [5], [6]], [[5], [7], [7], [8]], [[3], [4], [5], [7]]]

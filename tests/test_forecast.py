@@ -6,6 +6,7 @@ import pytest
 
 import jaxseries as js
 from jaxseries import data as data_lib
+from jaxseries import encoding as E
 from jaxseries import forecasting as F
 from jaxseries import metrics
 
@@ -27,13 +28,13 @@ def spec(**overrides):
                 horizon=2, holdout=0, validation=2, strategy="direct", transforms=["none"], normalize="window",
                 calendar=False, target_center=[0.0], target_scale=[2.0], covariate_center=[], covariate_scale=[],
                 future_center=[], future_scale=[], mase_scale=[1.0])
-    return F.SeriesSpec(**{**base, **overrides})
+    return E.SeriesSpec(**{**base, **overrides})
 
 
 def encoded(spec_, values, known=None):
     values = np.asarray(values, float)[:, None]
     known = np.zeros((len(values), 0)) if known is None else known
-    return F.Encoded(spec_, values, np.zeros((len(values), 0)), known)
+    return E.Encoded(spec_, values, np.zeros((len(values), 0)), known)
 
 
 def test_direct_window_alignment_by_exact_values():
@@ -92,10 +93,10 @@ def test_scaler_round_trip_in_series_units():
     series = seasonal_series()
     run = F.train_series(series, horizon=6, holdout=6, **FAST)
     spec_ = F.series_spec(run)
-    enc = F.Encoded(spec_, series.to_numpy()[:, None], np.zeros((96, 0)), np.zeros((96 + 6, 2)))
+    enc = E.Encoded(spec_, series.to_numpy()[:, None], np.zeros((96, 0)), np.zeros((96 + 6, 2)))
     origin = np.array([80])
     _, y = enc.direct(origin)
-    back = F.untransform_values(enc.target_reference(origin, 6)[0] + np.asarray(spec_.target_scale) * y.reshape(6, 1), spec_.transforms)
+    back = E.untransform_values(enc.target_reference(origin, 6)[0] + np.asarray(spec_.target_scale) * y.reshape(6, 1), spec_.transforms)
     np.testing.assert_allclose(back[:, 0], series.to_numpy()[81:87], rtol=1e-5)
 
 

@@ -88,3 +88,55 @@ def test_hidden_sizes_are_grouped_one_call_per_size(tmp_path):
         np.testing.assert_allclose(predictions[i], js.predict(single, x), rtol=1e-4, atol=1e-5)
     assert sorted(groups.ranked()) == [0, 1, 2]
     np.testing.assert_array_equal(js.load(tmp_path / "hidden_6").predict(x)[0], predictions[1])
+
+
+def test_shared_values_take_the_singular_name_and_lists_the_plural():
+    x, y = data()
+    pop = js.train_many(x, y, seeds=range(3), learning_rate=1e-2, steps=20, log_every=10, progress=False)
+    counted = js.train_many(x, y, members=3, seed=4, learning_rate=1e-2, steps=20, log_every=10, progress=False)
+    assert [c.seed for c in counted.train_configs] == [4, 5, 6]  # members=N: consecutive seeds, as train_series
+    for i in range(3):
+        single = js.train(x, y, seed=i, learning_rate=1e-2, steps=20, log_every=10, progress=False)
+        np.testing.assert_allclose(pop.predict(x)[i], js.predict(single, x), rtol=1e-4, atol=1e-5)
+    assert {c.learning_rate for c in pop.train_configs} == {1e-2}
+    with pytest.raises(ValueError, match="learning_rate= .* or learning_rates= .* not both"):
+        js.train_many(x, y, seeds=[0, 1], learning_rate=1e-2, learning_rates=[1e-3, 1e-2], steps=5, progress=False)
+    with pytest.raises(ValueError, match="seeds has 3 values but members=2"):
+        js.train_many(x, y, members=2, seeds=[0, 1, 2], steps=5, progress=False)
+    with pytest.raises(ValueError, match="how many members"):
+        js.train_many(x, y, learning_rate=1e-2, steps=5, progress=False)
+
+
+def test_one_member_population_equals_train_and_train_validates_like_train_many():
+    x, y = data()
+    x_val, y_val = data(seed=1)
+    options = dict(steps=60, log_every=10, validation_data=(x_val, y_val), patience=2, learning_rate=3e-2,
+                   progress=False)
+    single = js.train(x, y, seed=5, **options)
+    pop = js.train_many(x, y, seeds=[5], **options)
+    assert isinstance(single, js.Trained) and isinstance(pop, js.Population)
+    assert tree_equal(pop.member(0).state, single.state)  # the same program: bit for bit
+    np.testing.assert_array_equal(pop.member(0).history, single.history)
+    np.testing.assert_array_equal(pop.member(0).val_history, single.val_history)
+    assert single.best_step == pop.best_step[0] and len(single.history) <= 60
+
+
+def test_every_entry_point_takes_the_same_names():
+    import inspect
+
+    from jaxseries import cli
+
+    shared = {"hidden_dim", "num_layers", "steps", "learning_rate", "batch_size", "seed", "weight_decay", "patience",
+              "eval_every", "progress"}
+    saving = {"checkpoint_dir", "checkpoint_every", "resume", "overwrite"}
+    entry_points = {"train": (js.train, shared | saving), "train_many": (js.train_many, shared | saving | {"members"}),
+                    "train_series": (js.train_series, shared | saving | {"members"}),
+                    "backtest": (js.backtest, shared | {"members"})}
+    for name, (function, expected) in entry_points.items():
+        missing = expected - set(inspect.signature(function).parameters)
+        assert not missing, (name, missing)
+    parser = cli.build_parser()
+    for argv in (["train", "d.csv", "--target", "y", "--horizon", "3", "--out", "o"],
+                 ["backtest", "d.csv", "--target", "y", "--horizon", "3", "--folds", "2"]):
+        missing = (shared | {"members"}) - {"progress"} - set(vars(parser.parse_args(argv)))
+        assert not missing, (argv[0], missing)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import jaxseries as js
-from jaxseries import training as train_lib
+from jaxseries import loop, state as state_lib, steps as steps_lib
 from jaxseries.config import ModelConfig
 from conftest import tree_equal
 
@@ -34,11 +34,11 @@ def test_scanned_steps_equal_python_looped_steps(seed_data):
     x, y = seed_data
     config = ModelConfig(input_dim=1, hidden_dim=10)
     trained = js.train(x, y, steps=20, batch_size=2, log_every=7, progress=False)
-    state = train_lib.create_train_state(config, 1e-3, 0)
-    step = jax.jit(train_lib.make_train_step(config))
+    state = state_lib.create_train_state(config, 1e-3, 0)
+    step = jax.jit(steps_lib.make_train_step(config))
     losses = []
     for _ in range(20):
-        state, loss = step(state, train_lib.select_batch(state, x, y[..., None], 2))
+        state, loss = step(state, steps_lib.select_batch(state, x, y[..., None], 2))
         losses.append(float(loss))
     np.testing.assert_allclose(trained.history, losses, rtol=1e-6)
     for ours, looped in zip(jax.tree.leaves(trained.state), jax.tree.leaves(state)):
@@ -47,10 +47,10 @@ def test_scanned_steps_equal_python_looped_steps(seed_data):
 
 def test_minibatches_cover_each_epoch_once():
     x = np.arange(10, dtype=np.float32).reshape(10, 1, 1)
-    state = train_lib.create_train_state(ModelConfig(input_dim=1), 1e-3, 0)
+    state = state_lib.create_train_state(ModelConfig(input_dim=1), 1e-3, 0)
     seen = []
     for step in range(5):
-        batch_x, _ = train_lib.select_batch(state.replace(step=np.int32(step)), x, x, 2)
+        batch_x, _ = steps_lib.select_batch(state.replace(step=np.int32(step)), x, x, 2)
         seen.extend(np.asarray(batch_x).ravel().tolist())
     assert sorted(seen) == list(range(10))
 
@@ -58,7 +58,7 @@ def test_minibatches_cover_each_epoch_once():
 def test_second_train_call_does_not_compile_again(seed_data):
     # hidden_dim=7 is used by no other test, so the compiled chunk's cache holds this test's programs only
     js.train(*seed_data, steps=30, log_every=10, hidden_dim=7, progress=False)
-    run = train_lib.compiled_chunk(ModelConfig(input_dim=1, hidden_dim=7), None, 10, False, None)
+    run = steps_lib.compiled_chunk(ModelConfig(input_dim=1, hidden_dim=7), None, 10, False, None, None)
     compiled_before = run._cache_size()
     compiles = []
     jax.monitoring.register_event_duration_secs_listener(
@@ -80,5 +80,5 @@ def test_y_with_output_axis_and_several_outputs():
 def test_divergence_stops_with_the_step_named(seed_data):
     x, y = seed_data
     with pytest.raises(js.DivergenceError, match="step"):
-        train_lib.fit(x, y[..., None], ModelConfig(input_dim=1), js.TrainConfig(steps=50, learning_rate=1e30),
+        loop.fit(x, y[..., None], ModelConfig(input_dim=1), js.TrainConfig(steps=50, learning_rate=1e30),
                       progress=False)

@@ -1,0 +1,163 @@
+"""The compiled programs: the pure train step, a chunk of steps in one dispatch, prediction, and where data sits.
+
+Everything a step needs, including which examples it sees, comes from the train state, so a run resumed from a
+checkpoint takes exactly the steps the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxseries.config import ModelConfig
+from jaxseries.model import LSTMRegressor
+from jaxseries.state import TrainState, make_optimizer
+
+
+def mse(params, model_config: ModelConfig, x, y, weights=None):
+    """Mean squared error; with `weights` [N] (0 marks padding) the weighted mean over examples."""
+    squared = jnp.square(LSTMRegressor(model_config).apply(params, x) - y)
+    if weights is None:
+        return jnp.mean(squared)
+    per_example = jnp.mean(squared.reshape(squared.shape[0], -1), axis=1)
+    return jnp.sum(weights * per_example) / jnp.maximum(jnp.sum(weights), 1.0)
+
+
+def make_train_step(model_config: ModelConfig) -> Callable:
+    """Returns the pure `train_step(state, (x, y)) -> (state, loss)`: one Adam step on MSE."""
+    def train_step(state: TrainState, batch):
+        # The real rate, decay and weight decay are read from state.opt_state; its structure says which optimizer.
+        optimizer = make_optimizer(0.0, 0, 0.0 if "weight_decay" in state.opt_state.hyperparams else None)
+        x, y, *weights = batch  # optional third part: example weights (padding masked out)
+        loss, grads = jax.value_and_grad(mse)(state.params, model_config, x, y, *weights)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        return state.replace(step=state.step + 1, params=params, opt_state=opt_state), loss
+
+    return train_step
+
+
+def select_batch(state: TrainState, x, y, batch_size: int | None, count=None):
+    """The batch for `state.step`: the full set, or a fixed-size slice of this epoch's shuffle.
+
+    `count` (traced, for padded data such as backtest folds) marks the first `count` rows as real: the batch then
+    comes with weights that mask the padding, and shuffles draw from the real rows only.
+    """
+    size = x.shape[0]
+    if count is None:
+        if batch_size is None or batch_size >= size:
+            return x, y
+        epoch, position = jnp.divmod(state.step, size // batch_size)  # the ragged tail of each epoch is dropped
+        order = jax.random.permutation(jax.random.fold_in(state.key, epoch), size)
+        index = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
+        return x[index], y[index]
+    real = (jnp.arange(size) < count).astype(jnp.float32)
+    if batch_size is None or batch_size >= size:
+        return x, y, real
+    epoch, position = jnp.divmod(state.step, jnp.maximum(count // batch_size, 1))
+    noise = jax.random.uniform(jax.random.fold_in(state.key, epoch), (size,))
+    order = jnp.argsort(jnp.where(real > 0, noise, 2.0))  # this epoch's shuffle of the real rows, padding last
+    index = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
+    return x[index], y[index], real[index]
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_chunk(model_config: ModelConfig, batch_size: int | None, length: int, validate: bool,
+                   batch_sharding: jax.sharding.Sharding | None, members: str | None):
+    """`length` train steps in one dispatch, then (when validating) the validation loss and best weights.
+
+    `members=None`: one model. `"shared"`: the state has a leading axis of models trained side by side (`vmap`) on
+    the same data; `"own"`: the data has that axis too, each member its own (padded) set with a real-row `count`.
+    """
+    train_step = make_train_step(model_config)
+
+    def run(state, x, y, x_val, y_val, count=None):
+        def body(state, _):
+            batch = select_batch(state, x, y, batch_size, count)
+            if batch_sharding is not None:
+                batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
+            return train_step(state, batch)
+
+        state, losses = jax.lax.scan(body, state, None, length=length)
+        if not validate:
+            return state, losses, jnp.full((), jnp.nan, jnp.float32)
+        val_loss = mse(state.params, model_config, x_val, y_val)
+        better = val_loss < state.best_loss  # NaN is never better
+        state = state.replace(
+            best_params=jax.tree.map(lambda new, old: jnp.where(better, new, old), state.params, state.best_params),
+            best_loss=jnp.where(better, val_loss, state.best_loss),
+            best_step=jnp.where(better, state.step, state.best_step),
+        )
+        return state, losses, val_loss
+
+    if members is not None:
+        run = jax.vmap(run, in_axes=(0, None, None, None, None, None) if members == "shared" else 0)
+    return jax.jit(run, donate_argnums=0)
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_apply(model_config: ModelConfig):
+    return jax.jit(LSTMRegressor(model_config).apply)
+
+
+def enable_compilation_cache() -> None:
+    """Turns on JAX's persistent compilation cache so a second process skips compiling.
+
+    The directory is $JAXSERIES_COMPILATION_CACHE or ~/.cache/jaxseries/xla; set the variable to "off" to disable.
+    A cache directory the user configured in JAX already wins.
+    """
+    setting = os.environ.get("JAXSERIES_COMPILATION_CACHE", "")
+    if setting.lower() in ("off", "0", "false", "no") or jax.config.jax_compilation_cache_dir:
+        return
+    directory = setting or os.path.join(os.path.expanduser("~"), ".cache", "jaxseries", "xla")
+    jax.config.update("jax_compilation_cache_dir", directory)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+class Placement(NamedTuple):
+    replicated: jax.sharding.Sharding  # the state and validation data: whole on every device
+    examples: jax.sharding.Sharding  # the training set: split over devices when full batch
+    batch: jax.sharding.Sharding | None  # each step's mini-batch, split over devices (None: one device)
+
+
+def one_device() -> Placement:
+    single = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    return Placement(single, single, None)
+
+
+def data_placement(count: int, batch_size: int | None) -> Placement:
+    """Data parallelism over every device when the batch divides evenly; otherwise one device (or, across
+    processes, the whole batch on every device).
+
+    The devices are the local ones, or every process's after `jax.distributed.initialize()` (each process runs the
+    same script on the same data). XLA partitions the compiled step from these shardings and inserts the gradient
+    all-reduce itself. Set JAXSERIES_DATA_PARALLEL=off to keep to one device (one per process).
+    """
+    devices = jax.devices()
+    batch = count if batch_size is None or batch_size >= count else batch_size
+    off = os.environ.get("JAXSERIES_DATA_PARALLEL", "").lower() in ("off", "0", "false", "no")
+    split_possible = len(devices) > 1 and batch % len(devices) == 0 and not off
+    if jax.process_count() == 1 and not split_possible:
+        return one_device()
+    mesh = jax.sharding.Mesh(np.array(devices), ("data",))
+    split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+    whole = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    if not split_possible:  # several processes must still run one program: each computes the whole batch
+        return Placement(whole, whole, None)
+    full_batch = batch == count
+    return Placement(whole, split if full_batch else whole, None if full_batch else split)
+
+
+def place(tree, sharding: jax.sharding.Sharding):
+    """Puts host values (the same in every process) onto `sharding`, also when it spans several processes."""
+    if jax.process_count() == 1:
+        return jax.device_put(tree, sharding)
+    return jax.tree.map(
+        lambda leaf: jax.make_array_from_callback(np.shape(leaf), sharding, lambda index: np.asarray(leaf)[index]), tree)
