@@ -52,10 +52,10 @@ def fit(x, y, model_config: ModelConfig, configs: TrainConfig | tuple[TrainConfi
     validate = validation_data is not None
     if directory and resume and checkpoint.is_checkpoint_dir(directory):
         record = _resume(directory, model_config, configs, single)
-        log = _Log(first.steps, record)
+        log = _Log(first.steps, members, record)
         full = record.state
     else:
-        log = _Log(first.steps, None, members)
+        log = _Log(first.steps, members)
         full = initial_states(model_config, configs, forget_biases)
     shared = counts is None
     # Data parallelism over devices for one model on shared data; a vmapped population stays on one device.
@@ -74,7 +74,7 @@ def fit(x, y, model_config: ModelConfig, configs: TrainConfig | tuple[TrainConfi
 
     def current() -> runs.Record:
         if single:  # the running state is the one model's: no stacking on the host
-            whole = state
+            whole = final[0] if state is None else state
         else:
             column = {member: c for c, member in enumerate(running)}
             whole = stack([final[m] if final[m] is not None else
@@ -161,18 +161,16 @@ def _narrow(state, data, keep, shared: bool, placement):
 class _Log:
     """What the loop has seen: losses, evaluations, stalls and stops per member; resumable from a checkpoint."""
 
-    def __init__(self, steps: int, record: runs.Record | None, members: int = 1):
-        members = len(record.configs) if record else members
-        self.history = np.full((steps, members), np.nan, np.float32)  # NaN: not trained (stopped, or not yet)
-        self.step = self.saved = None
-        if record is None:
-            self.step, self.val_history = 0, []
-            self.stalls, self.stopped = np.zeros(members, int), np.zeros(members, bool)
-            return
-        self.step = self.saved = len(record.history)
-        self.history[: self.step] = record.history
-        self.val_history = record.val_history.tolist()
-        self.stalls, self.stopped = record.stalls.copy(), record.stopped.copy()
+    def __init__(self, steps: int, members: int, record: runs.Record | None = None):
+        done = len(record.history) if record else 0  # a resumed run may already hold more steps than asked for
+        self.history = np.full((max(steps, done), members), np.nan, np.float32)  # NaN: not trained (stopped, or not yet)
+        self.step, self.saved, self.val_history = 0, None, []
+        self.stalls, self.stopped = np.zeros(members, int), np.zeros(members, bool)
+        if record:
+            self.step = self.saved = done
+            self.history[:done] = record.history
+            self.val_history = record.val_history.tolist()
+            self.stalls, self.stopped = record.stalls.copy(), record.stopped.copy()
 
     def evaluate(self, val_loss, best_step, running, live, patience) -> list[int]:
         """Records an evaluation; returns the columns of the members that stop now (where a single run would)."""
@@ -213,10 +211,11 @@ def _resume(directory: str, model_config: ModelConfig, configs: tuple[TrainConfi
     if saved.model_config != model_config:
         raise CheckpointError(f"{where}: it holds a model {saved.model_config}, but this call asks for {model_config}")
     if saved.single != single or len(saved.configs) != len(configs):
-        held = "one model" if saved.single else f"a population of {len(saved.configs)} members"
-        raise CheckpointError(f"{where}: it holds {held}, this call trains "
-                              f"{'one model' if single else f'{len(configs)} members'}; pass the same settings, "
-                              "or overwrite=True")
+        def kind(one, n):
+            return "one model" if one else f"a population of {n} member{'s' if n != 1 else ''}"
+
+        raise CheckpointError(f"{where}: it holds {kind(saved.single, len(saved.configs))}, this call trains "
+                              f"{kind(single, len(configs))}; pass the same settings, or overwrite=True")
     for m, (old, new) in enumerate(zip(saved.configs, configs)):
         for field in RESUME_FIELDS:
             if getattr(old, field) != getattr(new, field):

@@ -140,3 +140,14 @@ def test_every_entry_point_takes_the_same_names():
                  ["backtest", "d.csv", "--target", "y", "--horizon", "3", "--folds", "2"]):
         missing = (shared | {"members"}) - {"progress"} - set(vars(parser.parse_args(argv)))
         assert not missing, (argv[0], missing)
+
+
+def test_resume_refuses_a_single_run_as_a_population_and_back(tmp_path):
+    x, y = data()
+    js.train(x, y, steps=10, log_every=10, progress=False, checkpoint_dir=tmp_path / "one")
+    with pytest.raises(js.CheckpointError, match="it holds one model, this call trains a population of 1 member;"):
+        js.train_many(x, y, seeds=[0], steps=20, log_every=10, progress=False, checkpoint_dir=tmp_path / "one",
+                      resume=True)
+    js.train_many(x, y, seeds=[0, 1], steps=10, log_every=10, progress=False, checkpoint_dir=tmp_path / "two")
+    with pytest.raises(js.CheckpointError, match="it holds a population of 2 members, this call trains one model"):
+        js.train(x, y, steps=20, log_every=10, progress=False, checkpoint_dir=tmp_path / "two", resume=True)

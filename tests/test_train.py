@@ -82,3 +82,15 @@ def test_divergence_stops_with_the_step_named(seed_data):
     with pytest.raises(js.DivergenceError, match="step"):
         loop.fit(x, y[..., None], ModelConfig(input_dim=1), js.TrainConfig(steps=50, learning_rate=1e30),
                       progress=False)
+
+
+def test_resuming_a_finished_run_trains_nothing_more(seed_data, tmp_path):
+    x, y = seed_data
+    options = dict(validation_data=(x, y[::-1]), patience=1, eval_every=5, log_every=5, learning_rate=0.1, progress=False)
+    stopped = js.train(x, y, steps=400, checkpoint_dir=tmp_path / "a", **options)
+    assert len(stopped.history) < 400  # early stopping ended it
+    again = js.train(x, y, steps=400, checkpoint_dir=tmp_path / "a", resume=True, **options)
+    assert tree_equal(again.state, stopped.state) and len(again.history) == len(stopped.history)
+    js.train(x, y, steps=20, checkpoint_dir=tmp_path / "b", log_every=10, progress=False)
+    shorter = js.train(x, y, steps=10, checkpoint_dir=tmp_path / "b", log_every=10, progress=False, resume=True)
+    assert int(shorter.state.step) == 20 and len(shorter.history) == 20  # more steps than asked: kept, not cut
