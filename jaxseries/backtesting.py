@@ -119,8 +119,8 @@ def backtest(
         x, y, x_val, y_val, counts = _stack_padded(windows, members)
     else:  # one data set, shared by the members
         ((x, y), (x_val, y_val)), counts = windows[0], None
-    model_config = ModelConfig(input_dim=x.shape[-1], output_dim=horizon * len(series.names["targets"]),
-                               hidden_dim=hidden_dim, num_layers=num_layers, head="last")
+    model_config = ModelConfig(input_dim=x.shape[-1], hidden_dim=hidden_dim, num_layers=num_layers,
+                               **encoding.model_head(fitted[0][0]))
     configs = tuple(TrainConfig(steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed + m,
                                 log_every=eval_every, eval_every=eval_every, patience=patience,
                                 weight_decay=weight_decay)

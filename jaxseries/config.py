@@ -33,7 +33,10 @@ class ModelConfig:
     """Shape of the network: stacked LSTM layers scanned over time, then a Dense head.
 
     `head="sequence"` applies the head at every time step (the seed: y is [N, T, output_dim]);
-    `head="last"` applies it to the last step only (direct multi-step forecasts: y is [N, output_dim]).
+    `head="last"` applies it to the last step only (direct multi-step forecasts: y is [N, output_dim]);
+    `head="horizon"` is a decoder for direct forecasts: the last `horizon` steps (the forecast rows) each get the head
+    on their own state and their own input row, so a step's known features reach its output directly
+    (y is [N, horizon * output_dim]).
     """
 
     input_dim: int
@@ -42,6 +45,8 @@ class ModelConfig:
     num_layers: int = 1
     forget_bias: float = 1.0
     head: str = "sequence"
+    horizon: int = 0  # decoder steps, for head="horizon"
+    context: int = 0  # encoder steps before them, for head="horizon" (its linear path reads the whole context)
 
     def __post_init__(self):
         _require_int("input_dim", self.input_dim, 1)
@@ -52,8 +57,10 @@ class ModelConfig:
             raise TypeError(f"forget_bias must be a number, got {self.forget_bias!r}")
         if not math.isfinite(self.forget_bias):
             raise ValueError(f"forget_bias must be finite, got {self.forget_bias}")
-        if self.head not in ("sequence", "last"):
-            raise ValueError(f"head must be 'sequence' or 'last', got {self.head!r}")
+        if self.head not in ("sequence", "last", "horizon"):
+            raise ValueError(f"head must be 'sequence', 'last' or 'horizon', got {self.head!r}")
+        _require_int("horizon", self.horizon, 1 if self.head == "horizon" else 0)
+        _require_int("context", self.context, 1 if self.head == "horizon" else 0)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

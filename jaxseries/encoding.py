@@ -54,6 +54,7 @@ class SeriesSpec:
     future_center: list
     future_scale: list
     mase_scale: list
+    decoder: str = "last"  # "horizon": one decoder row per forecast step; "last": runs saved before it
 
 
 def _center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,27 +88,40 @@ class Encoded:
             return self.values[rows - self.spec.season]
         return np.broadcast_to(np.asarray(self.spec.target_center), rows.shape + (self.values.shape[1],))
 
-    def target_reference(self, origins: np.ndarray, steps: int) -> np.ndarray:
-        """What each predicted value is measured from, known at the origin: [n, steps, k]."""
+    def reference_rows(self, origins: np.ndarray, steps: int) -> np.ndarray:
+        """The row each predicted value is measured from, at or before the origin: [n, steps]."""
         ahead = origins[:, None] + np.arange(1, steps + 1)
         if self.spec.normalize == "season":  # the seasonal-naive forecast: the model learns what it misses
-            season = self.spec.season
-            return self.values[ahead - season * np.ceil((ahead - origins[:, None]) / season).astype(int)]
-        return np.broadcast_to(self.input_reference(origins[:, None], origins)[:, :1], ahead.shape + (self.values.shape[1],))
+            return ahead - self.spec.season * np.ceil((ahead - origins[:, None]) / self.spec.season).astype(int)
+        return np.broadcast_to(origins[:, None], ahead.shape)  # the window's last value (or, global: the origin's)
+
+    def target_reference(self, origins: np.ndarray, steps: int) -> np.ndarray:
+        """What each predicted value is measured from, known at the origin: [n, steps, k]."""
+        if self.spec.normalize == "global":
+            return np.broadcast_to(np.asarray(self.spec.target_center), (len(origins), steps, self.values.shape[1]))
+        return self.values[self.reference_rows(origins, steps)]
 
     def first_origin(self) -> int:
         return self.spec.context - 1 + (self.spec.season if self.spec.normalize == "season" else 0)
 
     def direct(self, origins: np.ndarray, with_targets: bool = True):
+        """Windows for the direct strategy: context rows, then one row per forecast step (see the module doc)."""
         spec, scale = self.spec, np.asarray(self.spec.target_scale)
         context = data_lib.window_index(origins, spec.context, 0)
         parts = [(self.values[context] - self.input_reference(context, origins)) / scale, self.past[context],
                  self.known[context]]
-        x = np.concatenate(parts + [np.zeros(context.shape + (1,))], axis=-1)
         ahead = origins[:, None] + np.arange(1, spec.horizon + 1)
-        if self.known.shape[1]:
-            blank = np.zeros(ahead.shape + (self.values.shape[1] + self.past.shape[1],))
-            x = np.concatenate([x, np.concatenate([blank, self.known[ahead], np.ones(ahead.shape + (1,))], -1)], 1)
+        blank = np.zeros(ahead.shape + (self.values.shape[1] + self.past.shape[1],))
+        if spec.decoder == "horizon":  # the decoder's rows: known features of the step and of its reference row
+            encoder = np.concatenate(parts + [np.zeros(context.shape + (self.known.shape[1] + 2,))], axis=-1)
+            position = np.broadcast_to(np.arange(1, spec.horizon + 1) / spec.horizon, ahead.shape)[..., None]
+            decoder = np.concatenate([blank, self.known[ahead], self.known[self.reference_rows(origins, spec.horizon)],
+                                      position, np.ones(ahead.shape + (1,))], -1)
+            x = np.concatenate([encoder, decoder], axis=1)
+        else:  # runs saved before the decoder: known-feature rows appended only when there are known features
+            x = np.concatenate(parts + [np.zeros(context.shape + (1,))], axis=-1)
+            if self.known.shape[1]:
+                x = np.concatenate([x, np.concatenate([blank, self.known[ahead], np.ones(ahead.shape + (1,))], -1)], 1)
         if not with_targets:
             return x.astype(np.float32)
         y = ((self.values[ahead] - self.target_reference(origins, spec.horizon)) / scale).reshape(len(origins), -1)
@@ -209,8 +223,20 @@ def fit_scaling(series: Series, plan: dict, fit_end: int, transform: str, calend
         target_center=t_center.tolist(), target_scale=t_scale.tolist(), covariate_center=c_center.tolist(),
         covariate_scale=c_scale.tolist(), future_center=f_center.tolist(), future_scale=f_scale.tolist(),
         mase_scale=metrics.mase_scale(targets[:train_end], plan["season"]).tolist(),
+        decoder="horizon" if plan["strategy"] == "direct" else "last",
     )
     return spec, encode(series, spec, fit_end)
+
+
+def model_head(spec: SeriesSpec) -> dict:
+    """The head the spec's windows need: a decoder over the forecast rows, one output per step (direct; "last" in
+    runs saved before it), or the seed's output at every step (recursive)."""
+    targets = len(spec.targets)
+    if spec.strategy != "direct":
+        return {"head": "sequence", "output_dim": targets}
+    if spec.decoder == "horizon":
+        return {"head": "horizon", "output_dim": targets, "horizon": spec.horizon, "context": spec.context}
+    return {"head": "last", "output_dim": spec.horizon * targets}
 
 
 def encode(series: Series, spec: SeriesSpec, end: int) -> Encoded:

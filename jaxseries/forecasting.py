@@ -20,7 +20,7 @@ from jaxseries import data as data_lib
 from jaxseries import intervals, loop, metrics
 from jaxseries.config import ModelConfig, TrainConfig, _require_int
 from jaxseries.encoding import (
-    Encoded, SeriesSpec, _known, check_series_args, describe_length, fit_scaling, load_series, plan_windows,
+    Encoded, SeriesSpec, _known, check_series_args, describe_length, fit_scaling, load_series, model_head, plan_windows,
     required_length, training_windows, transform_values, untransform_values,
 )
 from jaxseries.model import LSTMRegressor
@@ -81,9 +81,7 @@ def train_series(
                          f"needs at least {needed}: shorten context/validation/holdout or supply more data")
     spec, encoded = fit_scaling(series, plan, fit_end, transform, calendar, holdout)
     (x, y), (x_val, y_val) = training_windows(encoded, fit_end)
-    head, output_dim = ("last", plan["horizon"] * len(spec.targets)) if strategy == "direct" else ("sequence", len(spec.targets))
-    model_config = ModelConfig(input_dim=x.shape[-1], output_dim=output_dim, hidden_dim=hidden_dim,
-                               num_layers=num_layers, head=head)
+    model_config = ModelConfig(input_dim=x.shape[-1], hidden_dim=hidden_dim, num_layers=num_layers, **model_head(spec))
     train_config = TrainConfig(steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
                                log_every=eval_every, eval_every=eval_every, patience=patience,
                                weight_decay=weight_decay)

@@ -120,7 +120,8 @@ class LSTMLayer(nn.Module):
 
 
 class LSTMRegressor(nn.Module):
-    """x [N, T, input_dim] -> [N, T, output_dim] (head="sequence") or [N, output_dim] (head="last")."""
+    """x [N, T, input_dim] -> [N, T, output_dim] (head="sequence"), [N, output_dim] (head="last") or
+    [N, horizon * output_dim] (head="horizon")."""
 
     config: ModelConfig
 
@@ -131,6 +132,15 @@ class LSTMRegressor(nn.Module):
             h = LSTMLayer(self.config.hidden_dim, self.config.forget_bias, name=f"lstm_{layer}")(h)
         if self.config.head == "last":
             return nn.Dense(self.config.output_dim, name="head")(h[-1])
+        if self.config.head == "horizon":
+            # Each forecast row's output reads its state and its own inputs (the step's known features), plus a linear
+            # path from the whole context window (lagged drivers reach the first steps without being memorised).
+            steps, n = self.config.horizon, x_NxTxD.shape[0]
+            rows = jnp.concatenate([h[-steps:], jnp.swapaxes(x_NxTxD, 0, 1)[-steps:]], -1)
+            out = jnp.swapaxes(nn.Dense(self.config.output_dim, name="head")(rows), 0, 1).reshape(n, -1)
+            context = x_NxTxD[:, :-steps].reshape(n, -1)
+            return out + nn.Dense(steps * self.config.output_dim, use_bias=False, name="linear",
+                                  kernel_init=nn.initializers.zeros_init())(context)  # [N, horizon * output_dim]
         return nn.Dense(self.config.output_dim, name="head")(jnp.swapaxes(h, 0, 1))
 
 
@@ -160,8 +170,12 @@ def init_params(config: ModelConfig, seed: int) -> dict:
             "bias": np.zeros(4 * hidden, np.float32),
         }
         features = hidden
+    head_in = hidden + (config.input_dim if config.head == "horizon" else 0)
     params["head"] = {
-        "kernel": _truncated_normal(rng, (hidden, config.output_dim), hidden).astype(np.float32),
+        "kernel": _truncated_normal(rng, (head_in, config.output_dim), head_in).astype(np.float32),
         "bias": np.zeros(config.output_dim, np.float32),
     }
+    if config.head == "horizon":  # the linear path from the context starts at zero: the network alone at first
+        params["linear"] = {"kernel": np.zeros((config.context * config.input_dim, config.horizon * config.output_dim),
+                                               np.float32)}
     return {"params": params}

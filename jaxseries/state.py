@@ -97,7 +97,9 @@ def initial_states(model_config: ModelConfig, configs, forget_biases=None) -> Tr
 def abstract_train_state(model_config: ModelConfig, train_config: TrainConfig, members: int | None = None) -> TrainState:
     """Shapes and dtypes of the train state (with a leading axis of `members` when given), allocating nothing:
     restore targets, where hostile sizes stay cheap."""
-    params = jax.eval_shape(LSTMRegressor(model_config).init, jax.random.PRNGKey(0), jnp.zeros((1, 1, model_config.input_dim)))
+    steps = max(model_config.context + model_config.horizon, 1)  # a window's length where the head depends on it
+    params = jax.eval_shape(LSTMRegressor(model_config).init, jax.random.PRNGKey(0),
+                            jnp.zeros((1, steps, model_config.input_dim)))
     scalar = jax.ShapeDtypeStruct((), jnp.int32)
     one = TrainState(
         step=scalar, params=params, key=jax.ShapeDtypeStruct((2,), jnp.uint32), best_params=params,

@@ -51,7 +51,7 @@ def test_train_forecast_evaluate_end_to_end(tmp_path):
     scores = json.loads(report.stdout)
     assert set(scores["metrics"]) == {"jaxseries", "persistence", "seasonal_naive"}
     assert scores["horizon"] == 6 and len(scores["per_step_mape"]["jaxseries"]) == 6
-    assert js.load(tmp_path / "run").model_config.head == "last"  # the Python API reads CLI runs
+    assert js.load(tmp_path / "run").model_config.head == "horizon"  # the Python API reads CLI runs (direct decoder)
     single_interval = run_cli("forecast", "run", "--csv", "g.csv", "--level", "0.8", cwd=tmp_path)
     assert single_interval.returncode == 2 and "one model has no spread" in single_interval.stderr
 
