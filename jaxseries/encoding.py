@@ -7,9 +7,11 @@ Timeline of a series with T rows (holdout N, validation V, context L, horizon H)
            scaling statistics come from here only          never seen in training or validation
 
 A direct window with origin o (its last observed row) reads rows o-L+1..o (targets, past covariates,
-known features) plus rows o+1..o+H (known features only: calendar, known-future covariates) and predicts
-rows o+1..o+H. Worked example, L=3, H=2, o=5: input rows 3,4,5 (+6,7 known-only), targets rows 6,7.
-A training window's targets all lie in the training part; a validation window's in the validation part.
+known features) plus one decoder row per forecast step o+1..o+H (that step's known features: calendar,
+known-future covariates; the known features of the row its value is measured from; its position k/H; a flag)
+and predicts rows o+1..o+H, each output from its own decoder row. Worked example, L=3, H=2, o=5: input rows
+3,4,5 and decoder rows 6,7; targets rows 6,7. No target after the origin is read. A training window's targets all
+lie in the training part; a validation window's in the validation part.
 
 Each value is measured from a reference known at the origin (normalize="auto"): for a seasonal series the value
 one season earlier, so inputs are seasonal differences and the network predicts what the seasonal-naive

@@ -43,28 +43,48 @@ def make_train_step(model_config: ModelConfig) -> Callable:
     return train_step
 
 
+def shuffled_positions(key, size: int, count, positions):
+    """Elements `positions` of a pseudo-random permutation of range(count) (count <= size, may be traced), in work
+    that grows with len(positions), not with count: a 4-round Feistel network on the smallest power-of-four domain
+    holding `size`, cycle-walking any value >= count back into range (positions must be < count: the walk from
+    inside the range always returns to it). Every epoch is a true permutation."""
+    bits = max(2, int(size - 1).bit_length())
+    half = (bits + 1) // 2
+    mask = jnp.uint32((1 << half) - 1)
+    round_keys = jax.random.bits(key, (4,), jnp.uint32)
+
+    def encrypt(x):
+        left, right = x >> half, x & mask
+        for round_key in round_keys:
+            mixed = (right ^ round_key) * jnp.uint32(0x9E3779B1)
+            mixed = (mixed ^ (mixed >> 15)) * jnp.uint32(0x85EBCA6B)
+            left, right = right, left ^ ((mixed ^ (mixed >> 13)) & mask)
+        return (left << half) | right
+
+    count = jnp.asarray(count, jnp.uint32)
+    start = encrypt(jnp.asarray(positions, jnp.uint32))
+    walked = jax.lax.while_loop(lambda x: jnp.any(x >= count), lambda x: jnp.where(x >= count, encrypt(x), x), start)
+    return walked.astype(jnp.int32)
+
+
 def select_batch(state: TrainState, x, y, batch_size: int | None, count=None):
     """The batch for `state.step`: the full set, or a fixed-size slice of this epoch's shuffle.
 
-    `count` (traced, for padded data such as backtest folds) marks the first `count` rows as real: the batch then
-    comes with weights that mask the padding, and shuffles draw from the real rows only.
+    Choosing a batch costs O(batch), whatever the number of examples: the shuffle is a keyed permutation evaluated
+    at this step's positions only. `count` (traced, for padded data such as backtest folds) marks the first `count`
+    rows as real: the batch then comes with weights that mask the padding, and shuffles draw from the real rows only.
     """
     size = x.shape[0]
-    if count is None:
-        if batch_size is None or batch_size >= size:
-            return x, y
-        epoch, position = jnp.divmod(state.step, size // batch_size)  # the ragged tail of each epoch is dropped
-        order = jax.random.permutation(jax.random.fold_in(state.key, epoch), size)
-        index = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
-        return x[index], y[index]
-    real = (jnp.arange(size) < count).astype(jnp.float32)
+    real = None if count is None else (jnp.arange(size) < count).astype(jnp.float32)
     if batch_size is None or batch_size >= size:
-        return x, y, real
-    epoch, position = jnp.divmod(state.step, jnp.maximum(count // batch_size, 1))
-    noise = jax.random.uniform(jax.random.fold_in(state.key, epoch), (size,))
-    order = jnp.argsort(jnp.where(real > 0, noise, 2.0))  # this epoch's shuffle of the real rows, padding last
-    index = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
-    return x[index], y[index], real[index]
+        return (x, y) if count is None else (x, y, real)
+    count = size if count is None else count
+    epoch, position = jnp.divmod(state.step, jnp.maximum(count // batch_size, 1))  # each epoch's ragged tail dropped
+    positions = position * batch_size + jnp.arange(batch_size)
+    inside = positions < count  # False only where a padded member has fewer real rows than one batch
+    index = jnp.where(inside, shuffled_positions(jax.random.fold_in(state.key, epoch), size, count,
+                                                 jnp.where(inside, positions, 0)), size - 1)
+    return (x[index], y[index]) if real is None else (x[index], y[index], real[index] * inside)
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,6 +1,8 @@
 import jax
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jaxseries as js
 from jaxseries import loop, state as state_lib, steps as steps_lib
@@ -94,3 +96,25 @@ def test_resuming_a_finished_run_trains_nothing_more(seed_data, tmp_path):
     js.train(x, y, steps=20, checkpoint_dir=tmp_path / "b", log_every=10, progress=False)
     shorter = js.train(x, y, steps=10, checkpoint_dir=tmp_path / "b", log_every=10, progress=False, resume=True)
     assert int(shorter.state.step) == 20 and len(shorter.history) == 20  # more steps than asked: kept, not cut
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.integers(1, 3000), data=st.data())
+def test_each_epochs_shuffle_is_a_permutation_of_the_real_rows(size, data):
+    count = data.draw(st.integers(1, size))
+    seed = data.draw(st.integers(0, 2**31 - 1))
+    order = np.asarray(steps_lib.shuffled_positions(jax.random.PRNGKey(seed), size, count, np.arange(count)))
+    assert sorted(order.tolist()) == list(range(count))
+
+
+def test_padded_batches_draw_real_rows_only_and_mask_the_rest():
+    x = np.arange(12, dtype=np.float32).reshape(12, 1, 1)
+    state = state_lib.create_train_state(ModelConfig(input_dim=1), 1e-3, 0)
+    seen = []
+    for step in range(3):  # count 7, batch 2: three batches per epoch, row 6 left for the ragged tail
+        batch_x, _, weights = steps_lib.select_batch(state.replace(step=np.int32(step)), x, x, 2, count=7)
+        assert np.asarray(weights).tolist() == [1.0, 1.0]
+        seen += np.asarray(batch_x).ravel().tolist()
+    assert len(set(seen)) == 6 and max(seen) < 7
+    batch_x, _, weights = steps_lib.select_batch(state, x, x, 5, count=3)  # fewer real rows than one batch
+    assert sorted(np.asarray(batch_x).ravel()[np.asarray(weights) > 0].tolist()) == [0, 1, 2]
