@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -193,4 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as error:
         print(f"jaxseries {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`jaxseries evaluate RUN | head`): end quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's final flush must not fail
+        return 0
     return 0

@@ -94,3 +94,13 @@ def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path):
         assert not (tmp_path / "run").exists()
     missing = run_cli("evaluate", "nowhere", cwd=tmp_path)
     assert missing.returncode == 2 and "no checkpoint directory" in missing.stderr
+
+
+def test_a_report_piped_into_a_reader_that_stops_ends_quietly(tmp_path):
+    small_csv(tmp_path / "s.csv")
+    script = (f"{sys.executable} -m jaxseries backtest s.csv --target sales --time month --horizon 3 --folds 6 "
+              "--steps 20 --no-progress --json | head -n 0")  # the reader is gone before the first line
+    piped = subprocess.run(["bash", "-o", "pipefail", "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                           timeout=300)
+    assert piped.returncode == 0, piped.stderr
+    assert "Traceback" not in piped.stderr and "BrokenPipeError" not in piped.stderr
