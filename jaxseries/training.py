@@ -85,13 +85,13 @@ def train_many(
     `checkpoint_dir/hidden_<size>`.
     """
     x, y, squeezed = validation.training_arrays(x, y, head="sequence")
-    lists = {"seeds": seeds, "learning_rates": learning_rates, "weight_decays": weight_decays,
-             "forget_biases": forget_biases, "hidden_dims": hidden_dims}
+    seeds = [seeds] if isinstance(seeds, int) else seeds
+    lists = {name: values if values is None or isinstance(values, (int, float)) else list(values)  # read once
+             for name, values in (("seeds", seeds), ("learning_rates", learning_rates), ("weight_decays", weight_decays),
+                                  ("forget_biases", forget_biases), ("hidden_dims", hidden_dims))}
     shared = {"seeds": seed, "learning_rates": learning_rate, "weight_decays": weight_decay,
               "forget_biases": forget_bias, "hidden_dims": hidden_dim}
     count = _member_count(members, lists)
-    if seeds is None and seed is None:
-        seed = 0
     defaults = {"seeds": None, "learning_rates": 1e-3, "weight_decays": None, "forget_biases": 1.0, "hidden_dims": 10}
     values = {name: _per_member(name, lists[name], shared[name], count, defaults[name]) for name in lists}
     if seeds is None:  # members=N or lists without seeds: consecutive seeds, as train_series(members=N)
@@ -136,8 +136,7 @@ def _validation_arrays(validation_data):
 
 def _member_count(members, lists: dict) -> int:
     """The population's size: `members`, or the length of the per-member lists, which must agree."""
-    lengths = {name: (1 if isinstance(v, (int, float)) else len(list(v))) for name, v in lists.items()
-               if v is not None and not (isinstance(v, (int, float)) and name != "seeds")}
+    lengths = {name: len(values) for name, values in lists.items() if isinstance(values, list)}
     if members is not None:
         if isinstance(members, bool) or not isinstance(members, int) or members < 1:
             raise ValueError(f"members must be a positive int, got {members!r}")

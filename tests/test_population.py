@@ -92,7 +92,7 @@ def test_hidden_sizes_are_grouped_one_call_per_size(tmp_path):
 
 def test_shared_values_take_the_singular_name_and_lists_the_plural():
     x, y = data()
-    pop = js.train_many(x, y, seeds=range(3), learning_rate=1e-2, steps=20, log_every=10, progress=False)
+    pop = js.train_many(x, y, seeds=(s for s in range(3)), learning_rate=1e-2, steps=20, log_every=10, progress=False)
     counted = js.train_many(x, y, members=3, seed=4, learning_rate=1e-2, steps=20, log_every=10, progress=False)
     assert [c.seed for c in counted.train_configs] == [4, 5, 6]  # members=N: consecutive seeds, as train_series
     for i in range(3):
