@@ -21,7 +21,7 @@ from jaxseries import intervals, loop, metrics
 from jaxseries.config import ModelConfig, TrainConfig, _require_int
 from jaxseries.encoding import (
     Encoded, SeriesSpec, _known, check_series_args, describe_length, fit_scaling, load_series, model_head, plan_windows,
-    required_length, training_windows, transform_values, untransform_values,
+    required_length, training_windows, untransform_values,
 )
 from jaxseries.model import LSTMRegressor
 from jaxseries.runs import Trained
