@@ -9,11 +9,11 @@ BENCH  := $(VENV)/.installed-bench
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,data]'
 	touch $@
 
 $(BENCH): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,data,bench]'
 	touch $@
 
 demo: $(STAMP)

@@ -28,6 +28,9 @@ def _require_non_negative_float(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
 
 
+LOSSES = ("mse", "mae", "huber")
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ModelConfig:
     """Shape of the network: stacked LSTM layers scanned over time, then a Dense head.
@@ -47,6 +50,7 @@ class ModelConfig:
     head: str = "sequence"
     horizon: int = 0  # decoder steps, for head="horizon"
     context: int = 0  # encoder steps before them, for head="horizon" (its linear path reads the whole context)
+    loss: str = "mse"  # what training minimizes: "mse" (the mean), "mae" (the median) or "huber"
 
     def __post_init__(self):
         _require_int("input_dim", self.input_dim, 1)
@@ -59,6 +63,8 @@ class ModelConfig:
             raise ValueError(f"forget_bias must be finite, got {self.forget_bias}")
         if self.head not in ("sequence", "last", "horizon"):
             raise ValueError(f"head must be 'sequence', 'last' or 'horizon', got {self.head!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         _require_int("horizon", self.horizon, 1 if self.head == "horizon" else 0)
         _require_int("context", self.context, 1 if self.head == "horizon" else 0)
 

@@ -30,6 +30,7 @@ from jaxseries.runs import Trained
 def train_series(
     data,
     *,
+    id: str | None = None,
     target: str | list[str] | None = None,
     time: str | None = None,
     horizon: int,
@@ -38,17 +39,21 @@ def train_series(
     validation: int | None = None,
     covariates: list[str] = (),
     future_covariates: list[str] = (),
+    static: list[str] = (),
     calendar: bool = True,
     season: int | None = None,
     strategy: str = "direct",
-    transform: str = "none",
+    transform: str | None = None,
     normalize: str = "auto",
     fill: bool = False,
-    hidden_dim: int = 32,
+    hidden_dim: int | None = None,
     num_layers: int = 1,
     steps: int = 1500,
     learning_rate: float = 1e-3,
     batch_size: int | None = None,
+    loss: str | None = None,
+    sampling: str = "window",
+    min_observed: int = 1,
     seed: int = 0,
     weight_decay: float | None = None,
     patience: int | None = 20,
@@ -61,11 +66,38 @@ def train_series(
     overwrite: bool = False,
     progress: bool = True,
 ) -> Trained:
-    """Trains a forecaster on a raw series; returns a `Trained` whose metadata holds everything to forecast.
+    """Trains a forecaster on a raw series, or on a panel of many; returns a run whose metadata holds everything to
+    forecast.
 
     `holdout` last rows (None: none) are never seen; the `validation` rows before them (default: the larger of `horizon`
     and a tenth of the rest) drive early stopping with `patience` evaluations, and the best weights are kept.
+
+    A panel (a long table with an `id` column, a dict of series, a list of arrays) trains one global model on
+    windows from every series (`panel_forecasting`): per series the last `holdout` rows are kept out and the last
+    `validation` (default: `horizon`) rows of the rest validate; `static` names per-series columns; `sampling`
+    draws batches over every window ("window") or every series equally ("series"); `min_observed` is the fewest
+    real rows a training window's context needs (short series are left-padded, with a mask the model sees).
+    Panel defaults: transform "auto" (log when positive), hidden_dim 64, batch 256, loss "mae".
     """
+    if id is not None or isinstance(data, (dict, list)):
+        from jaxseries import panel_forecasting
+
+        args = check_series_args(horizon, holdout, context, validation, strategy, transform or "auto", normalize,
+                                 season)
+        _require_int("members", members, 1)
+        saving = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
+                      overwrite=overwrite, progress=progress)
+        return panel_forecasting.train_panel(
+            data, id=id, time=time, target=target, horizon=horizon, holdout=args["holdout"], context=context,
+            validation=validation, covariates=list(covariates), future_covariates=list(future_covariates),
+            static=list(static), calendar=calendar, season=season, transform=transform or "auto",
+            hidden_dim=hidden_dim or 64, num_layers=num_layers, steps=steps, learning_rate=learning_rate,
+            batch_size=batch_size, seed=seed, weight_decay=weight_decay, patience=patience, eval_every=eval_every,
+            members=members, loss=loss or panel_forecasting.DEFAULT_LOSS, sampling=sampling,
+            min_observed=min_observed, saving=saving)
+    if static:
+        raise ValueError("static= names per-series columns of a panel: pass id= (the id column) too")
+    transform, hidden_dim, loss = transform or "none", hidden_dim or 32, loss or "mse"
     args = check_series_args(horizon, holdout, context, validation, strategy, transform, normalize, season)
     _require_int("members", members, 1)
     if members > 1 and (strategy != "direct" or refit):
@@ -81,7 +113,8 @@ def train_series(
                          f"needs at least {needed}: shorten context/validation/holdout or supply more data")
     spec, encoded = fit_scaling(series, plan, fit_end, transform, calendar, holdout)
     (x, y), (x_val, y_val) = training_windows(encoded, fit_end)
-    model_config = ModelConfig(input_dim=x.shape[-1], hidden_dim=hidden_dim, num_layers=num_layers, **model_head(spec))
+    model_config = ModelConfig(input_dim=x.shape[-1], hidden_dim=hidden_dim, num_layers=num_layers, loss=loss,
+                               **model_head(spec))
     train_config = TrainConfig(steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
                                log_every=eval_every, eval_every=eval_every, patience=patience,
                                weight_decay=weight_decay)
@@ -161,7 +194,14 @@ def forecast(run: Trained, *, data=None, horizon: int | None = None, future: pd.
     `level` (e.g. 0.8) adds `lower`/`upper` columns: the members' quantiles (an ensemble from `members=N`),
     widened by `calibration` (a backtest's `.calibration`, same horizon and level) when given. Without
     calibration the members' spread is all there is, and it covers too little (see `js.backtest`).
+    A panel run returns a long frame (id, time, `forecast`) for every series: see `panel_forecasting.forecast_panel`.
     """
+    if "panel" in run.extra:
+        from jaxseries import panel_forecasting
+
+        if calibration is not None:
+            raise ValueError("calibration= is for single-series runs; a panel run's interval comes from members=N")
+        return panel_forecasting.forecast_panel(run, data=data, future=future, horizon=horizon, level=level)
     spec = series_spec(run)
     horizon = spec.horizon if horizon is None else horizon
     _require_int("horizon", horizon, 1)
@@ -231,8 +271,12 @@ def evaluate(run: Trained) -> dict:
     """Scores the forecast from the holdout's start on the holdout, beside persistence and seasonal-naive.
 
     Returns {"overall": DataFrame (forecaster x metric), "per_step": DataFrame (MAPE% by horizon step),
-    "horizon": steps scored}.
+    "horizon": steps scored}. A panel run scores every series: see `panel_forecasting.evaluate_panel`.
     """
+    if "panel" in run.extra:
+        from jaxseries import panel_forecasting
+
+        return panel_forecasting.evaluate_panel(run)
     spec = series_spec(run)
     history, holdout = history_frames(run)
     if len(holdout) == 0:

@@ -26,6 +26,7 @@ from jaxseries.config import ModelConfig, TrainConfig
 from jaxseries.errors import CheckpointError, DivergenceError
 from jaxseries.state import initial_states, member_of, stack
 from jaxseries.steps import compiled_chunk, data_placement, enable_compilation_cache, one_device, place
+from jaxseries.windows import WindowLayout
 
 RESUME_FIELDS = ("learning_rate", "batch_size", "seed", "lr_decay", "weight_decay")  # what makes a run another run
 
@@ -33,7 +34,8 @@ RESUME_FIELDS = ("learning_rate", "batch_size", "seed", "lr_decay", "weight_deca
 def fit(x, y, model_config: ModelConfig, configs: TrainConfig | tuple[TrainConfig, ...], *, validation_data=None,
         counts=None, forget_biases=None, y_squeezed: bool = False, checkpoint_dir=None,
         checkpoint_every: int | None = None, resume: bool = False, overwrite: bool = False, progress: bool = True,
-        on_log: Callable[[int, float], None] | None = None, extra: dict | None = None):
+        on_log: Callable[[int, float], None] | None = None, extra: dict | None = None,
+        layout: WindowLayout | None = None):
     """Trains checked arrays. One `TrainConfig` trains one model and returns a `Trained`; a tuple of them trains a
     population (configs differ in seed, learning rate, weight decay) and returns a `Population`.
 
@@ -41,7 +43,8 @@ def fit(x, y, model_config: ModelConfig, configs: TrainConfig | tuple[TrainConfi
     member axis, and member i trains on its first counts[i] rows only (the rest is padding). `forget_biases` (with a
     model whose forget_bias is 0) puts a per-member forget-gate shift into the initial biases. `checkpoint_dir`
     saves every `checkpoint_every` steps and at the end; `resume=True` continues its latest step; SIGTERM/SIGINT
-    save and exit. `on_log(step, loss)` sees the (mean) loss every `log_every` steps.
+    save and exit. `on_log(step, loss)` sees the (mean) loss every `log_every` steps. With a window `layout`, x is
+    a panel (`windows.PanelArrays`) and y its training (series, origin) pairs: batches are cut on the device.
     """
     single = isinstance(configs, TrainConfig)
     configs = (configs,) if single else tuple(configs)
@@ -58,7 +61,9 @@ def fit(x, y, model_config: ModelConfig, configs: TrainConfig | tuple[TrainConfi
         full = initial_states(model_config, configs, forget_biases)
     shared = counts is None
     # Data parallelism over devices for one model on shared data; a vmapped population stays on one device.
-    placement = data_placement(x.shape[0], first.batch_size) if members == 1 and shared else one_device()
+    placement = data_placement(y.shape[0], first.batch_size) if members == 1 and shared else one_device()
+    if layout is not None:  # a panel is whole on every device; its batches are what is split
+        placement = placement._replace(examples=placement.replicated)
     data = (x, y, *(validation_data or (None, None)), counts)
     running = np.flatnonzero(~log.stopped)  # the members in the compiled computation (some may stop on the way)
     final = [member_of(full, m) if log.stopped[m] else None for m in range(members)]
@@ -99,11 +104,12 @@ def fit(x, y, model_config: ModelConfig, configs: TrainConfig | tuple[TrainConfi
         with StopOnSignal(enabled=manager is not None) as stop:
             while log.step < first.steps and not log.stopped.all():
                 length = min(chunk - log.step % chunk, first.steps - log.step)
-                layout = None if len(running) == 1 else ("shared" if shared else "own")
-                run = compiled_chunk(model_config, first.batch_size, length, validate, placement.batch, layout)
+                members_layout = None if len(running) == 1 else ("shared" if shared else "own")
+                run = compiled_chunk(model_config, first.batch_size, length, validate, placement.batch, members_layout,
+                                     layout)
                 state, losses, val_loss = run(state, *data)
                 live = ~log.stopped[running]
-                losses = np.asarray(losses).reshape(length, -1) if layout is None else np.asarray(losses).T
+                losses = np.asarray(losses).reshape(length, -1) if members_layout is None else np.asarray(losses).T
                 _check_divergence(losses[:, live], log.step, limits[running[live]], configs, running[live], single)
                 log.history[log.step : log.step + length, running[live]] = losses[:, live]
                 if on_log:
@@ -117,7 +123,8 @@ def fit(x, y, model_config: ModelConfig, configs: TrainConfig | tuple[TrainConfi
                     val_loss = np.asarray(val_loss, np.float64).reshape(-1)
                     for column in log.evaluate(val_loss, np.asarray(state.best_step).reshape(-1), running, live,
                                                first.patience):
-                        final[running[column]] = jax.device_get(state if layout is None else member_of(state, column))
+                        final[running[column]] = jax.device_get(state if members_layout is None
+                                                                else member_of(state, column))
                     bar.set_postfix(loss=f"{losses[-1, live].mean():.4g}", val=f"{val_loss[live].mean():.4g}",
                                     refresh=False)
                     keep = np.flatnonzero(~log.stopped[running])

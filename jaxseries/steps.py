@@ -18,27 +18,35 @@ import optax
 from jaxseries.config import ModelConfig
 from jaxseries.model import LSTMRegressor
 from jaxseries.state import TrainState, make_optimizer
+from jaxseries.windows import WindowLayout
 
 
-def mse(params, model_config: ModelConfig, x, y, weights=None):
-    """Mean squared error; with `weights` [N] (0 marks padding) the weighted mean over examples."""
-    squared = jnp.square(LSTMRegressor(model_config).apply(params, x) - y)
+def loss(params, model_config: ModelConfig, x, y, weights=None):
+    """The model's loss (`model_config.loss`: mse, mae or huber); with `weights` [N] (0 marks padding) the weighted
+    mean over examples."""
+    error = LSTMRegressor(model_config).apply(params, x) - y
+    if model_config.loss == "mae":
+        pointwise = jnp.abs(error)
+    elif model_config.loss == "huber":
+        pointwise = optax.huber_loss(error, delta=1.0)
+    else:
+        pointwise = jnp.square(error)
     if weights is None:
-        return jnp.mean(squared)
-    per_example = jnp.mean(squared.reshape(squared.shape[0], -1), axis=1)
+        return jnp.mean(pointwise)
+    per_example = jnp.mean(pointwise.reshape(pointwise.shape[0], -1), axis=1)
     return jnp.sum(weights * per_example) / jnp.maximum(jnp.sum(weights), 1.0)
 
 
 def make_train_step(model_config: ModelConfig) -> Callable:
-    """Returns the pure `train_step(state, (x, y)) -> (state, loss)`: one Adam step on MSE."""
+    """Returns the pure `train_step(state, (x, y)) -> (state, loss)`: one Adam step on the model's loss."""
     def train_step(state: TrainState, batch):
         # The real rate, decay and weight decay are read from state.opt_state; its structure says which optimizer.
         optimizer = make_optimizer(0.0, 0, 0.0 if "weight_decay" in state.opt_state.hyperparams else None)
         x, y, *weights = batch  # optional third part: example weights (padding masked out)
-        loss, grads = jax.value_and_grad(mse)(state.params, model_config, x, y, *weights)
+        value, grads = jax.value_and_grad(loss)(state.params, model_config, x, y, *weights)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        return state.replace(step=state.step + 1, params=params, opt_state=opt_state), loss
+        return state.replace(step=state.step + 1, params=params, opt_state=opt_state), value
 
     return train_step
 
@@ -67,39 +75,49 @@ def shuffled_positions(key, size: int, count, positions):
     return walked.astype(jnp.int32)
 
 
-def select_batch(state: TrainState, x, y, batch_size: int | None, count=None):
+def select_batch(state: TrainState, x, y, batch_size: int | None, count=None, layout: WindowLayout | None = None):
     """The batch for `state.step`: the full set, or a fixed-size slice of this epoch's shuffle.
 
     Choosing a batch costs O(batch), whatever the number of examples: the shuffle is a keyed permutation evaluated
     at this step's positions only. `count` (traced, for padded data such as backtest folds) marks the first `count`
     rows as real: the batch then comes with weights that mask the padding, and shuffles draw from the real rows only.
+    With a window `layout`, x is a panel (`windows.PanelArrays`) and y its (series, origin) pairs: the batch's
+    windows are cut from the panel here, inside the compiled step.
     """
-    size = x.shape[0]
+    size = y.shape[0]
+
+    def take(index):
+        return (x[index], y[index]) if layout is None else layout.gather(x, y[index])
+
     real = None if count is None else (jnp.arange(size) < count).astype(jnp.float32)
     if batch_size is None or batch_size >= size:
-        return (x, y) if count is None else (x, y, real)
+        return take(jnp.arange(size)) if count is None else (x, y, real)
+    if layout is not None and layout.sampling == "series":
+        return take(layout.sample(x, jax.random.fold_in(state.key, state.step), batch_size))
     count = size if count is None else count
     epoch, position = jnp.divmod(state.step, jnp.maximum(count // batch_size, 1))  # each epoch's ragged tail dropped
     positions = position * batch_size + jnp.arange(batch_size)
     inside = positions < count  # False only where a padded member has fewer real rows than one batch
     index = jnp.where(inside, shuffled_positions(jax.random.fold_in(state.key, epoch), size, count,
                                                  jnp.where(inside, positions, 0)), size - 1)
-    return (x[index], y[index]) if real is None else (x[index], y[index], real[index] * inside)
+    return take(index) if real is None else (x[index], y[index], real[index] * inside)
 
 
 @functools.lru_cache(maxsize=None)
 def compiled_chunk(model_config: ModelConfig, batch_size: int | None, length: int, validate: bool,
-                   batch_sharding: jax.sharding.Sharding | None, members: str | None):
+                   batch_sharding: jax.sharding.Sharding | None, members: str | None,
+                   layout: WindowLayout | None = None):
     """`length` train steps in one dispatch, then (when validating) the validation loss and best weights.
 
     `members=None`: one model. `"shared"`: the state has a leading axis of models trained side by side (`vmap`) on
     the same data; `"own"`: the data has that axis too, each member its own (padded) set with a real-row `count`.
+    With a window `layout` the training data is a panel and its pairs (see `select_batch`).
     """
     train_step = make_train_step(model_config)
 
     def run(state, x, y, x_val, y_val, count=None):
         def body(state, _):
-            batch = select_batch(state, x, y, batch_size, count)
+            batch = select_batch(state, x, y, batch_size, count, layout)
             if batch_sharding is not None:
                 batch = jax.lax.with_sharding_constraint(batch, batch_sharding)
             return train_step(state, batch)
@@ -107,7 +125,7 @@ def compiled_chunk(model_config: ModelConfig, batch_size: int | None, length: in
         state, losses = jax.lax.scan(body, state, None, length=length)
         if not validate:
             return state, losses, jnp.full((), jnp.nan, jnp.float32)
-        val_loss = mse(state.params, model_config, x_val, y_val)
+        val_loss = loss(state.params, model_config, x_val, y_val)
         better = val_loss < state.best_loss  # NaN is never better
         state = state.replace(
             best_params=jax.tree.map(lambda new, old: jnp.where(better, new, old), state.params, state.best_params),

@@ -1,0 +1,230 @@
+"""A panel in model units: per-series split, leak-free scaling, padded device arrays and the table of windows.
+
+Each series (n rows; holdout N kept out first) is split as a single series is:
+
+    rows:  0 .................. n-N-V ......... n-N ......... n
+           |<-- training part -->|<- validation ->|<- holdout ->|
+
+with V = the validation rows (default: the horizon). Every statistic comes from training parts only: the transform
+("auto": log when every training value of the panel is positive), each series' level (1 for log values, which are
+scale-free already; else the mean |value| of its training part), and one panel-wide factor that brings the
+series' relative changes to unit spread. Windows are measured from their own level (see `windows`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from jaxseries import data as data_lib
+from jaxseries import metrics
+from jaxseries.panel import Panel
+from jaxseries.windows import PanelArrays, WindowLayout
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PanelSpec:
+    """Everything about a panel a forecast needs (saved in the run's metadata)."""
+
+    id: str
+    time: str | None
+    target: str
+    freq: str | None
+    season: int
+    context: int
+    horizon: int
+    holdout: int
+    validation: int
+    reference: int
+    transform: str  # "log" or "none"
+    factor: float  # the panel-wide spread of relative changes
+    calendar: bool
+    sampling: str
+    min_observed: int  # a training window needs this many observed context rows
+    covariates: list
+    future_covariates: list
+    static: list
+    covariate_center: list
+    covariate_scale: list
+    future_center: list
+    future_scale: list
+    static_numbers: dict  # name -> [center, scale]
+    static_categories: dict  # name -> the categories seen in training (one-hot)
+
+    def layout(self) -> WindowLayout:
+        return WindowLayout(self.context, self.horizon, self.reference, self.sampling)
+
+
+def transformed(values: np.ndarray, transform: str) -> np.ndarray:
+    return np.log(values) if transform == "log" else values
+
+
+def untransformed(values: np.ndarray, transform: str) -> np.ndarray:
+    return np.exp(values) if transform == "log" else values
+
+
+def fit_spec(panel: Panel, fit_lengths: np.ndarray, *, horizon, holdout, context, validation, season, transform,
+             calendar, sampling, min_observed) -> tuple[PanelSpec, np.ndarray]:
+    """The spec and each series' level, from the training parts only (rows before fit_length - validation)."""
+    season = season or data_lib.default_season(panel.freq)
+    train_rows = _rows_before(panel, fit_lengths - validation)
+    y_train = panel.y[train_rows]
+    if transform == "auto":
+        transform = "log" if (y_train > 0).all() else "none"
+    if transform == "log" and not (y_train > 0).all():
+        raise ValueError("transform='log' needs strictly positive training values: use transform='none' or 'auto'")
+    levels = series_levels(panel, fit_lengths - validation, transform)
+    z = transformed(y_train, transform) / np.repeat(levels, np.maximum(fit_lengths - validation, 0))
+    same_series = np.diff(panel.series_of_rows()[train_rows]) == 0
+    changes = np.diff(z)[same_series]
+    factor = float(changes.std()) if len(changes) > 1 and changes.std() > 1e-12 else 1.0
+    c_center, c_scale = _center_scale(panel.past[train_rows])
+    f_center, f_scale = _center_scale(panel.future[train_rows])
+    numbers, categories = {}, {}
+    for name in panel.names["static"]:
+        column = panel.static[name]
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            center, scale = _center_scale(column.to_numpy(float)[:, None])
+            numbers[name] = [float(center[0]), float(scale[0])]
+        else:
+            categories[name] = sorted(str(v) for v in column.unique())
+    spec = PanelSpec(
+        id=panel.id, time=panel.time, target=panel.target, freq=panel.freq, season=season, context=context,
+        horizon=horizon, holdout=holdout, validation=validation, reference=min(max(season, 1), context),
+        transform=transform, factor=factor, calendar=calendar, sampling=sampling, min_observed=min_observed,
+        **{k: panel.names[k] for k in ("covariates", "future_covariates", "static")},
+        covariate_center=c_center.tolist(), covariate_scale=c_scale.tolist(), future_center=f_center.tolist(),
+        future_scale=f_scale.tolist(), static_numbers=numbers, static_categories=categories)
+    return spec, levels
+
+
+def series_levels(panel: Panel, lengths: np.ndarray, transform: str) -> np.ndarray:
+    """Each series' level from its first `lengths` rows: 1 for log values, else the mean |value| (1 if all 0)."""
+    if transform == "log":
+        return np.ones(len(panel.ids))
+    sums = np.add.reduceat(np.abs(panel.y), panel.starts) if len(panel.y) else np.zeros(0)
+    head = np.array([np.abs(panel.y[s : s + n]).mean() if n > 0 else 1.0 for s, n in zip(panel.starts, lengths)]) \
+        if (lengths != panel.lengths).any() else sums / panel.lengths
+    return np.where(head > 1e-12, head, 1.0)
+
+
+def mase_scales(panel: Panel, fit_lengths: np.ndarray, season: int) -> np.ndarray:
+    """MASE's denominator per series: the in-sample seasonal-naive MAE of the rows before the holdout."""
+    return np.array([metrics.mase_scale(panel.y[s : s + n, None], season)[0]
+                     for s, n in zip(panel.starts, fit_lengths)])
+
+
+def build_arrays(panel: Panel, spec: PanelSpec, levels: np.ndarray, fit_lengths: np.ndarray,
+                 future: Panel | None = None) -> tuple[PanelArrays, int]:
+    """The padded arrays of the rows before each series' fit end, known features `horizon` rows further.
+
+    Returns the arrays and P, the column of every series' last fitted row plus one. Known-future covariates after the
+    fit end come from the panel's later rows (a holdout) or from `future` (a panel of the rows ahead)."""
+    count, context, horizon = len(panel.ids), spec.context, spec.horizon
+    width = context + int(fit_lengths.max())
+    series = panel.series_of_rows()
+    position = np.arange(len(panel.y)) - np.repeat(panel.starts, panel.lengths)  # row within its series
+    column = position + np.repeat(width - fit_lengths, panel.lengths)
+    fitted = position < np.repeat(fit_lengths, panel.lengths)
+    values = np.zeros((count, width), np.float32)
+    observed = np.zeros((count, width), np.float32)
+    z = transformed(panel.y[fitted], spec.transform) if spec.transform == "none" else np.log(panel.y[fitted])
+    values[series[fitted], column[fitted]] = z
+    observed[series[fitted], column[fitted]] = 1.0
+    scale = (levels * spec.factor).astype(np.float32)
+    past = np.zeros((count, width, len(spec.covariates)), np.float32)
+    past[series[fitted], column[fitted]] = (panel.past[fitted] - spec.covariate_center) / spec.covariate_scale
+    known = np.concatenate([_calendar(panel, spec, fit_lengths, width + horizon),
+                            _future_features(panel, spec, future, column, width + horizon)], -1)
+    static = static_features(panel.static, spec)
+    return PanelArrays(values, observed, past, known.astype(np.float32), static, scale,
+                       np.zeros(0, np.int32), np.zeros(0, np.int32)), width
+
+
+def static_features(static: pd.DataFrame, spec: PanelSpec) -> np.ndarray:
+    """Numbers standardized by the training panel's statistics, categories one-hot (an unseen one: all zeros)."""
+    parts = [np.zeros((len(static), 0))]
+    for name in spec.static:
+        if name in spec.static_numbers:
+            center, scale = spec.static_numbers[name]
+            parts.append(((static[name].to_numpy(float) - center) / scale)[:, None])
+        else:
+            known = spec.static_categories[name]
+            parts.append((static[name].astype(str).to_numpy()[:, None] == np.array(known)[None]).astype(float))
+    return np.concatenate(parts, 1).astype(np.float32)
+
+
+def training_pairs(arrays: PanelArrays, spec: PanelSpec, fit_lengths: np.ndarray, width: int) -> PanelArrays:
+    """(series, origin) for every window whose targets lie in its training part and whose context holds at least
+    `min_observed` real rows; the pairs go into the arrays' sampling table. Returns (arrays, pairs)."""
+    first_real = width - fit_lengths
+    first = first_real + min(spec.min_observed, spec.context) - 1
+    last = width - spec.validation - spec.horizon - 1  # targets end before the validation part
+    counts = np.maximum(last - first + 1, 0)
+    has = np.flatnonzero(counts > 0)
+    series = np.repeat(has, counts[has])
+    origins = np.concatenate([np.arange(first[s], last + 1) for s in has]) if len(has) else np.zeros(0, int)
+    pairs = np.stack([series, origins], 1).astype(np.int32)
+    starts = np.concatenate([[0], np.cumsum(counts[has])[:-1]]).astype(np.int32)
+    return arrays._replace(pair_start=starts, pair_count=counts[has].astype(np.int32)), pairs
+
+
+def validation_pairs(spec: PanelSpec, count: int, width: int) -> np.ndarray:
+    """Each series' windows whose targets lie in its validation part (one when validation = horizon)."""
+    origins = np.arange(width - spec.validation - 1, width - spec.horizon)
+    return np.stack(np.broadcast_arrays(np.arange(count)[:, None], origins[None]), -1).reshape(-1, 2).astype(np.int32)
+
+
+def forecast_pairs(count: int, width: int) -> np.ndarray:
+    return np.stack([np.arange(count), np.full(count, width - 1)], 1).astype(np.int32)
+
+
+def _rows_before(panel: Panel, lengths: np.ndarray) -> np.ndarray:
+    lengths = np.maximum(lengths, 0)
+    return np.repeat(panel.starts, lengths) + (np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+
+
+def _center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    center = values.mean(axis=0) if len(values) else np.zeros(values.shape[1])
+    scale = values.std(axis=0) if len(values) else np.ones(values.shape[1])
+    return center, np.where(scale > 1e-12, scale, 1.0)
+
+
+def _calendar(panel: Panel, spec: PanelSpec, fit_lengths: np.ndarray, columns: int) -> np.ndarray:
+    """Calendar features of every column [S, columns, q]: the grid ending at each series' last fitted stamp, built
+    once per distinct last stamp."""
+    count = len(panel.ids)
+    if not spec.calendar or not isinstance(panel.stamps, pd.DatetimeIndex):
+        return np.zeros((count, columns, 0))
+    last = panel.stamps.asi8[panel.starts + fit_lengths - 1]
+    width = columns - spec.horizon
+    out = None
+    for stamp in np.unique(last):
+        grid = pd.date_range(end=pd.Timestamp(stamp), periods=width, freq=spec.freq)
+        grid = grid.append(data_lib.future_index(grid, spec.freq, spec.horizon))
+        features = data_lib.calendar_features(grid, spec.freq)
+        if out is None:
+            out = np.zeros((count, columns, features.shape[1]))
+        out[last == stamp] = features
+    return out
+
+
+def _future_features(panel: Panel, spec: PanelSpec, future: Panel | None, column: np.ndarray,
+                     columns: int) -> np.ndarray:
+    """Scaled known-future covariates [S, columns, f] from the panel's rows (and `future`'s rows after them)."""
+    out = np.zeros((len(panel.ids), columns, len(spec.future_covariates)))
+    if not spec.future_covariates:
+        return out
+    inside = column < columns
+    series = panel.series_of_rows()
+    out[series[inside], column[inside]] = (panel.future[inside] - spec.future_center) / spec.future_scale
+    if future is not None:  # rows ahead: the first future row of a series goes right after its last panel row
+        own = {key: s for s, key in enumerate(panel.ids)}
+        ends = column[panel.starts + panel.lengths - 1]
+        for s_future, key in enumerate(future.ids):
+            s, start = own[key], future.starts[s_future]
+            rows = np.arange(start, start + future.lengths[s_future])[: columns - ends[own[key]] - 1]
+            out[s, ends[s] + 1 : ends[s] + 1 + len(rows)] = (future.future[rows] - spec.future_center) / spec.future_scale
+    return out

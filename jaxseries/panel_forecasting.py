@@ -1,0 +1,216 @@
+"""Forecasting many series: one global LSTM trained on windows from every series, forecast and scored per series.
+
+`train_series(frame, id="unique_id", ...)` lands here. The panel is checked (`panel`), put in model units
+(`panel_encoding`), and trained by the one loop on windows cut on the device (`windows`). Validation is the last
+`validation` rows (default: the horizon) of each series' training part; early stopping on the panel's mean loss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from jaxseries import data as data_lib
+from jaxseries import intervals, loop
+from jaxseries.config import ModelConfig, TrainConfig, _require_int
+from jaxseries.panel import Panel, load_panel
+from jaxseries.panel_encoding import (
+    PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, series_levels, training_pairs, untransformed,
+    validation_pairs,
+)
+from jaxseries.windows import gather_all
+
+SAMPLINGS = ("window", "series")
+DEFAULT_LOSS = "mae"  # chosen by validation on M3 monthly's training parts (benchmarks/RESULTS.md)
+
+
+def train_panel(data, *, id, time, target, horizon, holdout, context, validation, covariates, future_covariates,
+                static, calendar, season, transform, hidden_dim, num_layers, steps, learning_rate, batch_size, seed,
+                weight_decay, patience, eval_every, members, loss, sampling, min_observed, saving):
+    """A global model for a panel (see `forecasting.train_series` for the arguments)."""
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+    _require_int("min_observed", min_observed, 1)
+    panel = load_panel(data, id=id, time=time, target=target, covariates=covariates,
+                       future_covariates=future_covariates, static=static)
+    validation = validation or horizon
+    fit_lengths = panel.lengths - holdout
+    short = np.flatnonzero(fit_lengths < validation + 1)
+    if len(short):
+        raise ValueError(f"series {panel.ids[short[0]]!r} has {panel.lengths[short[0]]} rows, but holdout {holdout} + "
+                         f"validation {validation} + 1 needs {holdout + validation + 1} ({len(short)} series that "
+                         "short): drop them, or shorten holdout/validation")
+    season = season or data_lib.default_season(panel.freq)
+    context = context or (max(2 * season, horizon) if season > 1 else 2 * horizon)
+    spec, levels = fit_spec(panel, fit_lengths, horizon=horizon, holdout=holdout, context=context,
+                            validation=validation, season=season, transform=transform, calendar=calendar,
+                            sampling=sampling, min_observed=min_observed)
+    arrays, width = build_arrays(panel, spec, levels, fit_lengths)
+    arrays, pairs = training_pairs(arrays, spec, fit_lengths, width)
+    if len(pairs) == 0:
+        raise ValueError(f"no series has a training window (context {context}, horizon {horizon}, validation "
+                         f"{validation}): supply longer series or shorten the horizon")
+    layout = spec.layout()
+    x_val, y_val = gather_all(layout, arrays, validation_pairs(spec, len(panel.ids), width))
+    model_config = ModelConfig(input_dim=layout.input_dim(arrays), hidden_dim=hidden_dim, num_layers=num_layers,
+                               head="horizon", output_dim=1, horizon=horizon, context=context, loss=loss)
+    train_config = TrainConfig(steps=steps, learning_rate=learning_rate, batch_size=batch_size or 256, seed=seed,
+                               log_every=eval_every, eval_every=eval_every, patience=patience,
+                               weight_decay=weight_decay)
+    configs = tuple(dataclasses.replace(train_config, seed=seed + i) for i in range(members)) if members > 1 \
+        else train_config
+    extra = {"panel": dataclasses.asdict(spec), "panel_series": _series_table(panel, levels, fit_lengths, season),
+             "panel_rows": _stored_rows(panel, spec, fit_lengths)}
+    return loop.fit(arrays, pairs, model_config, configs, validation_data=(x_val, y_val), layout=layout,
+                    extra=extra, **saving)
+
+
+def _json_ids(ids) -> list:
+    return [v.item() if isinstance(v, np.generic) else v for v in ids]
+
+
+def _series_table(panel: Panel, levels, fit_lengths, season) -> dict:
+    return {"ids": _json_ids(panel.ids), "levels": levels.tolist(),
+            "mase_scale": [None if not np.isfinite(v) else float(v) for v in mase_scales(panel, fit_lengths, season)]}
+
+
+def _stored_rows(panel: Panel, spec: PanelSpec, fit_lengths) -> dict:
+    """Each series' last rows before the holdout (what a forecast and the baselines read), then its holdout rows,
+    as long-format columns."""
+    keep = np.minimum(fit_lengths, max(spec.context, spec.season, 1))
+    rows = panel.last_rows(keep + spec.holdout)
+    series = panel.series_of_rows()[rows]
+    stamps = panel.stamps[rows]
+    columns = {panel.id: _json_ids(panel.ids[series]),
+               panel.time or "step": [t.isoformat() for t in stamps] if isinstance(stamps, pd.DatetimeIndex)
+               else [int(t) for t in stamps],
+               panel.target: panel.y[rows].tolist()}
+    for j, name in enumerate(spec.covariates):
+        columns[name] = panel.past[rows, j].tolist()
+    for j, name in enumerate(spec.future_covariates):
+        columns[name] = panel.future[rows, j].tolist()
+    for name in spec.static:
+        columns[name] = _json_ids(panel.static[name].to_numpy()[series])
+    return {"columns": columns, "holdout": spec.holdout}
+
+
+def panel_spec(run) -> PanelSpec:
+    return PanelSpec(**run.extra["panel"])
+
+
+def _stored_panel(run) -> tuple[Panel, np.ndarray]:
+    """The stored rows as a panel, and each series' rows before its holdout."""
+    spec, stored = panel_spec(run), run.extra["panel_rows"]
+    frame = pd.DataFrame(stored["columns"])
+    panel = load_panel(frame, id=spec.id, time=spec.time or "step", target=spec.target, covariates=spec.covariates,
+                       future_covariates=spec.future_covariates, static=spec.static)
+    return panel, panel.lengths - stored["holdout"]
+
+
+def forecast_panel(run, *, data=None, future=None, horizon: int | None = None, level: float | None = None
+                   ) -> pd.DataFrame:
+    """The forecast of every series from its last row: a long frame (id, time, `forecast`, and `lower`/`upper`
+    with `level`). `data` (a panel in the training layout) forecasts from its ends instead, unseen series too;
+    `future` (a panel of the rows ahead) gives known-future covariates."""
+    spec = panel_spec(run)
+    horizon = spec.horizon if horizon is None else horizon
+    _require_int("horizon", horizon, 1)
+    if horizon > spec.horizon:
+        raise ValueError(f"horizon={horizon} exceeds the trained horizon {spec.horizon}: retrain with a longer one")
+    level = intervals.check_level(level)
+    table = run.extra["panel_series"]
+    trained_levels = dict(zip(table["ids"], table["levels"]))
+    if data is None:
+        history, fit_lengths = _stored_panel(run)
+        ahead = None
+    else:
+        history = load_panel(data, id=spec.id, time=spec.time, target=spec.target, covariates=spec.covariates,
+                             future_covariates=spec.future_covariates, static=spec.static)
+        fit_lengths = history.lengths
+        ahead = None if future is None else load_panel(future.assign(**{spec.target: 0.0}), id=spec.id,
+                                                       time=spec.time, target=spec.target,
+                                                       future_covariates=spec.future_covariates)
+        if ahead is not None:
+            unknown = sorted(set(_json_ids(ahead.ids)) - set(_json_ids(history.ids)), key=str)
+            if unknown:
+                raise ValueError(f"future= has ids that are not in data: {unknown[:5]}")
+    own = series_levels(history, fit_lengths, spec.transform)
+    levels = np.array([trained_levels.get(key, fallback) for key, fallback in zip(_json_ids(history.ids), own)])
+    arrays, width = build_arrays(history, spec, levels, fit_lengths, future=ahead)
+    if spec.future_covariates:
+        _check_future_rows(history, fit_lengths, ahead, horizon, spec)
+    x, base, scale = gather_all(spec.layout(), arrays, forecast_pairs(len(history.ids), width), with_targets=False)
+    out = np.asarray(run.predict(x), np.float64).reshape(-1, len(x), spec.horizon)[:, :, :horizon]  # [members, S, H]
+    predicted = base[None, :, None] + scale[None, :, None] * out
+    frame = _long_frame(history, fit_lengths, spec, horizon)
+    frame["forecast"] = untransformed(predicted, spec.transform).mean(0).reshape(-1)
+    if level is not None:
+        if len(predicted) == 1:
+            raise ValueError("one model has no spread to make an interval from: train an ensemble (members=5)")
+        low, high = intervals.member_interval(predicted, level, axis=0)
+        frame["lower"] = untransformed(low, spec.transform).reshape(-1)
+        frame["upper"] = untransformed(high, spec.transform).reshape(-1)
+    return frame
+
+
+def _check_future_rows(history, fit_lengths, ahead, horizon, spec) -> None:
+    after = history.lengths - fit_lengths + (0 if ahead is None else
+                                             pd.Series(ahead.lengths, ahead.ids).reindex(history.ids).fillna(0).to_numpy())
+    missing = np.flatnonzero(after < horizon)
+    if len(missing):
+        raise ValueError(f"known-future covariates {spec.future_covariates} are needed for {horizon} rows ahead, id "
+                         f"{history.ids[missing[0]]!r} has {int(after[missing[0]])}: pass future= (a long frame of "
+                         "the rows ahead)")
+
+
+def _long_frame(history: Panel, fit_lengths, spec: PanelSpec, horizon: int) -> pd.DataFrame:
+    """id and time columns of each series' next `horizon` rows after its fit end."""
+    last = history.starts + fit_lengths - 1
+    ids = np.repeat(history.ids, horizon)
+    if isinstance(history.stamps, pd.DatetimeIndex):
+        ends = history.stamps[last]
+        grids = {end: data_lib.future_index(pd.DatetimeIndex([end]), spec.freq, horizon) for end in ends.unique()}
+        stamps = pd.DatetimeIndex(np.concatenate([grids[end].to_numpy() for end in ends]))
+    else:
+        stamps = (np.asarray(history.stamps)[last][:, None] + np.arange(1, horizon + 1)).reshape(-1)
+    return pd.DataFrame({spec.id: ids, spec.time or "step": stamps})
+
+
+def evaluate_panel(run) -> dict:
+    """Per-series errors on the holdout beside naive and seasonal naive, their means, and the share of series where
+    the model beats seasonal naive (by sMAPE). sMAPE is M3's 200|y-f|/(|y|+|f|); MASE divides by each series'
+    in-sample seasonal-naive MAE."""
+    spec = panel_spec(run)
+    if spec.holdout == 0:
+        raise ValueError("this run has no holdout to score: train with holdout > 0 (CLI --holdout N)")
+    history, fit_lengths = _stored_panel(run)
+    steps = min(spec.horizon, spec.holdout)
+    count = len(history.ids)
+    actual = history.y[history.starts[:, None] + fit_lengths[:, None] + np.arange(steps)]
+    tails = [history.y[s : s + n] for s, n in zip(history.starts, fit_lengths)]
+    naive = np.stack([np.repeat(t[-1], steps) for t in tails])
+    seasonal = np.stack([np.resize(t[-spec.season:], max(steps, 1))[:steps] if len(t) >= spec.season
+                         else np.repeat(t[-1], steps) for t in tails])
+    model = forecast_panel(run, horizon=steps)["forecast"].to_numpy().reshape(count, steps)
+    scale = np.array([np.nan if v is None else v for v in run.extra["panel_series"]["mase_scale"]], float)
+    ids = pd.Index(_json_ids(history.ids), name=spec.id)
+    per_series = {name: panel_errors(actual, predicted, scale, ids)
+                  for name, predicted in (("jaxseries", model), ("naive", naive), ("seasonal_naive", seasonal))}
+    table = pd.concat(per_series, names=["forecaster"])
+    overall = table.groupby(level="forecaster", sort=False).mean()
+    beats = float(np.mean(per_series["jaxseries"]["sMAPE"].to_numpy() < per_series["seasonal_naive"]["sMAPE"].to_numpy()))
+    return {"overall": overall, "per_series": table, "beats_seasonal_naive": beats, "horizon": steps,
+            "series": count}
+
+
+def panel_errors(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray, ids=None) -> pd.DataFrame:
+    """Per series (rows of [S, H] arrays): sMAPE (M3, 0-200), MASE, MAPE%, MAE."""
+    diff = np.abs(predicted - actual)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        denominator = np.abs(actual) + np.abs(predicted)
+        smape = np.mean(np.where(denominator > 0, 200 * diff / denominator, 0.0), axis=1)
+        mape = 100 * np.mean(np.where(actual != 0, diff / np.abs(actual), np.nan), axis=1)
+        mase = diff.mean(1) / scale
+    return pd.DataFrame({"sMAPE": smape, "MASE": mase, "MAPE%": mape, "MAE": diff.mean(1)}, index=ids)
