@@ -54,6 +54,7 @@ def train_series(
     loss: str | None = None,
     sampling: str = "window",
     min_observed: int = 1,
+    deseasonalize: bool = True,
     seed: int = 0,
     weight_decay: float | None = None,
     patience: int | None = 20,
@@ -76,7 +77,8 @@ def train_series(
     windows from every series (`panel_forecasting`): per series the last `holdout` rows are kept out and the last
     `validation` (default: `horizon`) rows of the rest validate; `static` names per-series columns; `sampling`
     draws batches over every window ("window") or every series equally ("series"); `min_observed` is the fewest
-    real rows a training window's context needs (short series are left-padded, with a mask the model sees).
+    real rows a training window's context needs (short series are left-padded, with a mask the model sees);
+    `deseasonalize` removes each seasonal series' seasonal indices (classical decomposition) before the windows.
     Panel defaults: transform "auto" (log when positive), hidden_dim 64, batch 256, loss "mae".
     """
     if id is not None or isinstance(data, (dict, list)):
@@ -94,7 +96,7 @@ def train_series(
             hidden_dim=hidden_dim or 64, num_layers=num_layers, steps=steps, learning_rate=learning_rate,
             batch_size=batch_size, seed=seed, weight_decay=weight_decay, patience=patience, eval_every=eval_every,
             members=members, loss=loss or panel_forecasting.DEFAULT_LOSS, sampling=sampling,
-            min_observed=min_observed, saving=saving)
+            min_observed=min_observed, deseasonalize=deseasonalize, saving=saving)
     if static:
         raise ValueError("static= names per-series columns of a panel: pass id= (the id column) too")
     transform, hidden_dim, loss = transform or "none", hidden_dim or 32, loss or "mse"

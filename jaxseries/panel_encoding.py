@@ -42,6 +42,7 @@ class PanelSpec:
     factor: float  # the panel-wide spread of relative changes
     calendar: bool
     sampling: str
+    deseasonalize: bool  # seasonal series lose their seasonal indices (classical decomposition) before windows
     min_observed: int  # a training window needs this many observed context rows
     covariates: list
     future_covariates: list
@@ -66,7 +67,7 @@ def untransformed(values: np.ndarray, transform: str) -> np.ndarray:
 
 
 def fit_spec(panel: Panel, fit_lengths: np.ndarray, *, horizon, holdout, context, validation, season, transform,
-             calendar, sampling, min_observed) -> tuple[PanelSpec, np.ndarray]:
+             calendar, sampling, min_observed, deseasonalize) -> tuple[PanelSpec, np.ndarray]:
     """The spec and each series' level, from the training parts only (rows before fit_length - validation)."""
     season = season or data_lib.default_season(panel.freq)
     train_rows = _rows_before(panel, fit_lengths - validation)
@@ -94,6 +95,7 @@ def fit_spec(panel: Panel, fit_lengths: np.ndarray, *, horizon, holdout, context
         id=panel.id, time=panel.time, target=panel.target, freq=panel.freq, season=season, context=context,
         horizon=horizon, holdout=holdout, validation=validation, reference=min(max(season, 1), context),
         transform=transform, factor=factor, calendar=calendar, sampling=sampling, min_observed=min_observed,
+        deseasonalize=deseasonalize and season > 1,
         **{k: panel.names[k] for k in ("covariates", "future_covariates", "static")},
         covariate_center=c_center.tolist(), covariate_scale=c_scale.tolist(), future_center=f_center.tolist(),
         future_scale=f_scale.tolist(), static_numbers=numbers, static_categories=categories)
@@ -110,15 +112,46 @@ def series_levels(panel: Panel, lengths: np.ndarray, transform: str) -> np.ndarr
     return np.where(head > 1e-12, head, 1.0)
 
 
+def seasonal_indices(panel: Panel, lengths: np.ndarray, spec: PanelSpec) -> np.ndarray:
+    """[S, season] additive seasonal indices of the transformed values, from each series' first `lengths` rows;
+    index j applies to the rows j (mod season) after its last one. Zero for a series that fails the seasonality
+    test (lag-season autocorrelation beyond 90% limits, as the M3/M4 Theta benchmarks use) or has under 3 seasons.
+
+    Classical decomposition: the centred moving average of one season is the trend; a position's index is the
+    mean of the values' departures from it, centred to sum to zero."""
+    m = spec.season
+    out = np.zeros((len(panel.ids), max(m, 1)))
+    if not spec.deseasonalize:
+        return out
+    for s, (start, n) in enumerate(zip(panel.starts, lengths)):
+        if n < 3 * m:
+            continue
+        z = transformed(panel.y[start : start + n], spec.transform)
+        centred = z - z.mean()
+        acf = np.array([np.sum(centred[k:] * centred[: n - k]) for k in range(m + 1)]) / max(np.sum(centred**2), 1e-12)
+        limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[1:m] ** 2)) / n)
+        if abs(acf[m]) <= limit:
+            continue
+        weights = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
+        trend = np.convolve(z, weights, mode="valid")
+        lead = (len(weights) - 1) // 2
+        departures = z[lead : lead + len(trend)] - trend
+        phase = (np.arange(lead, lead + len(trend)) - (n - 1)) % m
+        index = np.array([departures[phase == j].mean() for j in range(m)])
+        out[s] = index - index.mean()
+    return out
+
+
 def mase_scales(panel: Panel, fit_lengths: np.ndarray, season: int) -> np.ndarray:
     """MASE's denominator per series: the in-sample seasonal-naive MAE of the rows before the holdout."""
     return np.array([metrics.mase_scale(panel.y[s : s + n, None], season)[0]
                      for s, n in zip(panel.starts, fit_lengths)])
 
 
-def build_arrays(panel: Panel, spec: PanelSpec, levels: np.ndarray, fit_lengths: np.ndarray,
+def build_arrays(panel: Panel, spec: PanelSpec, levels: np.ndarray, seasonal: np.ndarray, fit_lengths: np.ndarray,
                  future: Panel | None = None) -> tuple[PanelArrays, int]:
-    """The padded arrays of the rows before each series' fit end, known features `horizon` rows further.
+    """The padded arrays of the rows before each series' fit end (seasonal indices removed), known features
+    `horizon` rows further.
 
     Returns the arrays and P, the column of every series' last fitted row plus one. Known-future covariates after the
     fit end come from the panel's later rows (a holdout) or from `future` (a panel of the rows ahead)."""
@@ -130,7 +163,8 @@ def build_arrays(panel: Panel, spec: PanelSpec, levels: np.ndarray, fit_lengths:
     fitted = position < np.repeat(fit_lengths, panel.lengths)
     values = np.zeros((count, width), np.float32)
     observed = np.zeros((count, width), np.float32)
-    z = transformed(panel.y[fitted], spec.transform) if spec.transform == "none" else np.log(panel.y[fitted])
+    phase = (column - (width - 1)) % seasonal.shape[1]
+    z = transformed(panel.y[fitted], spec.transform) - seasonal[series, phase][fitted]
     values[series[fitted], column[fitted]] = z
     observed[series[fitted], column[fitted]] = 1.0
     scale = (levels * spec.factor).astype(np.float32)

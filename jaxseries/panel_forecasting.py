@@ -17,8 +17,8 @@ from jaxseries import intervals, loop
 from jaxseries.config import ModelConfig, TrainConfig, _require_int
 from jaxseries.panel import Panel, load_panel
 from jaxseries.panel_encoding import (
-    PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, series_levels, training_pairs, untransformed,
-    validation_pairs,
+    PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, seasonal_indices, series_levels, training_pairs,
+    untransformed, validation_pairs,
 )
 from jaxseries.windows import gather_all
 
@@ -28,7 +28,7 @@ DEFAULT_LOSS = "mae"  # chosen by validation on M3 monthly's training parts (ben
 
 def train_panel(data, *, id, time, target, horizon, holdout, context, validation, covariates, future_covariates,
                 static, calendar, season, transform, hidden_dim, num_layers, steps, learning_rate, batch_size, seed,
-                weight_decay, patience, eval_every, members, loss, sampling, min_observed, saving):
+                weight_decay, patience, eval_every, members, loss, sampling, min_observed, deseasonalize, saving):
     """A global model for a panel (see `forecasting.train_series` for the arguments)."""
     if sampling not in SAMPLINGS:
         raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
@@ -46,8 +46,10 @@ def train_panel(data, *, id, time, target, horizon, holdout, context, validation
     context = context or (max(2 * season, horizon) if season > 1 else 2 * horizon)
     spec, levels = fit_spec(panel, fit_lengths, horizon=horizon, holdout=holdout, context=context,
                             validation=validation, season=season, transform=transform, calendar=calendar,
-                            sampling=sampling, min_observed=min_observed)
-    arrays, width = build_arrays(panel, spec, levels, fit_lengths)
+                            sampling=sampling, min_observed=min_observed, deseasonalize=deseasonalize)
+    # the indices come from the training part; anchored at the last fitted row, as the arrays' columns are
+    seasonal = _anchored(seasonal_indices(panel, fit_lengths - validation, spec), validation)
+    arrays, width = build_arrays(panel, spec, levels, seasonal, fit_lengths)
     arrays, pairs = training_pairs(arrays, spec, fit_lengths, width)
     if len(pairs) == 0:
         raise ValueError(f"no series has a training window (context {context}, horizon {horizon}, validation "
@@ -61,7 +63,8 @@ def train_panel(data, *, id, time, target, horizon, holdout, context, validation
                                weight_decay=weight_decay)
     configs = tuple(dataclasses.replace(train_config, seed=seed + i) for i in range(members)) if members > 1 \
         else train_config
-    extra = {"panel": dataclasses.asdict(spec), "panel_series": _series_table(panel, levels, fit_lengths, season),
+    extra = {"panel": dataclasses.asdict(spec),
+             "panel_series": _series_table(panel, levels, seasonal, fit_lengths, season),
              "panel_rows": _stored_rows(panel, spec, fit_lengths)}
     return loop.fit(arrays, pairs, model_config, configs, validation_data=(x_val, y_val), layout=layout,
                     extra=extra, **saving)
@@ -71,8 +74,13 @@ def _json_ids(ids) -> list:
     return [v.item() if isinstance(v, np.generic) else v for v in ids]
 
 
-def _series_table(panel: Panel, levels, fit_lengths, season) -> dict:
-    return {"ids": _json_ids(panel.ids), "levels": levels.tolist(),
+def _anchored(seasonal: np.ndarray, shift: int) -> np.ndarray:
+    """Indices anchored `shift` rows later: index j applies j rows (mod season) after the new anchor."""
+    return np.roll(seasonal, -shift, axis=1)
+
+
+def _series_table(panel: Panel, levels, seasonal, fit_lengths, season) -> dict:
+    return {"ids": _json_ids(panel.ids), "levels": levels.tolist(), "seasonal": seasonal.round(8).tolist(),
             "mase_scale": [None if not np.isfinite(v) else float(v) for v in mase_scales(panel, fit_lengths, season)]}
 
 
@@ -121,10 +129,10 @@ def forecast_panel(run, *, data=None, future=None, horizon: int | None = None, l
         raise ValueError(f"horizon={horizon} exceeds the trained horizon {spec.horizon}: retrain with a longer one")
     level = intervals.check_level(level)
     table = run.extra["panel_series"]
-    trained_levels = dict(zip(table["ids"], table["levels"]))
     if data is None:
         history, fit_lengths = _stored_panel(run)
         ahead = None
+        levels, seasonal = np.asarray(table["levels"]), np.asarray(table["seasonal"])
     else:
         history = load_panel(data, id=spec.id, time=spec.time, target=spec.target, covariates=spec.covariates,
                              future_covariates=spec.future_covariates, static=spec.static)
@@ -136,14 +144,18 @@ def forecast_panel(run, *, data=None, future=None, horizon: int | None = None, l
             unknown = sorted(set(_json_ids(ahead.ids)) - set(_json_ids(history.ids)), key=str)
             if unknown:
                 raise ValueError(f"future= has ids that are not in data: {unknown[:5]}")
-    own = series_levels(history, fit_lengths, spec.transform)
-    levels = np.array([trained_levels.get(key, fallback) for key, fallback in zip(_json_ids(history.ids), own)])
-    arrays, width = build_arrays(history, spec, levels, fit_lengths, future=ahead)
+        # New history is the data in hand before the origin: levels (of unseen series) and seasonal indices come from it
+        trained_levels = dict(zip(table["ids"], table["levels"]))
+        own = series_levels(history, fit_lengths, spec.transform)
+        levels = np.array([trained_levels.get(key, fallback) for key, fallback in zip(_json_ids(history.ids), own)])
+        seasonal = seasonal_indices(history, fit_lengths, spec)
+    arrays, width = build_arrays(history, spec, levels, seasonal, fit_lengths, future=ahead)
     if spec.future_covariates:
         _check_future_rows(history, fit_lengths, ahead, horizon, spec)
     x, base, scale = gather_all(spec.layout(), arrays, forecast_pairs(len(history.ids), width), with_targets=False)
     out = np.asarray(run.predict(x), np.float64).reshape(-1, len(x), spec.horizon)[:, :, :horizon]  # [members, S, H]
-    predicted = base[None, :, None] + scale[None, :, None] * out
+    ahead_phase = np.arange(1, horizon + 1) % seasonal.shape[1]
+    predicted = base[None, :, None] + scale[None, :, None] * out + seasonal[None][:, :, ahead_phase]
     frame = _long_frame(history, fit_lengths, spec, horizon)
     frame["forecast"] = untransformed(predicted, spec.transform).mean(0).reshape(-1)
     if level is not None:
