@@ -1,8 +1,9 @@
 """The command line (`jaxseries ...` and `python -m jaxseries ...` are the same program).
 
     jaxseries train DATA.csv --target COL [--target COL2 ...] [--time COL] --horizon H [--holdout N] --out RUN_DIR
+    jaxseries train PANEL.csv --id unique_id --time ds --target y --horizon H [--static COL] --out RUN_DIR
     jaxseries forecast RUN_DIR [--horizon H] --csv OUT.csv [--plot OUT.png]
-    jaxseries evaluate RUN_DIR [--json]
+    jaxseries evaluate RUN_DIR [--json] [--per-series OUT.csv]
     jaxseries backtest DATA.csv --target COL --horizon H --folds K [--refit] [--json] [--csv OUT.csv]
     jaxseries dataset airline OUT.csv
     jaxseries demo
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="score a run on its holdout beside the baselines")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    evaluate.add_argument("--per-series", help="panel runs: write every series' errors to this CSV")
 
     dataset = commands.add_parser("dataset", help="write a shipped dataset as CSV")
     dataset.add_argument("name", choices=["airline"])
@@ -64,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _series_options(parser) -> None:
     """The data and model options `train` and `backtest` share."""
     parser.add_argument("data", help="CSV file with a header row")
+    parser.add_argument("--id", help="series id column: the CSV is a panel (long format), one global model")
+    parser.add_argument("--static", action="append", default=[], help="panel: per-series column (repeatable)")
+    parser.add_argument("--loss", choices=["mse", "mae", "huber"], help="training loss (default: mse; panels mae)")
+    parser.add_argument("--sampling", choices=["window", "series"], default="window",
+                        help="panel batches: every window equally likely, or every series")
     parser.add_argument("--target", action="append", required=True, help="target column (repeat for several)")
     parser.add_argument("--time", help="timestamp column (calendar features, frequency, timestamps in forecasts)")
     parser.add_argument("--horizon", type=int, required=True, help="steps to forecast")
@@ -74,11 +81,11 @@ def _series_options(parser) -> None:
     parser.add_argument("--future-covariate", action="append", default=[], help="known-future covariate (repeatable)")
     parser.add_argument("--no-calendar", action="store_true", help="no calendar features from the timestamps")
     parser.add_argument("--season", type=int, help="seasonal period (default from the frequency)")
-    parser.add_argument("--transform", choices=["none", "log", "auto"], default="none",
-                        help="log: model log values (auto: log when all positive); none measured best, see README")
+    parser.add_argument("--transform", choices=["none", "log", "auto"],
+                        help="log: model log values (auto: log when all positive); default none (panels: auto)")
     parser.add_argument("--normalize", choices=["auto", "season", "window", "global"], default="auto")
     parser.add_argument("--fill", action="store_true", help="reindex irregular timestamps and interpolate")
-    parser.add_argument("--hidden-dim", type=int, default=32)
+    parser.add_argument("--hidden-dim", type=int, help="LSTM width (default 32; panels 64)")
     parser.add_argument("--num-layers", type=int, default=1)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, help="decoupled weight decay (AdamW); default plain Adam")
@@ -92,7 +99,7 @@ def _series_options(parser) -> None:
 
 def _series_kwargs(args) -> dict:
     return dict(
-        target=args.target, time=args.time, horizon=args.horizon, context=args.context, validation=args.validation,
+        id=args.id, static=args.static, loss=args.loss, sampling=args.sampling, target=args.target, time=args.time, horizon=args.horizon, context=args.context, validation=args.validation,
         covariates=args.covariate, future_covariates=args.future_covariate, calendar=not args.no_calendar,
         season=args.season, transform=args.transform, normalize=args.normalize, fill=args.fill,
         hidden_dim=args.hidden_dim, num_layers=args.num_layers, steps=args.steps, learning_rate=args.learning_rate,
@@ -116,6 +123,12 @@ def _train(args) -> None:
 
 
 def _print_evaluation(report: dict) -> None:
+    if "per_series" in report:
+        print(f"holdout, {report['horizon']}-step forecast of {report['series']} series; mean over series "
+              f"(sMAPE 0-200 as in M3; MASE against each series' in-sample seasonal naive):")
+        print(report["overall"].round(3).to_string())
+        print(f"jaxseries beats seasonal naive (sMAPE) on {report['beats_seasonal_naive']:.1%} of series")
+        return
     print(f"holdout, {report['horizon']}-step forecast (series units):")
     print(report["overall"].round(3).to_string())
 
@@ -125,7 +138,7 @@ def _forecast(args) -> None:
 
     run = runs.load(args.run_dir)
     frame = forecast.forecast(run, horizon=args.horizon, level=args.level)
-    frame.to_csv(args.csv, index=forecast.series_spec(run).time is not None)
+    frame.to_csv(args.csv, index="panel" not in run.extra and forecast.series_spec(run).time is not None)
     print(f"wrote {len(frame)} rows to {args.csv}")
     if args.plot:
         print(f"plot saved to {plots.save(plots.plot_forecast(run, forecast=frame), args.plot)}")
@@ -135,6 +148,19 @@ def _evaluate(args) -> None:
     from jaxseries import checkpoint, forecasting as forecast, runs
 
     report = forecast.evaluate(runs.load(args.run_dir))
+    if args.per_series:
+        if "per_series" not in report:
+            raise ValueError("--per-series is for panel runs (trained with --id)")
+        report["per_series"].to_csv(args.per_series)
+    if "per_series" in report:
+        if args.json:
+            print(json.dumps({"horizon": report["horizon"], "series": report["series"],
+                              "beats_seasonal_naive": report["beats_seasonal_naive"],
+                              "metrics": {name: {m: checkpoint.json_number(v) for m, v in row.items()}
+                                          for name, row in report["overall"].iterrows()}}, indent=2))
+        else:
+            _print_evaluation(report)
+        return
     if not args.json:
         _print_evaluation(report)
         print("MAPE% by horizon step:")
@@ -150,8 +176,15 @@ def _evaluate(args) -> None:
 def _backtest(args) -> None:
     from jaxseries import backtesting, intervals
 
-    result = backtesting.backtest(args.data, **_series_kwargs(args), folds=args.folds, stride=args.stride,
-                                  refit=args.refit, level=args.level)
+    if args.id or args.static:
+        raise ValueError("backtests of panels (--id) are not built yet: backtest one series, or train the panel with "
+                         "--holdout and evaluate it")
+    options = {k: v for k, v in _series_kwargs(args).items() if k not in ("id", "static", "sampling")}
+    options.update(transform=args.transform or "none", hidden_dim=args.hidden_dim or 32)
+    if options.pop("loss") not in (None, "mse"):
+        raise ValueError("backtests train with --loss mse")
+    result = backtesting.backtest(args.data, **options, folds=args.folds, stride=args.stride, refit=args.refit,
+                                  level=args.level)
     if args.csv:
         result.forecasts.to_csv(args.csv, index=False)
     if args.json:

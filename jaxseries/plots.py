@@ -1,4 +1,5 @@
-"""Matplotlib figures: the forecast beside history, holdout truth and baselines; the loss curves."""
+"""Matplotlib figures: the forecast beside history, holdout truth and baselines; the loss curves; a panel's grid
+of series and its per-series errors."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from jaxseries.runs import Trained
 
 
 def plot_forecast(run, ax=None, *, forecast=None):
-    """History (the stored tail), holdout truth, the model's forecast (and interval) and both baselines, per target."""
+    """History (the stored tail), holdout truth, the model's forecast (and interval) and both baselines, per target.
+    A panel run draws a grid of its first series (`plot_panel`)."""
+    if "panel" in run.extra:
+        return plot_panel(run, forecast=forecast)
     spec = forecast_lib.series_spec(run)
     history, holdout = forecast_lib.history_frames(run)
     forecast = forecast_lib.forecast(run) if forecast is None else forecast
@@ -58,3 +62,56 @@ def save(figure, path: str) -> str:
     figure.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(figure)
     return path
+
+
+def plot_panel(run, ids=None, *, count: int = 9, forecast=None, columns: int = 3):
+    """A grid of a panel run's series: stored history, holdout truth, forecast (and interval when it has one).
+    `ids` picks the series (default: the first `count`)."""
+    from jaxseries import panel_forecasting
+
+    spec = panel_forecasting.panel_spec(run)
+    history, fit_lengths = panel_forecasting._stored_panel(run)
+    forecast = forecast_lib.forecast(run) if forecast is None else forecast
+    chosen = list(history.ids[:count]) if ids is None else list(ids)
+    rows = -(-len(chosen) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 2.6 * rows), squeeze=False)
+    where = {key: s for s, key in enumerate(panel_forecasting._json_ids(history.ids))}
+    time = spec.time or "step"
+    for ax, key in zip(axes.flat, chosen):
+        if key not in where:
+            raise ValueError(f"id {key!r} is not in this run's panel")
+        s = where[key]
+        start, fitted, n = history.starts[s], fit_lengths[s], history.lengths[s]
+        stamps, values = history.stamps[start : start + n], history.y[start : start + n]
+        ax.plot(stamps[:fitted], values[:fitted], color="black", lw=1.1)
+        if n > fitted:
+            ax.plot(stamps[fitted - 1 :], values[fitted - 1 :], color="black", lw=1.1, ls="--")
+        own = forecast[forecast[spec.id] == key]
+        ax.plot(own[time], own["forecast"], color="C0", lw=1.8)
+        if "lower" in own:
+            ax.fill_between(own[time], own["lower"], own["upper"], color="C0", alpha=0.2, lw=0)
+        ax.set_title(str(key), fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(chosen):]:
+        ax.axis("off")
+    figure.suptitle("history (solid), holdout (dashed), jaxseries forecast (blue)", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def plot_errors(report: dict, metric: str = "sMAPE", ax=None):
+    """The distribution of per-series errors of a panel evaluation (`js.evaluate` on a panel run), the model
+    against seasonal naive."""
+    table = report["per_series"][metric]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    upper = float(np.nanquantile(table.to_numpy(), 0.98))
+    bins = np.linspace(0, upper, 40)
+    for name, color in (("seasonal_naive", "C1"), ("jaxseries", "C0")):
+        values = table.xs(name, level="forecaster").to_numpy()
+        ax.hist(np.clip(values, 0, upper), bins=bins, alpha=0.55, color=color,
+                label=f"{name} (mean {np.nanmean(values):.2f})")
+    ax.set_xlabel(f"per-series {metric} on the holdout")
+    ax.set_ylabel("series")
+    ax.legend()
+    return ax.figure

@@ -1,0 +1,241 @@
+"""Panels: many series in one global model. Input layouts, the window gather, forecasts, evaluation, bad input."""
+
+import json
+import subprocess
+import sys
+
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+import pytest
+
+import jaxseries as js
+from jaxseries import panel_encoding, panel_forecasting
+from jaxseries.panel import load_panel
+from jaxseries.windows import PanelArrays, WindowLayout
+
+FAST = dict(horizon=4, steps=30, eval_every=10, hidden_dim=8, batch_size=16, progress=False)
+
+
+def make_panel(lengths=(40, 30, 52), start="2001-01-01", seed=0) -> pd.DataFrame:
+    """Seasonal positive series of different lengths and starts, in the long format (unique_id, ds, y)."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i, n in enumerate(lengths):
+        stamps = pd.date_range(pd.Timestamp(start) + pd.DateOffset(months=3 * i), periods=n, freq="MS")
+        level = 50 * (i + 1) * (1 + 0.01 * np.arange(n))
+        y = level * (1 + 0.2 * np.sin(2 * np.pi * stamps.month / 12)) * np.exp(0.02 * rng.normal(size=n))
+        frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": stamps, "y": y, "group": "ab"[i % 2]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def panel_run():
+    return js.train_series(make_panel(), id="unique_id", time="ds", target="y", holdout=4, static=["group"], **FAST)
+
+
+def test_forecast_is_a_long_frame_starting_one_period_after_each_series(panel_run):
+    frame = js.forecast(panel_run)
+    assert list(frame.columns) == ["unique_id", "ds", "forecast"]
+    data = make_panel()
+    for key, own in frame.groupby("unique_id"):
+        fitted = data[data.unique_id == key].iloc[:-4]  # holdout 4: the forecast starts where the holdout does
+        expected = pd.date_range(fitted.ds.iloc[-1], periods=5, freq="MS")[1:]
+        assert list(own.ds) == list(expected)
+        assert np.isfinite(own.forecast).all() and (own.forecast > 0).all()
+    assert sorted(frame.unique_id.unique()) == ["s0", "s1", "s2"]
+
+
+def test_no_holdout_forecasts_from_each_series_last_row():
+    data = make_panel()
+    run = js.train_series(data, id="unique_id", time="ds", target="y", **FAST)
+    frame = js.forecast(run)
+    last = data.groupby("unique_id").ds.max()
+    first = frame.groupby("unique_id").ds.min()
+    assert all(first[k] == last[k] + pd.DateOffset(months=1) for k in last.index)
+
+
+def test_dict_and_list_inputs_train_the_same_panel():
+    data = make_panel()
+    as_dict = {key: own.set_index("ds")["y"] for key, own in data.groupby("unique_id")}
+    from_dict = js.train_series(as_dict, **FAST)
+    from_frame = js.train_series(data.drop(columns="group"), id="unique_id", time="ds", target="y", **FAST)
+    np.testing.assert_allclose(from_dict.history, from_frame.history, rtol=1e-5)
+    arrays = [own.y.to_numpy() for _, own in data.groupby("unique_id")]
+    from_list = js.train_series(arrays, **FAST)
+    assert list(js.forecast(from_list).columns) == ["unique_id", "step", "forecast"]
+
+
+def test_gather_matches_a_numpy_window():
+    values = np.arange(24, dtype=np.float32).reshape(2, 12) + 1.0
+    observed = np.ones_like(values)
+    observed[1, :5] = 0  # series 1 starts at column 5 (left padding)
+    values[1, :5] = 0
+    arrays = PanelArrays(values, observed, np.zeros((2, 12, 0), np.float32), np.zeros((2, 15, 0), np.float32),
+                         np.array([[1.0], [-1.0]], np.float32), np.array([1.0, 2.0], np.float32),
+                         np.zeros(0, np.int32), np.zeros(0, np.int32))
+    layout = WindowLayout(context=4, horizon=3, reference=2)
+    x, y = layout.gather(arrays, jnp.array([[1, 6]]))  # context columns 3..6, targets 7..9
+    level = (values[1, 5] + values[1, 6]) / 2  # the mean of the last two observed values
+    np.testing.assert_allclose(x[0, :4, 0], observed[1, 3:7] * (values[1, 3:7] - level) / 2.0)
+    np.testing.assert_allclose(x[0, :4, 1], [0, 0, 1, 1])
+    np.testing.assert_allclose(y[0], (values[1, 7:10] - level) / 2.0)
+    np.testing.assert_allclose(x[0, 4:, 2], [1 / 3, 2 / 3, 1])  # decoder rows: position k/H, then the flag
+    np.testing.assert_allclose(x[0, :, -1], -1.0)  # the static feature on every row
+
+
+def test_series_sampling_draws_every_series_about_equally():
+    counts = np.array([1000, 10, 1], np.int32)
+    arrays = PanelArrays(*[np.zeros((3, 1))] * 6, np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32),
+                         counts)
+    import jax
+
+    index = np.asarray(WindowLayout(4, 2, 1, "series").sample(arrays, jax.random.PRNGKey(0), 30000))
+    owner = np.searchsorted(np.cumsum(counts), index, side="right")
+    share = np.bincount(owner, minlength=3) / len(index)
+    np.testing.assert_allclose(share, 1 / 3, atol=0.02)
+    assert index.max() < counts.sum()
+
+
+def test_scaling_reads_training_parts_only():
+    data = make_panel()
+    changed = data.copy()
+    tail = changed.groupby("unique_id").cumcount(ascending=False) < 8  # validation (4) + holdout (4)
+    changed.loc[tail, "y"] *= 3.0
+    specs = []
+    for frame in (data, changed):
+        panel = load_panel(frame, id="unique_id", time="ds", target="y")
+        spec, levels = panel_encoding.fit_spec(
+            panel, panel.lengths - 4, horizon=4, holdout=4, context=8, validation=4, season=12, transform="none",
+            calendar=True, sampling="window", min_observed=1, deseasonalize=True)
+        specs.append((spec.factor, levels.tolist(), panel_encoding.seasonal_indices(panel, panel.lengths - 8, spec)))
+    assert specs[0][:2] == specs[1][:2]
+    np.testing.assert_array_equal(specs[0][2], specs[1][2])
+
+
+def test_evaluate_scores_every_series_with_the_m3_smape(panel_run):
+    report = js.evaluate(panel_run)
+    table = report["per_series"]
+    assert report["series"] == 3 and report["horizon"] == 4
+    assert set(table.index.get_level_values("forecaster")) == {"jaxseries", "naive", "seasonal_naive"}
+    data = make_panel()
+    truth = data.groupby("unique_id").tail(4).set_index(["unique_id", "ds"]).y
+    forecast = js.forecast(panel_run).set_index(["unique_id", "ds"]).forecast
+    smape = (200 * (truth - forecast).abs() / (truth.abs() + forecast.abs())).groupby("unique_id").mean()
+    np.testing.assert_allclose(table.loc["jaxseries"]["sMAPE"].sort_index(), smape.sort_index(), rtol=1e-6)
+    fitted = data.groupby("unique_id").apply(lambda f: f.y.to_numpy()[:-4], include_groups=False)
+    scale = fitted.apply(lambda v: np.mean(np.abs(v[12:] - v[:-12])))
+    mae = (truth - forecast).abs().groupby("unique_id").mean()
+    np.testing.assert_allclose(table.loc["jaxseries"]["MASE"].sort_index(), (mae / scale).sort_index(), rtol=1e-6)
+    assert 0 <= report["beats_seasonal_naive"] <= 1
+    assert list(report["overall"].columns) == ["sMAPE", "MASE", "MAPE%", "MAE"]
+
+
+def test_a_global_model_forecasts_series_it_never_saw(panel_run):
+    new = make_panel(lengths=(35,), seed=5).assign(unique_id="fresh")
+    frame = js.forecast(panel_run, data=new)
+    assert list(frame.unique_id.unique()) == ["fresh"] and len(frame) == 4
+    assert frame.ds.iloc[0] == new.ds.iloc[-1] + pd.DateOffset(months=1)
+    assert np.isfinite(frame.forecast).all()
+
+
+def test_a_panel_run_loads_and_forecasts_the_same(tmp_path):
+    run = js.train_series(make_panel(), id="unique_id", time="ds", target="y", checkpoint_dir=tmp_path / "run", **FAST)
+    loaded = js.load(tmp_path / "run")
+    pd.testing.assert_frame_equal(js.forecast(run), js.forecast(loaded))
+
+
+def test_an_ensemble_gives_intervals_on_a_panel():
+    run = js.train_series(make_panel(), id="unique_id", time="ds", target="y", members=3, **FAST)
+    frame = js.forecast(run, level=0.8)
+    assert list(frame.columns) == ["unique_id", "ds", "forecast", "lower", "upper"]
+    assert (frame.lower <= frame.upper).all()
+
+
+@pytest.mark.parametrize("loss", ["mae", "huber", "mse"])
+def test_every_loss_trains(loss):
+    run = js.train_series(make_panel(), id="unique_id", time="ds", target="y", loss=loss, **FAST)
+    assert run.model_config.loss == loss and np.isfinite(run.history).all()
+
+
+def test_cli_trains_forecasts_and_evaluates_a_panel(tmp_path):
+    data = tmp_path / "panel.csv"
+    make_panel().to_csv(data, index=False)
+    run_dir, out, per_series = tmp_path / "run", tmp_path / "out.csv", tmp_path / "per.csv"
+    base = [sys.executable, "-m", "jaxseries"]
+    train = subprocess.run(base + ["train", str(data), "--id", "unique_id", "--time", "ds", "--target", "y",
+                                   "--horizon", "4", "--steps", "20", "--hidden-dim", "8", "--out", str(run_dir),
+                                   "--no-progress"], capture_output=True, text=True)
+    assert train.returncode == 0, train.stderr
+    forecast = subprocess.run(base + ["forecast", str(run_dir), "--csv", str(out)], capture_output=True, text=True)
+    assert forecast.returncode == 0, forecast.stderr
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["unique_id", "ds", "forecast"] and len(frame) == 12
+    evaluate = subprocess.run(base + ["evaluate", str(run_dir)], capture_output=True, text=True)
+    assert evaluate.returncode == 2 and "no holdout" in evaluate.stderr
+    subprocess.run(base + ["train", str(data), "--id", "unique_id", "--time", "ds", "--target", "y", "--horizon", "4",
+                           "--holdout", "4", "--steps", "20", "--hidden-dim", "8", "--out", str(run_dir),
+                           "--overwrite", "--no-progress"], check=True, capture_output=True)
+    report = subprocess.run(base + ["evaluate", str(run_dir), "--json", "--per-series", str(per_series)],
+                            capture_output=True, text=True)
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["series"] == 3
+    assert len(pd.read_csv(per_series)) == 9  # 3 series x (model, naive, seasonal naive)
+
+
+def bad(frame, message, **kwargs):
+    options = dict(id="unique_id", time="ds", target="y", **FAST)
+    options.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        js.train_series(frame, **options)
+
+
+def test_bad_panels_are_refused_by_name(tmp_path):
+    data = make_panel()
+    bad(pd.concat([data, data.iloc[[3]]]), r"id 's0' has ds 2001-04-01 00:00:00 more than once")
+    bad(data, r"id column 'series' is not in the data", id="series")
+    mixed = pd.concat([data[data.unique_id != "s1"],
+                       pd.DataFrame({"unique_id": "s1", "ds": pd.date_range("2001-01-01", periods=60, freq="D"),
+                                     "y": 1.0, "group": "b"})])
+    bad(mixed, r"mixed frequencies: id 's1' is D, id 's0' is MS")
+    empty = data.copy()
+    empty.loc[empty.unique_id == "s1", "y"] = np.nan
+    bad(empty, r"series 's1' has no finite 'y' value")
+    varying = data.copy()
+    varying.loc[3, "group"] = "z"
+    bad(varying, r"static column 'group' varies within id 's0'", static=["group"])
+    bad(pd.concat([data, pd.DataFrame({"unique_id": "tiny", "ds": pd.date_range("2001-01-01", periods=4, freq="MS"),
+                                       "y": 1.0, "group": "a"})]), r"series 'tiny' has 4 rows")
+    bad(data.assign(y=data.y.astype(str)), r"target column 'y' is not numeric")
+    gap = data.drop(index=5)
+    bad(gap, r"id 's0' are not on the panel's MS grid")
+
+
+def test_forecast_refuses_missing_future_covariates_and_unknown_ids():
+    data = make_panel().assign(promo=lambda f: (f.ds.dt.month == 6).astype(float))
+    run = js.train_series(data, id="unique_id", time="ds", target="y", future_covariates=["promo"], **FAST)
+    with pytest.raises(ValueError, match="known-future covariates"):
+        js.forecast(run, data=data)
+    ahead = pd.DataFrame({"unique_id": "nobody", "ds": pd.date_range("2010-01-01", periods=4, freq="MS"),
+                          "promo": 0.0})
+    with pytest.raises(ValueError, match=r"future= has ids that are not in data: \['nobody'\]"):
+        js.forecast(run, data=data, future=ahead)
+    ahead = pd.concat([pd.DataFrame({"unique_id": key, "ds": pd.date_range(own.ds.max(), periods=5, freq="MS")[1:],
+                                     "promo": 1.0}) for key, own in data.groupby("unique_id")])
+    frame = js.forecast(run, data=data, future=ahead)
+    assert len(frame) == 12 and np.isfinite(frame.forecast).all()
+
+
+def test_panel_windows_are_not_materialized():
+    data = make_panel(lengths=(200,) * 5)
+    panel = load_panel(data, id="unique_id", time="ds", target="y")
+    fit = panel.lengths - 0
+    spec, levels = panel_encoding.fit_spec(panel, fit, horizon=12, holdout=0, context=24, validation=12, season=12,
+                                           transform="auto", calendar=True, sampling="window", min_observed=1,
+                                           deseasonalize=True)
+    arrays, width = panel_encoding.build_arrays(panel, spec, levels, np.zeros((5, 12)), fit)
+    arrays, pairs = panel_encoding.training_pairs(arrays, spec, fit, width)
+    windows_bytes = len(pairs) * (24 + 12) * WindowLayout(24, 12, 12).input_dim(arrays) * 4
+    panel_bytes = sum(np.asarray(a).nbytes for a in arrays)
+    assert len(pairs) == 5 * (200 - 12 - 12)
+    assert panel_bytes * 10 < windows_bytes  # the arrays grow with points, not windows x window length
