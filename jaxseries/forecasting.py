@@ -96,7 +96,7 @@ def train_series(
             hidden_dim=hidden_dim or 64, num_layers=num_layers, steps=steps, learning_rate=learning_rate,
             batch_size=batch_size, seed=seed, weight_decay=weight_decay, patience=patience, eval_every=eval_every,
             members=members, loss=loss or panel_forecasting.DEFAULT_LOSS, sampling=sampling,
-            min_observed=min_observed, deseasonalize=deseasonalize, saving=saving)
+            min_observed=min_observed, deseasonalize=deseasonalize, refit=refit, saving=saving)
     if static:
         raise ValueError("static= names per-series columns of a panel: pass id= (the id column) too")
     transform, hidden_dim, loss = transform or "none", hidden_dim or 32, loss or "mse"

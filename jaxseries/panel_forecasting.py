@@ -28,7 +28,8 @@ DEFAULT_LOSS = "mae"  # chosen by validation on M3 monthly's training parts (ben
 
 def train_panel(data, *, id, time, target, horizon, holdout, context, validation, covariates, future_covariates,
                 static, calendar, season, transform, hidden_dim, num_layers, steps, learning_rate, batch_size, seed,
-                weight_decay, patience, eval_every, members, loss, sampling, min_observed, deseasonalize, saving):
+                weight_decay, patience, eval_every, members, loss, sampling, min_observed, deseasonalize, refit,
+                saving):
     """A global model for a panel (see `forecasting.train_series` for the arguments)."""
     if sampling not in SAMPLINGS:
         raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
@@ -44,16 +45,9 @@ def train_panel(data, *, id, time, target, horizon, holdout, context, validation
                          "short): drop them, or shorten holdout/validation")
     season = season or data_lib.default_season(panel.freq)
     context = context or (max(2 * season, horizon) if season > 1 else 2 * horizon)
-    spec, levels = fit_spec(panel, fit_lengths, horizon=horizon, holdout=holdout, context=context,
-                            validation=validation, season=season, transform=transform, calendar=calendar,
-                            sampling=sampling, min_observed=min_observed, deseasonalize=deseasonalize)
-    # the indices come from the training part; anchored at the last fitted row, as the arrays' columns are
-    seasonal = _anchored(seasonal_indices(panel, fit_lengths - validation, spec), validation)
-    arrays, width = build_arrays(panel, spec, levels, seasonal, fit_lengths)
-    arrays, pairs = training_pairs(arrays, spec, fit_lengths, width)
-    if len(pairs) == 0:
-        raise ValueError(f"no series has a training window (context {context}, horizon {horizon}, validation "
-                         f"{validation}): supply longer series or shorten the horizon")
+    options = dict(horizon=horizon, holdout=holdout, context=context, season=season, transform=transform,
+                   calendar=calendar, sampling=sampling, min_observed=min_observed, deseasonalize=deseasonalize)
+    spec, levels, seasonal, arrays, width, pairs = _encode(panel, fit_lengths, validation, options)
     layout = spec.layout()
     x_val, y_val = gather_all(layout, arrays, validation_pairs(spec, len(panel.ids), width))
     model_config = ModelConfig(input_dim=layout.input_dim(arrays), hidden_dim=hidden_dim, num_layers=num_layers,
@@ -61,13 +55,41 @@ def train_panel(data, *, id, time, target, horizon, holdout, context, validation
     train_config = TrainConfig(steps=steps, learning_rate=learning_rate, batch_size=batch_size or 256, seed=seed,
                                log_every=eval_every, eval_every=eval_every, patience=patience,
                                weight_decay=weight_decay)
-    configs = tuple(dataclasses.replace(train_config, seed=seed + i) for i in range(members)) if members > 1 \
-        else train_config
-    extra = {"panel": dataclasses.asdict(spec),
-             "panel_series": _series_table(panel, levels, seasonal, fit_lengths, season),
-             "panel_rows": _stored_rows(panel, spec, fit_lengths)}
-    return loop.fit(arrays, pairs, model_config, configs, validation_data=(x_val, y_val), layout=layout,
-                    extra=extra, **saving)
+
+    def configs(config):
+        return tuple(dataclasses.replace(config, seed=seed + i) for i in range(members)) if members > 1 else config
+
+    def extra(spec, levels, seasonal):
+        return {"panel": dataclasses.asdict(spec),
+                "panel_series": _series_table(panel, levels, seasonal, fit_lengths, season),
+                "panel_rows": _stored_rows(panel, spec, fit_lengths)}
+
+    if not refit:
+        return loop.fit(arrays, pairs, model_config, configs(train_config), validation_data=(x_val, y_val),
+                        layout=layout, extra=extra(spec, levels, seasonal), **saving)
+    # Refit: the validation rows chose the number of steps; the final model trains that long on every row before
+    # the holdout (the newest rows are the ones a forecast leans on most), its statistics from those rows too.
+    chosen = loop.fit(arrays, pairs, model_config, configs(train_config), validation_data=(x_val, y_val),
+                      layout=layout, progress=saving["progress"])
+    chosen_steps = max(int(np.median(chosen.best_step)), eval_every)
+    spec, levels, seasonal, arrays, width, pairs = _encode(panel, fit_lengths, 0, options)
+    final = dataclasses.replace(train_config, steps=chosen_steps, patience=None)
+    return loop.fit(arrays, pairs, model_config, configs(final), layout=spec.layout(),
+                    extra={**extra(spec, levels, seasonal), "chosen_steps": chosen_steps}, **saving)
+
+
+def _encode(panel: Panel, fit_lengths, validation: int, options: dict):
+    """Spec, levels, seasonal indices, device arrays and training pairs, with `validation` rows per series held for
+    early stopping (statistics from the rows before them)."""
+    spec, levels = fit_spec(panel, fit_lengths, validation=validation, **options)
+    # the indices come from the training part; anchored at the last fitted row, as the arrays' columns are
+    seasonal = _anchored(seasonal_indices(panel, fit_lengths - validation, spec), validation)
+    arrays, width = build_arrays(panel, spec, levels, seasonal, fit_lengths)
+    arrays, pairs = training_pairs(arrays, spec, fit_lengths, width)
+    if len(pairs) == 0:
+        raise ValueError(f"no series has a training window (context {spec.context}, horizon {spec.horizon}, "
+                         f"validation {validation}): supply longer series or shorten the horizon")
+    return spec, levels, seasonal, arrays, width, pairs
 
 
 def _json_ids(ids) -> list:

@@ -260,3 +260,46 @@ def test_a_failed_background_write_surfaces_and_loses_nothing(tmp_path):
         pytest.skip("this filesystem cannot make a directory immutable (chattr +i); root ignores plain permissions")
     assert "RAISED" in result.stdout, (result.stdout, result.stderr[-2000:])
     assert "STEP 10" in result.stdout  # the earlier step is untouched and loads
+
+
+PANEL_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import pandas as pd
+    import jaxseries as js
+    rng = np.random.default_rng(0)
+    frames = [pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2001-01-01", periods=n, freq="MS"),
+                            "y": 10 + i + np.cumsum(rng.normal(size=n)) ** 2}) for i, n in enumerate((30, 44, 37))]
+    run = js.train_series(pd.concat(frames), id="unique_id", horizon=3, steps=int(sys.argv[2]), eval_every=10,
+                          patience=None, hidden_dim=8, batch_size=8, progress=False, checkpoint_dir=sys.argv[1],
+                          checkpoint_every=10, resume=True)
+    js.forecast(run).to_csv(sys.argv[3], index=False)
+""")
+
+
+def test_a_panel_run_survives_kill_9_and_resumes_bit_exactly_in_fresh_processes(tmp_path):
+    def panel_run(directory, steps, out, env=None, wait=True):
+        process = subprocess.Popen([sys.executable, "-c", PANEL_SCRIPT, str(directory), str(steps), str(out)],
+                                   env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        if wait:
+            _, err = process.communicate(timeout=300)
+            assert process.returncode == 0, err
+        return process
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    panel_run(tmp_path / "ckpt", 10, tmp_path / "first.csv")
+    process = panel_run(tmp_path / "ckpt", 30, tmp_path / "x.csv", wait=False,
+                        env={"JAXSERIES_TEST_HOLD_SAVE": str(marks), "JAXSERIES_TEST_HOLD_SECONDS": "60"})
+    wait_for(marks / "saving-20")
+    process.kill()  # kill -9 while step 20 is being written
+    process.wait()
+    assert int(js.load(tmp_path / "ckpt").state.step) == 10
+    panel_run(tmp_path / "ckpt", 30, tmp_path / "resumed.csv")
+    panel_run(tmp_path / "straight", 30, tmp_path / "straight.csv")
+    assert tree_equal(js.load(tmp_path / "ckpt").state, js.load(tmp_path / "straight").state)
+    assert open(tmp_path / "resumed.csv").read() == open(tmp_path / "straight.csv").read()
+    (tmp_path / "ckpt" / "30" / "meta" / "metadata").write_text("{not json")  # damaged: refused, by step
+    with pytest.raises(js.CheckpointError, match="step 30"):
+        js.load(tmp_path / "ckpt")
