@@ -55,6 +55,7 @@ def train_series(
     sampling: str = "window",
     min_observed: int = 1,
     deseasonalize: bool = True,
+    mode: str = "global",
     seed: int = 0,
     weight_decay: float | None = None,
     patience: int | None = 20,
@@ -78,7 +79,8 @@ def train_series(
     `validation` (default: `horizon`) rows of the rest validate; `static` names per-series columns; `sampling`
     draws batches over every window ("window") or every series equally ("series"); `min_observed` is the fewest
     real rows a training window's context needs (short series are left-padded, with a mask the model sees);
-    `deseasonalize` removes each seasonal series' seasonal indices (classical decomposition) before the windows.
+    `deseasonalize` removes each seasonal series' seasonal indices (classical decomposition) before the windows;
+    `mode="local"` trains one model per series instead (hidden_dim 16 by default), all in one compiled call.
     Panel defaults: transform "auto" (log when positive), hidden_dim 64, batch 256, loss "mae".
     """
     if id is not None or isinstance(data, (dict, list)):
@@ -93,10 +95,11 @@ def train_series(
             data, id=id, time=time, target=target, horizon=horizon, holdout=args["holdout"], context=context,
             validation=validation, covariates=list(covariates), future_covariates=list(future_covariates),
             static=list(static), calendar=calendar, season=season, transform=transform or "auto",
-            hidden_dim=hidden_dim or 64, num_layers=num_layers, steps=steps, learning_rate=learning_rate,
+            hidden_dim=hidden_dim or (16 if mode == "local" else 64), num_layers=num_layers, steps=steps, learning_rate=learning_rate,
             batch_size=batch_size, seed=seed, weight_decay=weight_decay, patience=patience, eval_every=eval_every,
             members=members, loss=loss or panel_forecasting.DEFAULT_LOSS, sampling=sampling,
-            min_observed=min_observed, deseasonalize=deseasonalize, refit=refit, saving=saving)
+            min_observed=min_observed, deseasonalize=deseasonalize, refit=refit,
+            mode=mode, saving=saving)
     if static:
         raise ValueError("static= names per-series columns of a panel: pass id= (the id column) too")
     transform, hidden_dim, loss = transform or "none", hidden_dim or 32, loss or "mse"

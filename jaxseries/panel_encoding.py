@@ -53,6 +53,7 @@ class PanelSpec:
     future_scale: list
     static_numbers: dict  # name -> [center, scale]
     static_categories: dict  # name -> the categories seen in training (one-hot)
+    mode: str = "global"  # "global": one model for every series; "local": one model per series (a population)
 
     def layout(self) -> WindowLayout:
         return WindowLayout(self.context, self.horizon, self.reference, self.sampling)
@@ -67,7 +68,7 @@ def untransformed(values: np.ndarray, transform: str) -> np.ndarray:
 
 
 def fit_spec(panel: Panel, fit_lengths: np.ndarray, *, horizon, holdout, context, validation, season, transform,
-             calendar, sampling, min_observed, deseasonalize) -> tuple[PanelSpec, np.ndarray]:
+             calendar, sampling, min_observed, deseasonalize, mode="global") -> tuple[PanelSpec, np.ndarray]:
     """The spec and each series' level, from the training parts only (rows before fit_length - validation)."""
     season = season or data_lib.default_season(panel.freq)
     train_rows = _rows_before(panel, fit_lengths - validation)
@@ -98,7 +99,7 @@ def fit_spec(panel: Panel, fit_lengths: np.ndarray, *, horizon, holdout, context
         deseasonalize=deseasonalize and season > 1,
         **{k: panel.names[k] for k in ("covariates", "future_covariates", "static")},
         covariate_center=c_center.tolist(), covariate_scale=c_scale.tolist(), future_center=f_center.tolist(),
-        future_scale=f_scale.tolist(), static_numbers=numbers, static_categories=categories)
+        future_scale=f_scale.tolist(), static_numbers=numbers, static_categories=categories, mode=mode)
     return spec, levels
 
 

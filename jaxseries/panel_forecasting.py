@@ -23,16 +23,21 @@ from jaxseries.panel_encoding import (
 from jaxseries.windows import gather_all
 
 SAMPLINGS = ("window", "series")
+MODES = ("global", "local")
 DEFAULT_LOSS = "mae"  # chosen by validation on M3 monthly's training parts (benchmarks/RESULTS.md)
 
 
 def train_panel(data, *, id, time, target, horizon, holdout, context, validation, covariates, future_covariates,
                 static, calendar, season, transform, hidden_dim, num_layers, steps, learning_rate, batch_size, seed,
                 weight_decay, patience, eval_every, members, loss, sampling, min_observed, deseasonalize, refit,
-                saving):
-    """A global model for a panel (see `forecasting.train_series` for the arguments)."""
+                mode, saving):
+    """A global model for a panel, or one model per series (`mode="local"`); see `forecasting.train_series`."""
     if sampling not in SAMPLINGS:
         raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "local" and (members > 1 or refit):
+        raise ValueError("mode='local' trains one model per series: drop members and refit")
     _require_int("min_observed", min_observed, 1)
     panel = load_panel(data, id=id, time=time, target=target, covariates=covariates,
                        future_covariates=future_covariates, static=static)
@@ -46,7 +51,8 @@ def train_panel(data, *, id, time, target, horizon, holdout, context, validation
     season = season or data_lib.default_season(panel.freq)
     context = context or (max(2 * season, horizon) if season > 1 else 2 * horizon)
     options = dict(horizon=horizon, holdout=holdout, context=context, season=season, transform=transform,
-                   calendar=calendar, sampling=sampling, min_observed=min_observed, deseasonalize=deseasonalize)
+                   calendar=calendar, sampling=sampling, min_observed=min_observed, deseasonalize=deseasonalize,
+                   mode=mode)
     spec, levels, seasonal, arrays, width, pairs = _encode(panel, fit_lengths, validation, options)
     layout = spec.layout()
     x_val, y_val = gather_all(layout, arrays, validation_pairs(spec, len(panel.ids), width))
@@ -64,6 +70,11 @@ def train_panel(data, *, id, time, target, horizon, holdout, context, validation
                 "panel_series": _series_table(panel, levels, seasonal, fit_lengths, season),
                 "panel_rows": _stored_rows(panel, spec, fit_lengths)}
 
+    if mode == "local":
+        from jaxseries import panel_local
+
+        return panel_local.train_local(panel.ids, layout, arrays, pairs, (x_val, y_val), model_config, train_config,
+                                       extra(spec, levels, seasonal), saving)
     if not refit:
         return loop.fit(arrays, pairs, model_config, configs(train_config), validation_data=(x_val, y_val),
                         layout=layout, extra=extra(spec, levels, seasonal), **saving)
@@ -175,7 +186,17 @@ def forecast_panel(run, *, data=None, future=None, horizon: int | None = None, l
     if spec.future_covariates:
         _check_future_rows(history, fit_lengths, ahead, horizon, spec)
     x, base, scale = gather_all(spec.layout(), arrays, forecast_pairs(len(history.ids), width), with_targets=False)
-    out = np.asarray(run.predict(x), np.float64).reshape(-1, len(x), spec.horizon)[:, :, :horizon]  # [members, S, H]
+    if spec.mode == "local":
+        from jaxseries import panel_local
+
+        member = {key: m for m, key in enumerate(table["ids"])}
+        unknown = [key for key in _json_ids(history.ids) if key not in member]
+        if unknown:
+            raise ValueError(f"a local run has a model for each trained series only; unknown ids: {unknown[:5]}")
+        out = panel_local.predict_local(run, x, np.array([member[k] for k in _json_ids(history.ids)]))[None]
+    else:
+        out = np.asarray(run.predict(x), np.float64)
+    out = out.reshape(-1, len(x), spec.horizon)[:, :, :horizon]  # [members, S, H]
     ahead_phase = np.arange(1, horizon + 1) % seasonal.shape[1]
     predicted = base[None, :, None] + scale[None, :, None] * out + seasonal[None][:, :, ahead_phase]
     frame = _long_frame(history, fit_lengths, spec, horizon)

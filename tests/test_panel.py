@@ -239,3 +239,18 @@ def test_panel_windows_are_not_materialized():
     panel_bytes = sum(np.asarray(a).nbytes for a in arrays)
     assert len(pairs) == 5 * (200 - 12 - 12)
     assert panel_bytes * 10 < windows_bytes  # the arrays grow with points, not windows x window length
+
+
+def test_local_mode_trains_one_model_per_series_in_one_call():
+    data = make_panel()
+    run = js.train_series(data, id="unique_id", time="ds", target="y", holdout=4, mode="local", **FAST)
+    assert isinstance(run, js.Population) and run.size == 3
+    assert len(set(map(int, run.best_step))) >= 1 and run.val_history.shape[1] == 4  # each member its own stopping
+    frame = js.forecast(run)
+    assert list(frame.columns) == ["unique_id", "ds", "forecast"] and len(frame) == 12
+    report = js.evaluate(run)
+    assert report["series"] == 3
+    with pytest.raises(ValueError, match=r"unknown ids: \['fresh'\]"):
+        js.forecast(run, data=make_panel(lengths=(35,)).assign(unique_id="fresh"))
+    with pytest.raises(ValueError, match="mode must be one of"):
+        js.train_series(data, id="unique_id", mode="everything", **FAST)

@@ -60,7 +60,7 @@ def test_minibatches_cover_each_epoch_once():
 def test_second_train_call_does_not_compile_again(seed_data):
     # hidden_dim=7 is used by no other test, so the compiled chunk's cache holds this test's programs only
     js.train(*seed_data, steps=30, log_every=10, hidden_dim=7, progress=False)
-    run = steps_lib.compiled_chunk(ModelConfig(input_dim=1, hidden_dim=7), None, 10, False, None, None)
+    run = steps_lib.compiled_chunk(ModelConfig(input_dim=1, hidden_dim=7), None, 10, False, None, None, None)
     compiled_before = run._cache_size()
     compiles = []
     jax.monitoring.register_event_duration_secs_listener(
