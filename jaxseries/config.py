@@ -51,6 +51,7 @@ class ModelConfig:
     horizon: int = 0  # decoder steps, for head="horizon"
     context: int = 0  # encoder steps before them, for head="horizon" (its linear path reads the whole context)
     loss: str = "mse"  # what training minimizes: "mse" (the mean), "mae" (the median) or "huber"
+    linear_rate: float = 10.0  # head="horizon": how much faster the linear path from the context learns (model.py)
 
     def __post_init__(self):
         _require_int("input_dim", self.input_dim, 1)
@@ -63,6 +64,7 @@ class ModelConfig:
             raise ValueError(f"forget_bias must be finite, got {self.forget_bias}")
         if self.head not in ("sequence", "last", "horizon"):
             raise ValueError(f"head must be 'sequence', 'last' or 'horizon', got {self.head!r}")
+        _require_non_negative_float("linear_rate", self.linear_rate)
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         _require_int("horizon", self.horizon, 1 if self.head == "horizon" else 0)

@@ -24,7 +24,9 @@ from jaxseries.windows import gather_all
 
 SAMPLINGS = ("window", "series")
 MODES = ("global", "local")
+PREDICT_CHUNK = 8192
 DEFAULT_LOSS = "mae"  # chosen by validation on M3 monthly's training parts (benchmarks/RESULTS.md)
+PANEL_LINEAR_RATE = 1.0  # the decoder's linear path, slower than for one series (model.py; RESULTS.md)
 
 
 def train_panel(data, *, id, time, target, horizon, holdout, context, validation, covariates, future_covariates,
@@ -57,7 +59,8 @@ def train_panel(data, *, id, time, target, horizon, holdout, context, validation
     layout = spec.layout()
     x_val, y_val = gather_all(layout, arrays, validation_pairs(spec, len(panel.ids), width))
     model_config = ModelConfig(input_dim=layout.input_dim(arrays), hidden_dim=hidden_dim, num_layers=num_layers,
-                               head="horizon", output_dim=1, horizon=horizon, context=context, loss=loss)
+                               head="horizon", output_dim=1, horizon=horizon, context=context, loss=loss,
+                               linear_rate=PANEL_LINEAR_RATE)
     train_config = TrainConfig(steps=steps, learning_rate=learning_rate, batch_size=batch_size or 256, seed=seed,
                                log_every=eval_every, eval_every=eval_every, patience=patience,
                                weight_decay=weight_decay)
@@ -194,8 +197,9 @@ def forecast_panel(run, *, data=None, future=None, horizon: int | None = None, l
         if unknown:
             raise ValueError(f"a local run has a model for each trained series only; unknown ids: {unknown[:5]}")
         out = panel_local.predict_local(run, x, np.array([member[k] for k in _json_ids(history.ids)]))[None]
-    else:
-        out = np.asarray(run.predict(x), np.float64)
+    else:  # in chunks: the activations of a whole large panel at once would not fit
+        out = np.concatenate([np.asarray(run.predict(x[i : i + PREDICT_CHUNK]), np.float64)
+                              for i in range(0, len(x), PREDICT_CHUNK)], axis=-2)
     out = out.reshape(-1, len(x), spec.horizon)[:, :, :horizon]  # [members, S, H]
     ahead_phase = np.arange(1, horizon + 1) % seasonal.shape[1]
     predicted = base[None, :, None] + scale[None, :, None] * out + seasonal[None][:, :, ahead_phase]

@@ -21,9 +21,8 @@ from jaxseries.state import TrainState, make_optimizer
 from jaxseries.windows import WindowLayout
 
 
-def loss(params, model_config: ModelConfig, x, y, weights=None):
-    """The model's loss (`model_config.loss`: mse, mae or huber); with `weights` [N] (0 marks padding) the weighted
-    mean over examples."""
+def example_losses(params, model_config: ModelConfig, x, y):
+    """Each example's loss (`model_config.loss`: mse, mae or huber), averaged over its outputs: [N]."""
     error = LSTMRegressor(model_config).apply(params, x) - y
     if model_config.loss == "mae":
         pointwise = jnp.abs(error)
@@ -31,10 +30,32 @@ def loss(params, model_config: ModelConfig, x, y, weights=None):
         pointwise = optax.huber_loss(error, delta=1.0)
     else:
         pointwise = jnp.square(error)
+    return jnp.mean(pointwise.reshape(pointwise.shape[0], -1), axis=1)
+
+
+def loss(params, model_config: ModelConfig, x, y, weights=None):
+    """The mean loss over examples; with `weights` [N] (0 marks padding) the weighted mean."""
+    per_example = example_losses(params, model_config, x, y)
     if weights is None:
-        return jnp.mean(pointwise)
-    per_example = jnp.mean(pointwise.reshape(pointwise.shape[0], -1), axis=1)
+        return jnp.mean(per_example)
     return jnp.sum(weights * per_example) / jnp.maximum(jnp.sum(weights), 1.0)
+
+
+def chunked_loss(params, model_config: ModelConfig, x, y, chunk: int = 4096):
+    """The mean loss over many examples (a panel's validation windows), `chunk` at a time so the activations of
+    one chunk are all that is alive: memory stays flat however many series there are."""
+    count = x.shape[0]
+    if count <= chunk:
+        return loss(params, model_config, x, y)
+    pad = -count % chunk
+
+    def split(a):
+        return jnp.pad(a, [(0, pad)] + [(0, 0)] * (a.ndim - 1)).reshape((-1, chunk) + a.shape[1:])
+
+    real = split(jnp.ones(count, jnp.float32))
+    sums = jax.lax.map(lambda part: jnp.sum(part[2] * example_losses(params, model_config, part[0], part[1])),
+                       (split(x), split(y), real))
+    return jnp.sum(sums) / count
 
 
 def make_train_step(model_config: ModelConfig) -> Callable:
@@ -125,7 +146,7 @@ def compiled_chunk(model_config: ModelConfig, batch_size: int | None, length: in
         state, losses = jax.lax.scan(body, state, None, length=length)
         if not validate:
             return state, losses, jnp.full((), jnp.nan, jnp.float32)
-        val_loss = loss(state.params, model_config, x_val, y_val)
+        val_loss = chunked_loss(state.params, model_config, x_val, y_val)
         better = val_loss < state.best_loss  # NaN is never better
         state = state.replace(
             best_params=jax.tree.map(lambda new, old: jnp.where(better, new, old), state.params, state.best_params),
