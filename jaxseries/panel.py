@@ -81,8 +81,8 @@ def load_panel(data, *, id: str | None, time: str | None, target: str | None, co
                static=()) -> Panel:
     """Reads and checks a panel (see the module doc). Raises ValueError naming the id, time and column at fault."""
     frame, id = to_long(data, id, time)
-    frame = frame.copy()
-    frame.columns = [str(c) for c in frame.columns]
+    if any(not isinstance(c, str) for c in frame.columns):
+        frame = frame.rename(columns=str)
     if len(frame) == 0:
         raise ValueError("the panel is empty: pass at least one row")
     if id not in frame.columns:
@@ -103,15 +103,21 @@ def load_panel(data, *, id: str | None, time: str | None, target: str | None, co
             if name not in frame.columns:
                 raise ValueError(f"{role} column {name!r} is not in the data; columns are {list(frame.columns)}")
     stamps, freq_hint = _stamps(frame, time, id)
-    frame = frame.assign(_stamp=stamps).sort_values([id, "_stamp"], kind="stable").reset_index(drop=True)
-    duplicated = frame.duplicated([id, "_stamp"])
-    if duplicated.any():
-        row = frame[duplicated].iloc[0]
+    # Sort by (id, time) through integer codes and one index: no copy of the whole table, no hashing of rows.
+    codes, uniques = pd.factorize(frame[id], sort=True)
+    order = np.lexsort((stamps, codes))
+    codes, stamps = codes[order], stamps[order]
+    needed = list(dict.fromkeys([id, target, *names["covariates"], *names["future_covariates"], *names["static"]]))
+    frame = frame[needed].take(order).reset_index(drop=True).assign(_stamp=stamps)
+    same_series = codes[1:] == codes[:-1]
+    duplicated = np.flatnonzero(same_series & (stamps[1:] == stamps[:-1]))
+    if len(duplicated):
+        row = frame.iloc[duplicated[0] + 1]
         raise ValueError(f"id {row[id]!r} has {time or 'step'} {row['_stamp']} more than once: aggregate or drop "
                          "the duplicated rows")
-    ids, starts, lengths = np.unique(frame[id].to_numpy(), return_index=True, return_counts=True)
-    order = np.argsort(starts)
-    ids, starts, lengths = ids[order], starts[order], lengths[order]
+    starts = np.flatnonzero(np.r_[True, ~same_series])
+    lengths = np.diff(np.r_[starts, len(codes)])
+    ids = np.asarray(uniques)[codes[starts]]
     y = _target(frame, target, id)
     _check_finite_rows(frame, y, id, target, ids, starts, lengths)
     stamp_index = pd.DatetimeIndex(frame["_stamp"]) if freq_hint == "time" else pd.Index(frame["_stamp"].to_numpy())
