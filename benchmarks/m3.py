@@ -67,9 +67,11 @@ def neuralforecast_rows(train, test, scale) -> dict:
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     rows = {}
     for name, model in (("NeuralForecast LSTM (input 2h)", LSTM(h=HORIZON, input_size=2 * HORIZON, max_steps=1000,
-                                                               enable_progress_bar=False, logger=False)),
+                                                               start_padding_enabled=True, enable_progress_bar=False,
+                                                               logger=False)),
                         ("NeuralForecast NHITS (input 2h)", NHITS(h=HORIZON, input_size=2 * HORIZON, max_steps=1000,
-                                                                 enable_progress_bar=False, logger=False))):
+                                                                 start_padding_enabled=True, enable_progress_bar=False,
+                                                                 logger=False))):
         start = time.perf_counter()
         forecaster = NeuralForecast(models=[model], freq="MS")
         forecaster.fit(df=train[["unique_id", "ds", "y"]], val_size=HORIZON)
@@ -110,6 +112,17 @@ def jaxseries_rows(train, test, scale, seeds, members: int) -> dict:
     return rows
 
 
+def local_rows(train, test, scale, steps: int) -> dict:
+    start = time.perf_counter()
+    run = js.train_series(train, id="unique_id", time="ds", target="y", horizon=HORIZON, mode="local", steps=steps,
+                          progress=False)
+    frame = js.forecast(run)
+    name = f"jaxseries local: one LSTM per series, one call (hidden 16, at most {steps} steps)"
+    rows = {name: {**score(test, frame, "forecast", scale), "seconds": time.perf_counter() - start}}
+    print(name, {k: v for k, v in rows[name].items() if k != "per_series_smape"}, flush=True)
+    return rows
+
+
 def markdown(rows: dict, seasonal_naive: str) -> str:
     lines = ["| method | sMAPE | MASE | MAPE% | seconds | beats seasonal naive | note |", "|---|---|---|---|---|---|---|"]
     reference = rows[seasonal_naive]["per_series_smape"]
@@ -124,16 +137,19 @@ def main(argv=None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed, no ensemble")
     parser.add_argument("--no-neuralforecast", action="store_true")
+    parser.add_argument("--local-steps", type=int, default=300, help="most steps of the local models (300)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     train, test = js.datasets.m3("monthly")
     scale = train.groupby("unique_id").y.apply(lambda s: np.mean(np.abs(s.to_numpy()[SEASON:] - s.to_numpy()[:-SEASON])))
     rows = statsforecast_rows(train, test, scale)
     rows.update(jaxseries_rows(train, test, scale, [0] if args.quick else [0, 1, 2], 1 if args.quick else 5))
+    if not args.quick:
+        rows.update(local_rows(train, test, scale, args.local_steps))
     if not args.no_neuralforecast:
         try:
             rows.update(neuralforecast_rows(train, test, scale))
-        except ImportError as error:
+        except ImportError as error:  # the bench extra installs it; a bare environment still gets the rest
             print(f"NeuralForecast skipped: {error}")
     table = markdown(rows, "seasonal naive (statsforecast)")
     section = ["## M3 monthly: 1428 series, horizon 18 (`python benchmarks/m3.py`)", "",

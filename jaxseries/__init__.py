@@ -1,7 +1,8 @@
 """jaxseries: LSTM time-series forecasting in JAX.
 
 Public API: `train`, `predict`, `load`, `Trained`, `SeriesPredictor` (arrays of sequences); `train_series`,
-`forecast`, `evaluate`, `backtest`, `plot_forecast`, `plot_losses`, `datasets` (raw series); `train_many` and
+`forecast`, `evaluate`, `backtest`, `plot_forecast`, `plot_losses`, `datasets` (raw series, and panels of many:
+`train_series(frame, id=...)`, `plot_panel`, `plot_errors`); `train_many` and
 `Population` (many models in one compiled call); the configs and error types.
 Importing is cheap: nothing is computed or compiled until a function is called.
 """
@@ -17,7 +18,8 @@ from jaxseries.training import train, train_many
 # The series layer imports pandas and the plots matplotlib: loaded when first asked for, so `import jaxseries`
 # for array training stays lean in time and memory.
 _LAZY = {"train_series": "forecasting", "backtest": "backtesting", "Backtest": "backtesting", "forecast": "forecasting", "evaluate": "forecasting",
-         "plot_forecast": "plots", "plot_losses": "plots", "datasets": None}
+         "plot_forecast": "plots", "plot_losses": "plots", "plot_panel": "plots", "plot_errors": "plots",
+         "datasets": None}
 
 
 def __getattr__(name):
@@ -49,6 +51,8 @@ __all__ = [
     "load",
     "plot_forecast",
     "plot_losses",
+    "plot_errors",
+    "plot_panel",
     "predict",
     "train",
     "train_many",

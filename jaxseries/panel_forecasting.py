@@ -76,7 +76,8 @@ def train_panel(data, *, id, time, target, horizon, holdout, context, validation
     if mode == "local":
         from jaxseries import panel_local
 
-        return panel_local.train_local(panel.ids, layout, arrays, pairs, (x_val, y_val), model_config, train_config,
+        local_config = dataclasses.replace(train_config, batch_size=batch_size or panel_local.LOCAL_BATCH)
+        return panel_local.train_local(panel.ids, layout, arrays, pairs, (x_val, y_val), model_config, local_config,
                                        extra(spec, levels, seasonal), saving)
     if not refit:
         return loop.fit(arrays, pairs, model_config, configs(train_config), validation_data=(x_val, y_val),
