@@ -20,6 +20,7 @@ import pandas as pd
 
 from jaxseries import data as data_lib
 from jaxseries import metrics
+from jaxseries.encoding import _center_scale
 from jaxseries.panel import Panel
 from jaxseries.windows import PanelArrays, WindowLayout
 
@@ -107,10 +108,11 @@ def series_levels(panel: Panel, lengths: np.ndarray, transform: str) -> np.ndarr
     """Each series' level from its first `lengths` rows: 1 for log values, else the mean |value| (1 if all 0)."""
     if transform == "log":
         return np.ones(len(panel.ids))
-    sums = np.add.reduceat(np.abs(panel.y), panel.starts) if len(panel.y) else np.zeros(0)
-    head = np.array([np.abs(panel.y[s : s + n]).mean() if n > 0 else 1.0 for s, n in zip(panel.starts, lengths)]) \
-        if (lengths != panel.lengths).any() else sums / panel.lengths
-    return np.where(head > 1e-12, head, 1.0)
+    lengths = np.maximum(lengths, 1)
+    rows = _rows_before(panel, lengths)
+    sums = np.bincount(panel.series_of_rows()[rows], weights=np.abs(panel.y[rows]), minlength=len(panel.ids))
+    level = sums / lengths
+    return np.where(level > 1e-12, level, 1.0)
 
 
 def seasonal_indices(panel: Panel, lengths: np.ndarray, spec: PanelSpec) -> np.ndarray:
@@ -219,12 +221,6 @@ def forecast_pairs(count: int, width: int) -> np.ndarray:
 def _rows_before(panel: Panel, lengths: np.ndarray) -> np.ndarray:
     lengths = np.maximum(lengths, 0)
     return np.repeat(panel.starts, lengths) + (np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
-
-
-def _center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    center = values.mean(axis=0) if len(values) else np.zeros(values.shape[1])
-    scale = values.std(axis=0) if len(values) else np.ones(values.shape[1])
-    return center, np.where(scale > 1e-12, scale, 1.0)
 
 
 def _calendar(panel: Panel, spec: PanelSpec, fit_lengths: np.ndarray, columns: int) -> np.ndarray:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import jaxseries as js
-from jaxseries import panel_encoding, panel_forecasting
+from jaxseries import panel_encoding
 from jaxseries.panel import load_panel
 from jaxseries.windows import PanelArrays, WindowLayout
 
