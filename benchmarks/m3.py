@@ -30,13 +30,16 @@ HORIZON, SEASON = 18, 12
 
 def score(test: pd.DataFrame, forecast: pd.DataFrame, column: str, scale: pd.Series) -> dict:
     merged = test.merge(forecast, on=["unique_id", "ds"], how="left").sort_values(["unique_id", "ds"])
+    coverage = {}
+    if "lower" in merged:  # the share of test values inside the 80% interval
+        coverage["coverage"] = float(np.mean((merged.lower <= merged.y) & (merged.y <= merged.upper)))
     if merged[column].isna().any():
         raise ValueError(f"{column}: forecasts missing for {merged[column].isna().sum()} test rows")
     ids = merged.unique_id.to_numpy().reshape(-1, HORIZON)[:, 0]
     errors = panel_errors(merged.y.to_numpy().reshape(-1, HORIZON), merged[column].to_numpy().reshape(-1, HORIZON),
                           scale.loc[ids].to_numpy())
     return {"sMAPE": errors["sMAPE"].mean(), "MASE": errors["MASE"].mean(), "MAPE%": errors["MAPE%"].mean(),
-            "per_series_smape": errors["sMAPE"].to_numpy()}
+            "per_series_smape": errors["sMAPE"].to_numpy(), **coverage}
 
 
 def statsforecast_rows(train, test, scale) -> dict:
@@ -91,11 +94,11 @@ def jaxseries_rows(train, test, scale, seeds, members: int) -> dict:
                               progress=False)
         frame = js.forecast(run)
         seconds = time.perf_counter() - start
-        result = {**score(test, frame, "forecast", scale), "seconds": seconds}
+        result = {**score(test, js.forecast(run, level=0.8), "forecast", scale), "seconds": seconds}
         per_seed.append(result)
         print(f"jaxseries global seed {seed}", {k: v for k, v in result.items() if k != "per_series_smape"},
               flush=True)
-    mean = {k: float(np.mean([r[k] for r in per_seed])) for k in ("sMAPE", "MASE", "MAPE%", "seconds")}
+    mean = {k: float(np.mean([r[k] for r in per_seed])) for k in ("sMAPE", "MASE", "MAPE%", "seconds", "coverage")}
     spread = {k: float(np.std([r[k] for r in per_seed])) for k in ("sMAPE", "MASE")}
     rows[f"jaxseries global, one model (mean of {len(seeds)} seeds)"] = {
         **mean, "per_series_smape": per_seed[0]["per_series_smape"], "note": f"sMAPE ± {spread['sMAPE']:.3f}, "
@@ -104,7 +107,7 @@ def jaxseries_rows(train, test, scale, seeds, members: int) -> dict:
         start = time.perf_counter()
         run = js.train_series(train, id="unique_id", time="ds", target="y", horizon=HORIZON, members=members,
                               progress=False)
-        frame = js.forecast(run)
+        frame = js.forecast(run, level=0.8)
         rows[f"jaxseries global, members={members}"] = {**score(test, frame, "forecast", scale),
                                                        "seconds": time.perf_counter() - start}
         print("ensemble", {k: v for k, v in rows[f"jaxseries global, members={members}"].items()
@@ -124,12 +127,14 @@ def local_rows(train, test, scale, steps: int) -> dict:
 
 
 def markdown(rows: dict, seasonal_naive: str) -> str:
-    lines = ["| method | sMAPE | MASE | MAPE% | seconds | beats seasonal naive | note |", "|---|---|---|---|---|---|---|"]
+    lines = ["| method | sMAPE | MASE | MAPE% | seconds | beats seasonal naive | 80% interval coverage | note |",
+             "|---|---|---|---|---|---|---|---|"]
     reference = rows[seasonal_naive]["per_series_smape"]
     for name, row in sorted(rows.items(), key=lambda item: -item[1]["sMAPE"]):
         beats = np.mean(row["per_series_smape"] < reference)
+        coverage = f"{row['coverage']:.1%}" if "coverage" in row else ""
         lines.append(f"| {name} | {row['sMAPE']:.2f} | {row['MASE']:.3f} | {row['MAPE%']:.2f} | {row['seconds']:.1f} "
-                     f"| {beats:.0%} | {row.get('note', '')} |")
+                     f"| {beats:.0%} | {coverage} | {row.get('note', '')} |")
     return "\n".join(lines)
 
 

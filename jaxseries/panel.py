@@ -144,7 +144,7 @@ def _stamps(frame: pd.DataFrame, time: str | None, id: str):
     if pd.api.types.is_integer_dtype(column):
         return column.to_numpy(), "step"
     try:
-        return pd.to_datetime(column).to_numpy(), "time"
+        return pd.to_datetime(column).to_numpy().astype("datetime64[ns]"), "time"  # one unit, whatever pandas infers
     except (ValueError, TypeError) as error:
         raise ValueError(f"time column {time!r} has values that are not timestamps: {error}") from None
 
@@ -184,7 +184,7 @@ def _panel_freq(stamps: pd.DatetimeIndex, ids, starts, lengths) -> str:
     for s, (start, n) in enumerate(zip(starts, lengths)):
         groups.setdefault((values[start], n), []).append(s)
     for (first, n), members in groups.items():
-        grid = pd.date_range(pd.Timestamp(first), periods=n, freq=freq).asi8
+        grid = pd.date_range(pd.Timestamp(first), periods=n, freq=freq).as_unit("ns").asi8
         rows = starts[members][:, None] + np.arange(n)
         off = np.flatnonzero((values[rows] != grid).any(axis=1))
         if len(off):

@@ -124,7 +124,8 @@ def _series_table(panel: Panel, levels, seasonal, fit_lengths, season) -> dict:
 def _stored_rows(panel: Panel, spec: PanelSpec, fit_lengths) -> dict:
     """Each series' last rows before the holdout (what a forecast and the baselines read), then its holdout rows,
     as long-format columns."""
-    keep = np.minimum(fit_lengths, max(spec.context, spec.season, 1))
+    # enough rows for the last validation window too (intervals are calibrated on it)
+    keep = np.minimum(fit_lengths, max(spec.context + spec.validation, spec.season, 1))
     rows = panel.last_rows(keep + spec.holdout)
     series = panel.series_of_rows()[rows]
     stamps = panel.stamps[rows]
@@ -157,7 +158,7 @@ def _stored_panel(run) -> tuple[Panel, np.ndarray]:
 def forecast_panel(run, *, data=None, future=None, horizon: int | None = None, level: float | None = None
                    ) -> pd.DataFrame:
     """The forecast of every series from its last row: a long frame (id, time, `forecast`, and `lower`/`upper`
-    with `level`). `data` (a panel in the training layout) forecasts from its ends instead, unseen series too;
+    with `level`: the members' interval widened by `calibration_widening`, so one model has an interval too). `data` (a panel in the training layout) forecasts from its ends instead, unseen series too;
     `future` (a panel of the rows ahead) gives known-future covariates."""
     spec = panel_spec(run)
     horizon = spec.horizon if horizon is None else horizon
@@ -190,29 +191,57 @@ def forecast_panel(run, *, data=None, future=None, horizon: int | None = None, l
     if spec.future_covariates:
         _check_future_rows(history, fit_lengths, ahead, horizon, spec)
     x, base, scale = gather_all(spec.layout(), arrays, forecast_pairs(len(history.ids), width), with_targets=False)
-    if spec.mode == "local":
-        from jaxseries import panel_local
-
-        member = {key: m for m, key in enumerate(table["ids"])}
-        unknown = [key for key in _json_ids(history.ids) if key not in member]
-        if unknown:
-            raise ValueError(f"a local run has a model for each trained series only; unknown ids: {unknown[:5]}")
-        out = panel_local.predict_local(run, x, np.array([member[k] for k in _json_ids(history.ids)]))[None]
-    else:  # in chunks: the activations of a whole large panel at once would not fit
-        out = np.concatenate([np.asarray(run.predict(x[i : i + PREDICT_CHUNK]), np.float64)
-                              for i in range(0, len(x), PREDICT_CHUNK)], axis=-2)
-    out = out.reshape(-1, len(x), spec.horizon)[:, :, :horizon]  # [members, S, H]
+    out = _outputs(run, x, _json_ids(history.ids))[:, :, :horizon]  # [members, S, H]
     ahead_phase = np.arange(1, horizon + 1) % seasonal.shape[1]
     predicted = base[None, :, None] + scale[None, :, None] * out + seasonal[None][:, :, ahead_phase]
     frame = _long_frame(history, fit_lengths, spec, horizon)
     frame["forecast"] = untransformed(predicted, spec.transform).mean(0).reshape(-1)
     if level is not None:
-        if len(predicted) == 1:
-            raise ValueError("one model has no spread to make an interval from: train an ensemble (members=5)")
         low, high = intervals.member_interval(predicted, level, axis=0)
-        frame["lower"] = untransformed(low, spec.transform).reshape(-1)
-        frame["upper"] = untransformed(high, spec.transform).reshape(-1)
+        widening = scale[:, None] * calibration_widening(run, level)[None, :horizon]
+        frame["lower"] = untransformed(low - widening, spec.transform).reshape(-1)
+        frame["upper"] = untransformed(high + widening, spec.transform).reshape(-1)
     return frame
+
+
+def _outputs(run, x: np.ndarray, ids: list) -> np.ndarray:
+    """The model's outputs for windows x of the series `ids`: [members, N, H] (local runs: each series' own)."""
+    spec = panel_spec(run)
+    if spec.mode == "local":
+        from jaxseries import panel_local
+
+        member = {key: m for m, key in enumerate(run.extra["panel_series"]["ids"])}
+        unknown = [key for key in ids if key not in member]
+        if unknown:
+            raise ValueError(f"a local run has a model for each trained series only; unknown ids: {unknown[:5]}")
+        out = panel_local.predict_local(run, x, np.array([member[k] for k in ids]))[None]
+    else:  # in chunks: the activations of a whole large panel at once would not fit
+        out = np.concatenate([np.asarray(run.predict(x[i : i + PREDICT_CHUNK]), np.float64)
+                              for i in range(0, len(x), PREDICT_CHUNK)], axis=-2)
+    return out.reshape(-1, len(x), spec.horizon)
+
+
+def calibration_widening(run, level: float) -> np.ndarray:
+    """[H] how far to widen the members' `level` interval, in model units, per horizon step: the conformal quantile
+    of how far each series' validation window fell outside it (split conformal on absolute residuals for one model;
+    conformalized quantile regression for an ensemble), pooled across series (the units are scale-free)."""
+    spec = panel_spec(run)
+    if spec.validation == 0:
+        raise ValueError("this run was refit on its validation rows, so nothing unseen is left to calibrate an "
+                         "interval on: train without refit for intervals")
+    table = run.extra["panel_series"]
+    history, fit_lengths = _stored_panel(run)
+    arrays, width = build_arrays(history, spec, np.asarray(table["levels"]), np.asarray(table["seasonal"]),
+                                 fit_lengths)
+    pairs = validation_pairs(spec, len(history.ids), width)
+    x_val, y_val = gather_all(spec.layout(), arrays, pairs)
+    out = _outputs(run, x_val, [_json_ids(history.ids)[s] for s in pairs[:, 0]])
+    low, high = intervals.member_interval(out, level, axis=0)
+    widening = intervals.widening(intervals.scores(low, high, y_val, 1.0), level)
+    if not np.isfinite(widening).all():
+        raise ValueError(f"a {level:.0%} interval needs at least {int(np.ceil(level / (1 - level)))} validation windows "
+                         f"to calibrate on; this panel has {len(y_val)}: ask for a lower level")
+    return widening
 
 
 def _check_future_rows(history, fit_lengths, ahead, horizon, spec) -> None:

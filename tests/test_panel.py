@@ -145,11 +145,21 @@ def test_a_panel_run_loads_and_forecasts_the_same(tmp_path):
     pd.testing.assert_frame_equal(js.forecast(run), js.forecast(loaded))
 
 
-def test_an_ensemble_gives_intervals_on_a_panel():
-    run = js.train_series(make_panel(), id="unique_id", time="ds", target="y", members=3, **FAST)
+def test_intervals_are_calibrated_on_the_validation_windows():
+    run = js.train_series(make_panel(lengths=(30, 34, 38, 42) * 3), id="unique_id", members=3, **FAST)
     frame = js.forecast(run, level=0.8)
     assert list(frame.columns) == ["unique_id", "ds", "forecast", "lower", "upper"]
     assert (frame.lower <= frame.upper).all()
+    twelve = js.train_series(make_panel(lengths=(30, 34, 38, 42) * 3), id="unique_id", **FAST)
+    one = js.forecast(twelve, level=0.8)  # one model: split conformal on its validation residuals, pooled
+    assert (one.lower < one.forecast).all() and (one.forecast < one.upper).all()
+    wider = js.forecast(twelve, level=0.9)
+    assert ((wider.upper - wider.lower) >= (one.upper - one.lower) - 1e-9).all()
+    with pytest.raises(ValueError, match="a 95% interval needs at least 19 validation windows"):
+        js.forecast(twelve, level=0.95)
+    refit = js.train_series(make_panel(), id="unique_id", time="ds", target="y", refit=True, **FAST)
+    with pytest.raises(ValueError, match="refit on its validation rows"):
+        js.forecast(refit, level=0.8)
 
 
 @pytest.mark.parametrize("loss", ["mae", "huber", "mse"])
