@@ -94,3 +94,32 @@ def test_two_processes_with_jax_distributed_match_one_process(tmp_path):
     restored = js.load(directory)  # written by both processes together, restored here on one
     assert int(restored.state.step) == 40
     np.testing.assert_allclose(restored.history, first["full"], rtol=1e-6)
+
+
+PANEL_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import pandas as pd
+    import jax
+    import jaxseries as js
+    assert len(jax.devices()) == 2
+    rng = np.random.default_rng(0)
+    frames = [pd.DataFrame({"unique_id": f"s{i}", "y": 10 + i + np.cumsum(rng.normal(size=n)) ** 2})
+              for i, n in enumerate((30, 44, 37, 50))]
+    run = js.train_series(pd.concat(frames), id="unique_id", horizon=3, steps=30, eval_every=10, patience=None,
+                          hidden_dim=8, batch_size=8, progress=False)
+    sharding = run.state.params["params"]["head"]["kernel"].sharding
+    print(json.dumps({"forecast": js.forecast(run).forecast.tolist(), "devices": len(sharding.device_set)}))
+""")
+
+
+def test_a_panel_trains_with_its_batches_split_over_two_devices():
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    result = subprocess.run([sys.executable, "-c", PANEL_SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["devices"] == 2  # the windows are cut on every device, each batch split between them
+    one = subprocess.run([sys.executable, "-c", PANEL_SCRIPT.replace("assert len(jax.devices()) == 2", "")],
+                         capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr
+    np.testing.assert_allclose(out["forecast"], json.loads(one.stdout.strip().splitlines()[-1])["forecast"], rtol=1e-3)
