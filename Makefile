@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 BENCH  := $(VENV)/.installed-bench
 
-.PHONY: demo test bench notebooks clean
+.PHONY: demo test test-all bench notebooks clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,7 +19,11 @@ $(BENCH): $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/jaxseries demo
 
+# The suite within 10 minutes on 2 cores: cases marked slow run in test-all.
 test: $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
+test-all: $(STAMP)
 	$(PY) -m pytest
 
 notebooks: $(STAMP)

@@ -174,18 +174,17 @@ def test_cli_trains_forecasts_and_evaluates_a_panel(tmp_path):
     run_dir, out, per_series = tmp_path / "run", tmp_path / "out.csv", tmp_path / "per.csv"
     base = [sys.executable, "-m", "jaxseries"]
     train = subprocess.run(base + ["train", str(data), "--id", "unique_id", "--time", "ds", "--target", "y",
-                                   "--horizon", "4", "--steps", "20", "--hidden-dim", "8", "--out", str(run_dir),
-                                   "--no-progress"], capture_output=True, text=True)
+                                   "--horizon", "4", "--holdout", "4", "--steps", "20", "--hidden-dim", "8",
+                                   "--out", str(run_dir), "--no-progress"], capture_output=True, text=True)
     assert train.returncode == 0, train.stderr
+    assert "mean over series" in train.stdout  # with a holdout, train prints the panel evaluation
     forecast = subprocess.run(base + ["forecast", str(run_dir), "--csv", str(out)], capture_output=True, text=True)
     assert forecast.returncode == 0, forecast.stderr
     frame = pd.read_csv(out)
     assert list(frame.columns) == ["unique_id", "ds", "forecast"] and len(frame) == 12
-    evaluate = subprocess.run(base + ["evaluate", str(run_dir)], capture_output=True, text=True)
-    assert evaluate.returncode == 2 and "no holdout" in evaluate.stderr
-    subprocess.run(base + ["train", str(data), "--id", "unique_id", "--time", "ds", "--target", "y", "--horizon", "4",
-                           "--holdout", "4", "--steps", "20", "--hidden-dim", "8", "--out", str(run_dir),
-                           "--overwrite", "--no-progress"], check=True, capture_output=True)
+    first = frame.groupby("unique_id").ds.min()  # each series from the start of its holdout
+    holdout_start = make_panel().groupby("unique_id").ds.apply(lambda d: d.iloc[-4])
+    assert all(pd.Timestamp(first[k]) == holdout_start[k] for k in first.index)
     report = subprocess.run(base + ["evaluate", str(run_dir), "--json", "--per-series", str(per_series)],
                             capture_output=True, text=True)
     assert report.returncode == 0, report.stderr
