@@ -193,7 +193,8 @@ def static_features(static: pd.DataFrame, spec: PanelSpec) -> np.ndarray:
     return np.concatenate(parts, 1).astype(np.float32)
 
 
-def training_pairs(arrays: PanelArrays, spec: PanelSpec, fit_lengths: np.ndarray, width: int) -> PanelArrays:
+def training_pairs(arrays: PanelArrays, spec: PanelSpec, fit_lengths: np.ndarray, width: int
+                   ) -> tuple[PanelArrays, np.ndarray]:
     """(series, origin) for every window whose targets lie in its training part and whose context holds at least
     `min_observed` real rows; the pairs go into the arrays' sampling table. Returns (arrays, pairs)."""
     first_real = width - fit_lengths
