@@ -40,6 +40,7 @@ class Backtest:
     best_steps: np.ndarray  # [folds (1 without refit), members]: the step with the lowest validation loss
     refit: bool
     seconds: float
+    per_series: pd.DataFrame | None = None  # panels: index (fold, forecaster, id), the metrics of each series
 
     @property
     def chosen_steps(self) -> int:
@@ -51,8 +52,9 @@ class Backtest:
             "refit": self.refit, "seconds": self.seconds, "level": self.level, "coverage": self.coverage,
             "chosen_steps": self.chosen_steps, "best_steps": self.best_steps.tolist(),
             "overall": {name: {m: checkpoint.json_number(v) for m, v in row.items()} for name, row in self.overall.iterrows()},
-            "folds": [{"fold": int(fold), "forecaster": name, "origin": str(row["origin"]),
-                       **{m: checkpoint.json_number(row[m]) for m in metrics.METRICS}}
+            "folds": [{"fold": int(fold), "forecaster": name,
+                       **{k: checkpoint.json_number(v) if isinstance(v, (float, np.floating)) else
+                          int(v) if isinstance(v, (int, np.integer)) else str(v) for k, v in row.items()}}
                       for (fold, name), row in self.folds.iterrows()],
         }
 
@@ -74,10 +76,10 @@ def backtest(
     future_covariates: list[str] = (),
     calendar: bool = True,
     season: int | None = None,
-    transform: str = "none",
+    transform: str | None = None,
     normalize: str = "auto",
     fill: bool = False,
-    hidden_dim: int = 32,
+    hidden_dim: int | None = None,
     num_layers: int = 1,
     steps: int = 1500,
     learning_rate: float = 1e-3,
@@ -87,12 +89,43 @@ def backtest(
     patience: int | None = 20,
     eval_every: int = 10,
     progress: bool = True,
+    id: str | None = None,
+    static: list[str] = (),
+    loss: str | None = None,
+    sampling: str = "window",
+    min_observed: int = 1,
+    deseasonalize: bool = True,
 ) -> Backtest:
     """Backtests `train_series`'s direct forecaster (same options) at `folds` origins `stride` rows apart.
 
     `members` > 1 trains a seed ensemble per fold (intervals from its spread); `level` is the interval's coverage,
     calibrated leave-one-fold-out (None: no intervals).
+
+    A panel (`id=`, a dict or a list of series) backtests the global model at `folds` origins of every series
+    (`panel_backtesting`; the panel options and defaults of `train_series`); its interval is calibrated on the
+    validation windows before the first origin.
     """
+    if id is not None or isinstance(data, (dict, list)):
+        from jaxseries import panel_backtesting, panel_forecasting
+
+        if normalize != "auto" or fill:
+            raise ValueError("normalize= and fill= are single-series options: a panel's windows are measured from "
+                             "their last season, and a panel must be on its grid already")
+        args = encoding.check_series_args(horizon, None, context, validation, "direct", transform or "auto",
+                                          normalize, season)
+        _require_int("members", members, 1)
+        return panel_backtesting.backtest_panel(
+            data, id=id, time=time, target=target, covariates=list(covariates),
+            future_covariates=list(future_covariates), static=list(static), horizon=args["horizon"], folds=folds,
+            stride=stride, refit=refit, level=level, validation=validation, progress=progress, context=context,
+            calendar=calendar, season=season, transform=transform or "auto", hidden_dim=hidden_dim or 64,
+            num_layers=num_layers, steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
+            weight_decay=weight_decay, patience=patience, eval_every=eval_every, members=members,
+            loss=loss or panel_forecasting.DEFAULT_LOSS, sampling=sampling, min_observed=min_observed,
+            deseasonalize=deseasonalize)
+    if static or loss not in (None, "mse"):
+        raise ValueError("static= and loss= are panel options (pass id=); a single series' backtest trains with mse")
+    transform, hidden_dim = transform or "none", hidden_dim or 32
     args = encoding.check_series_args(horizon, None, context, validation, "direct", transform, normalize, season)
     for name, value in (("folds", folds), ("stride", stride), ("members", members)):
         _require_int(name, value, 1)

@@ -4,7 +4,7 @@
     jaxseries train PANEL.csv --id unique_id --time ds --target y --horizon H [--static COL] --out RUN_DIR
     jaxseries forecast RUN_DIR [--horizon H] --csv OUT.csv [--plot OUT.png]
     jaxseries evaluate RUN_DIR [--json] [--per-series OUT.csv]
-    jaxseries backtest DATA.csv --target COL --horizon H --folds K [--refit] [--json] [--csv OUT.csv]
+    jaxseries backtest DATA.csv --target COL --horizon H --folds K [--refit] [--json] [--csv OUT.csv] [--id COL]
     jaxseries dataset airline OUT.csv
     jaxseries demo
 """
@@ -176,28 +176,25 @@ def _evaluate(args) -> None:
 def _backtest(args) -> None:
     from jaxseries import backtesting, intervals
 
-    if args.id or args.static:
-        raise ValueError("backtests of panels (--id) are not built yet: backtest one series, or train the panel with "
-                         "--holdout and evaluate it")
-    options = {k: v for k, v in _series_kwargs(args).items() if k not in ("id", "static", "sampling")}
-    options.update(transform=args.transform or "none", hidden_dim=args.hidden_dim or 32)
-    if options.pop("loss") not in (None, "mse"):
-        raise ValueError("backtests train with --loss mse")
-    result = backtesting.backtest(args.data, **options, folds=args.folds, stride=args.stride, refit=args.refit,
+    result = backtesting.backtest(args.data, **_series_kwargs(args), folds=args.folds, stride=args.stride, refit=args.refit,
                                   level=args.level)
     if args.csv:
         result.forecasts.to_csv(args.csv, index=False)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return
-    print(f"{args.folds} folds{' (refit)' if args.refit else ''} in {result.seconds:.1f} s; "
-          f"horizon {args.horizon}; metrics in the series' units, mean over folds:")
+    panel = result.per_series is not None
+    print(f"{args.folds} folds{' (refit)' if args.refit else ''} in {result.seconds:.1f} s; horizon {args.horizon}; "
+          + ("mean over series and folds (sMAPE 0-200 as in M3):" if panel
+             else "metrics in the series' units, mean over folds:"))
     print(result.overall.round(3).to_string())
-    print("per fold, MAPE%:")
-    print(result.folds["MAPE%"].unstack("forecaster").round(2).assign(
-        origin=result.folds["origin"].xs("jaxseries", level="forecaster")).to_string())
+    metric, where = ("sMAPE", "rows_after_origin") if panel else ("MAPE%", "origin")
+    print(f"per fold, {metric}:")
+    print(result.folds[metric].unstack("forecaster").round(2).assign(
+        **{where: result.folds[where].xs("jaxseries", level="forecaster")}).to_string())
     if result.coverage is not None:
-        print(f"{result.level:.0%} interval coverage (each fold calibrated on the others): {result.coverage:.1%}")
+        how = "calibrated before the first origin" if panel else "each fold calibrated on the others"
+        print(f"{result.level:.0%} interval coverage ({how}): {result.coverage:.1%}")
     elif result.level is not None:
         print(f"too few folds to calibrate a {result.level:.0%} interval: use at least "
               f"{intervals.min_folds(result.level)} folds")

@@ -80,6 +80,8 @@ def to_long(data, id: str | None, time: str | None) -> tuple[pd.DataFrame, str]:
 def load_panel(data, *, id: str | None, time: str | None, target: str | None, covariates=(), future_covariates=(),
                static=()) -> Panel:
     """Reads and checks a panel (see the module doc). Raises ValueError naming the id, time and column at fault."""
+    if isinstance(data, Panel):  # checked already
+        return data
     frame, id = to_long(data, id, time)
     if any(not isinstance(c, str) for c in frame.columns):
         frame = frame.rename(columns=str)

@@ -278,10 +278,7 @@ def evaluate_panel(run) -> dict:
     steps = min(spec.horizon, spec.holdout)
     count = len(history.ids)
     actual = history.y[history.starts[:, None] + fit_lengths[:, None] + np.arange(steps)]
-    tails = [history.y[s : s + n] for s, n in zip(history.starts, fit_lengths)]
-    naive = np.stack([np.repeat(t[-1], steps) for t in tails])
-    seasonal = np.stack([np.resize(t[-spec.season:], max(steps, 1))[:steps] if len(t) >= spec.season
-                         else np.repeat(t[-1], steps) for t in tails])
+    naive, seasonal = baseline_forecasts(history, fit_lengths, steps, spec.season)
     model = forecast_panel(run, horizon=steps)["forecast"].to_numpy().reshape(count, steps)
     scale = np.array([np.nan if v is None else v for v in run.extra["panel_series"]["mase_scale"]], float)
     ids = pd.Index(_json_ids(history.ids), name=spec.id)
@@ -292,6 +289,17 @@ def evaluate_panel(run) -> dict:
     beats = float(np.mean(per_series["jaxseries"]["sMAPE"].to_numpy() < per_series["seasonal_naive"]["sMAPE"].to_numpy()))
     return {"overall": overall, "per_series": table, "beats_seasonal_naive": beats, "horizon": steps,
             "series": count}
+
+
+def baseline_forecasts(panel: Panel, fit_lengths: np.ndarray, horizon: int, season: int):
+    """Naive (the last value) and seasonal naive (the last season repeated; naive for a series shorter than a
+    season) from each series' first `fit_lengths` rows: two [S, H] arrays."""
+    ends = panel.starts + fit_lengths  # the first row after each series' fitted part
+    last = panel.y[ends - 1]
+    season = max(season, 1)
+    seasonal = panel.y[ends[:, None] - season + np.arange(horizon) % season]
+    return (np.repeat(last[:, None], horizon, 1),
+            np.where((fit_lengths >= season)[:, None], seasonal, last[:, None]))
 
 
 def panel_errors(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray, ids=None) -> pd.DataFrame:

@@ -190,6 +190,47 @@ def test_cli_trains_forecasts_and_evaluates_a_panel(tmp_path):
     assert report.returncode == 0, report.stderr
     assert json.loads(report.stdout)["series"] == 3
     assert len(pd.read_csv(per_series)) == 9  # 3 series x (model, naive, seasonal naive)
+    backtest = subprocess.run(base + ["backtest", str(data), "--id", "unique_id", "--time", "ds", "--target", "y",
+                                      "--horizon", "4", "--folds", "2", "--steps", "20", "--hidden-dim", "8",
+                                      "--level", "0.5", "--json", "--no-progress"], capture_output=True, text=True)
+    assert backtest.returncode == 0, backtest.stderr
+    folds = json.loads(backtest.stdout)["folds"]
+    assert len(folds) == 6 and {row["rows_after_origin"] for row in folds} == {4, 5}
+
+
+def test_a_panel_backtest_forecasts_every_origin_of_every_series_with_one_model():
+    data = make_panel()
+    result = js.backtest(data, id="unique_id", time="ds", target="y", folds=3, stride=2, seed=1, level=0.5,
+                         **FAST)
+    table = result.forecasts
+    assert len(table) == 3 * 3 * 4 and list(table.columns[:4]) == ["fold", "unique_id", "ds", "step"]
+    assert list(result.folds.xs("jaxseries", level="forecaster")["rows_after_origin"]) == [8, 6, 4]
+    for (fold, key), own in table.groupby(["fold", "unique_id"]):  # each fold's truth: the rows after its origin
+        series = data[data.unique_id == key]
+        after = series.iloc[len(series) - [8, 6, 4][fold]:][:4]
+        assert list(own.ds) == list(after.ds) and np.allclose(own.actual, after.y)
+        assert np.allclose(own.naive, series.y.iloc[len(series) - [8, 6, 4][fold] - 1])
+        assert np.allclose(own.seasonal_naive, series.y.iloc[len(series) - [8, 6, 4][fold] - 12:][:4])
+    assert ((table.lower <= table.forecast) & (table.forecast <= table.upper)).all()
+    assert result.coverage == pytest.approx(((table.lower <= table.actual) & (table.actual <= table.upper)).mean())
+    # one model: train_series with every row from the first origin on held out, forecasting from the data in hand
+    run = js.train_series(data, id="unique_id", time="ds", target="y", holdout=8, seed=1, **FAST)
+    for fold, after in enumerate([8, 6, 4]):
+        in_hand = data.groupby("unique_id").apply(lambda f: f.iloc[:-after], include_groups=False).reset_index(0)
+        expected = js.forecast(run, data=in_hand)
+        np.testing.assert_allclose(table[table.fold == fold].forecast, expected.forecast, rtol=1e-5)
+    fold0 = table[table.fold == 0]
+    smape = (200 * (fold0.actual - fold0.forecast).abs() / (fold0.actual.abs() + fold0.forecast.abs()))
+    np.testing.assert_allclose(result.per_series.loc[(0, "jaxseries")]["sMAPE"],
+                               smape.groupby(fold0.unique_id).mean(), rtol=1e-6)
+    assert result.best_steps.shape == (1, 1) and not result.refit
+    refit = js.backtest(data, id="unique_id", time="ds", target="y", folds=2, stride=2, refit=True, level=None,
+                        **FAST)
+    assert refit.best_steps.shape == (2, 1) and refit.coverage is None and "lower" not in refit.forecasts
+    with pytest.raises(ValueError, match=r"series 's1' has 30 rows: folds=12 .* allows at most 11 folds"):
+        js.backtest(data, id="unique_id", time="ds", target="y", folds=12, stride=2, **FAST)
+    with pytest.raises(ValueError, match=r"a 80% interval needs at least 5 validation windows .* this panel has 3"):
+        js.backtest(data, id="unique_id", time="ds", target="y", folds=2, **FAST)
 
 
 def bad(frame, message, **kwargs):
