@@ -114,7 +114,7 @@ def backtest(
         args = encoding.check_series_args(horizon, None, context, validation, "direct", transform or "auto",
                                           normalize, season)
         _require_int("members", members, 1)
-        return panel_backtesting.backtest_panel(
+        return Backtest(**panel_backtesting.backtest_panel(
             data, id=id, time=time, target=target, covariates=list(covariates),
             future_covariates=list(future_covariates), static=list(static), horizon=args["horizon"], folds=folds,
             stride=stride, refit=refit, level=level, validation=validation, progress=progress, context=context,
@@ -122,7 +122,7 @@ def backtest(
             num_layers=num_layers, steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
             weight_decay=weight_decay, patience=patience, eval_every=eval_every, members=members,
             loss=loss or panel_forecasting.DEFAULT_LOSS, sampling=sampling, min_observed=min_observed,
-            deseasonalize=deseasonalize)
+            deseasonalize=deseasonalize))
     if static or loss not in (None, "mse"):
         raise ValueError("static= and loss= are panel options (pass id=); a single series' backtest trains with mse")
     transform, hidden_dim = transform or "none", hidden_dim or 32

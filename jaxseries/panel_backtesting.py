@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 from jaxseries import intervals
-from jaxseries.backtesting import Backtest
 from jaxseries.config import _require_int
 from jaxseries.panel import load_panel
 from jaxseries.panel_encoding import build_arrays, forecast_pairs, seasonal_indices, untransformed
@@ -33,8 +32,9 @@ from jaxseries.panel_forecasting import (
 from jaxseries.windows import gather_all
 
 def backtest_panel(data, *, id, time, target, covariates, future_covariates, static, horizon, folds, stride, refit,
-                   level, validation, progress, **options) -> Backtest:
-    """Backtests the global model (train_series's panel options in `options`) at `folds` origins per series."""
+                   level, validation, progress, **options) -> dict:
+    """Backtests the global model (train_series's panel options in `options`) at `folds` origins per series:
+    the fields of a `backtesting.Backtest`."""
     for name, value in (("folds", folds), ("stride", stride)):
         _require_int(name, value, 1)
     level = intervals.check_level(level)
@@ -99,7 +99,7 @@ def _predict_folds(runs, panel, fit_lengths, level):
     return np.stack(forecast), (np.stack(lower) if lower else None), (np.stack(upper) if upper else None)
 
 
-def _report(runs, panel, fit_lengths, forecast, lower, upper, level, refit, seconds) -> Backtest:
+def _report(runs, panel, fit_lengths, forecast, lower, upper, level, refit, seconds) -> dict:
     spec = panel_spec(runs[0])
     horizon = spec.horizon
     actual = panel.y[(panel.starts[None] + fit_lengths)[..., None] + np.arange(horizon)]  # [K, S, H]
@@ -128,4 +128,5 @@ def _report(runs, panel, fit_lengths, forecast, lower, upper, level, refit, seco
         table["lower"], table["upper"] = lower.reshape(-1), upper.reshape(-1)
     table = table[["fold", spec.id, spec.time or "step", "step"] + list(table.columns[4:])]
     best = np.stack([np.atleast_1d(np.asarray(run.best_step)) for run in runs])
-    return Backtest(table, folds, overall, level, coverage, calibration, best, refit, seconds, per_series=per_series)
+    return dict(forecasts=table, folds=folds, overall=overall, level=level, coverage=coverage, calibration=calibration,
+                best_steps=best, refit=refit, seconds=seconds, per_series=per_series)
