@@ -95,6 +95,7 @@ def backtest(
     sampling: str = "window",
     min_observed: int = 1,
     deseasonalize: bool = True,
+    holdout: int | None = None,
 ) -> Backtest:
     """Backtests `train_series`'s direct forecaster (same options) at `folds` origins `stride` rows apart.
 
@@ -104,7 +105,11 @@ def backtest(
     A panel (`id=`, a dict or a list of series) backtests the global model at `folds` origins of every series
     (`panel_backtesting`; the panel options and defaults of `train_series`); its interval is calibrated on the
     validation windows before the first origin.
+
+    `holdout` last rows (of every series) are never read: the last fold ends before them (what `auto` uses).
     """
+    if holdout is not None:
+        _require_int("holdout", holdout, 0)
     if id is not None or isinstance(data, (dict, list)):
         from jaxseries import panel_backtesting, panel_forecasting
 
@@ -122,7 +127,7 @@ def backtest(
             num_layers=num_layers, steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
             weight_decay=weight_decay, patience=patience, eval_every=eval_every, members=members,
             loss=loss or panel_forecasting.DEFAULT_LOSS, sampling=sampling, min_observed=min_observed,
-            deseasonalize=deseasonalize))
+            deseasonalize=deseasonalize, holdout=holdout or 0))
     if static or loss not in (None, "mse"):
         raise ValueError("static= and loss= are panel options (pass id=); a single series' backtest trains with mse")
     transform, hidden_dim = transform or "none", hidden_dim or 32
@@ -132,6 +137,8 @@ def backtest(
     level = intervals.check_level(level)
     started = clock.perf_counter()
     series = encoding.load_series(data, target, time, fill, covariates, future_covariates, "direct")
+    if holdout:  # rows never read: the folds end before them
+        series = encoding.head(series, len(series.frame) - holdout)
     rows = len(series.frame)
     fit_ends = _fit_ends(rows, horizon, stride, folds)
     plan, needed = _plan(series, args, normalize, season, fit_ends[0])
@@ -178,8 +185,16 @@ def _plan(series, args, normalize, season, first_fit_end: int):
 
 
 def _fits(series, args, normalize, season, stride: int, folds: int) -> bool:
+    return shortfall(series, args, normalize, season, stride, folds) is None
+
+
+def shortfall(series, args, normalize, season, stride: int, folds: int) -> str | None:
+    """None when `folds` origins `stride` rows apart fit the series, else what is missing."""
     first = _fit_ends(len(series.frame), args["horizon"], stride, folds)[0]
-    return first >= _plan(series, args, normalize, season, first)[1]
+    plan, needed = _plan(series, args, normalize, season, first)
+    if first >= needed:
+        return None
+    return f"{encoding.describe_length(plan)} = {needed} rows are needed before the first origin, {max(first, 0)} are there"
 
 
 def _stack_padded(windows, members: int):

@@ -1,6 +1,6 @@
 """The command line (`jaxseries ...` and `python -m jaxseries ...` are the same program).
 
-    jaxseries train DATA.csv --target COL [--target COL2 ...] [--time COL] --horizon H [--holdout N] --out RUN_DIR
+    jaxseries train DATA.csv --target COL [--target COL2 ...] [--time COL] --horizon H [--holdout N] [--auto] --out RUN_DIR
     jaxseries train PANEL.csv --id unique_id --time ds --target y --horizon H [--static COL] --out RUN_DIR
     jaxseries forecast RUN_DIR [--horizon H] --csv OUT.csv [--plot OUT.png]
     jaxseries evaluate RUN_DIR [--json] [--per-series OUT.csv]
@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     train.add_argument("--strategy", choices=["direct", "recursive"], default="direct")
     train.add_argument("--refit", action="store_true", help="after early stopping, retrain on train+validation")
+    train.add_argument("--auto", action="store_true",
+                       help="choose context (and log or not) by a backtest before the holdout, then train")
+    train.add_argument("--budget", type=float, help="with --auto: seconds for the search and the training")
 
     backtest = commands.add_parser("backtest", help="rolling-origin backtest: K origins, all folds in one compiled call")
     _series_options(backtest)
@@ -115,14 +118,24 @@ def _train(args) -> None:
     run = forecast.train_series(
         args.data, **_series_kwargs(args), holdout=args.holdout, strategy=args.strategy, refit=args.refit,
         checkpoint_dir=args.out, checkpoint_every=args.checkpoint_every, resume=args.resume, overwrite=args.overwrite,
+        auto=args.auto, budget_s=args.budget,
     )
     print(f"trained {len(run.history)} steps in {time.perf_counter() - start:.1f} s; best validation step "
           f"{run.best_step}; saved to {args.out}")
+    if "auto" in run.extra and not args.holdout:
+        _print_auto(forecast._auto_report(run)["auto"])
     if args.holdout:
         _print_evaluation(forecast.evaluate(run))
 
 
+def _print_auto(table) -> None:
+    print("auto: candidates scored by a backtest before the holdout (mean MASE; lowest chosen):")
+    print(table.round(4).to_string(index=False))
+
+
 def _print_evaluation(report: dict) -> None:
+    if "auto" in report:
+        _print_auto(report["auto"])
     if "per_series" in report:
         print(f"holdout, {report['horizon']}-step forecast of {report['series']} series; mean over series "
               f"(sMAPE 0-200 as in M3; MASE against each series' in-sample seasonal naive):")
@@ -147,7 +160,9 @@ def _forecast(args) -> None:
 def _evaluate(args) -> None:
     from jaxseries import checkpoint, forecasting as forecast, runs
 
-    report = forecast.evaluate(runs.load(args.run_dir))
+    run = runs.load(args.run_dir)
+    report = forecast.evaluate(run)
+    auto = {"auto": run.extra["auto"]} if "auto" in run.extra else {}
     if args.per_series:
         if "per_series" not in report:
             raise ValueError("--per-series is for panel runs (trained with --id)")
@@ -157,7 +172,7 @@ def _evaluate(args) -> None:
             print(json.dumps({"horizon": report["horizon"], "series": report["series"],
                               "beats_seasonal_naive": report["beats_seasonal_naive"],
                               "metrics": {name: {m: checkpoint.json_number(v) for m, v in row.items()}
-                                          for name, row in report["overall"].iterrows()}}, indent=2))
+                                          for name, row in report["overall"].iterrows()}, **auto}, indent=2))
         else:
             _print_evaluation(report)
         return
@@ -170,6 +185,7 @@ def _evaluate(args) -> None:
         "horizon": report["horizon"],
         "metrics": {name: {m: checkpoint.json_number(v) for m, v in row.items()} for name, row in report["overall"].iterrows()},
         "per_step_mape": {name: [checkpoint.json_number(v) for v in col] for name, col in report["per_step"].items()},
+        **auto,
     }, indent=2))
 
 

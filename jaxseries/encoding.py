@@ -168,8 +168,16 @@ class Series(NamedTuple):
     future: np.ndarray  # [T, f]
 
 
+def head(series: Series, rows: int) -> Series:
+    """The series' first `rows` rows."""
+    return Series(series.frame.iloc[:rows], series.freq, series.time, series.names, series.targets[:rows],
+                  series.past[:rows], series.future[:rows])
+
+
 def load_series(data, target, time, fill, covariates, future_covariates, strategy) -> Series:
     """Reads and checks the table (sorted regular timestamps, known numeric columns, no NaN/inf)."""
+    if isinstance(data, Series):  # checked already
+        return data
     frame, freq = data_lib.check_time_index(data_lib.read_table(data, time=time), fill=fill)
     targets_list = _names(target, frame, "target") if target is not None else [frame.columns[0]]
     names = {"targets": targets_list, "covariates": list(covariates), "future_covariates": list(future_covariates)}

@@ -67,9 +67,15 @@ def train_series(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    auto: bool = False,
+    budget_s: float | None = None,
 ) -> Trained:
     """Trains a forecaster on a raw series, or on a panel of many; returns a run whose metadata holds everything to
     forecast.
+
+    `auto=True` first chooses the context length (and for one series, log values or not) by a backtest inside the
+    rows before the holdout, every candidate one model, within `budget_s` seconds when given (`auto`); settings
+    passed explicitly are not searched. The choice and every candidate's score are in `run.extra["auto"]`.
 
     `holdout` last rows (None: none) are never seen; the `validation` rows before them (default: the larger of `horizon`
     and a tenth of the rest) drive early stopping with `patience` evaluations, and the best weights are kept.
@@ -91,6 +97,23 @@ def train_series(
         _require_int("members", members, 1)
         saving = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
                       overwrite=overwrite, progress=progress)
+        record = None
+        if auto:
+            from jaxseries import auto as auto_lib
+            from jaxseries.panel import load_panel
+
+            data = load_panel(data, id=id, time=time, target=target, covariates=covariates,
+                              future_covariates=future_covariates, static=static)
+            options = dict(id=data.id, static=list(static), covariates=list(covariates),
+                           future_covariates=list(future_covariates), context=context, validation=validation,
+                           calendar=calendar, transform=transform, hidden_dim=hidden_dim, num_layers=num_layers,
+                           steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
+                           weight_decay=weight_decay, patience=patience, eval_every=eval_every, loss=loss,
+                           sampling=sampling, min_observed=min_observed, deseasonalize=deseasonalize)
+            chosen, record = auto_lib.choose(data, panel=True, horizon=horizon, holdout=args["holdout"],
+                                             season=season, budget_s=budget_s, progress=progress, loaded=data,
+                                             fits=lambda *_: None, options=options)
+            context = chosen["context"]
         return panel_forecasting.train_panel(
             data, id=id, time=time, target=target, horizon=horizon, holdout=args["holdout"], context=context,
             validation=validation, covariates=list(covariates), future_covariates=list(future_covariates),
@@ -99,9 +122,10 @@ def train_series(
             batch_size=batch_size, seed=seed, weight_decay=weight_decay, patience=patience, eval_every=eval_every,
             members=members, loss=loss or panel_forecasting.DEFAULT_LOSS, sampling=sampling,
             min_observed=min_observed, deseasonalize=deseasonalize, refit=refit,
-            mode=mode, saving=saving)
+            mode=mode, saving=saving, notes={"auto": record} if record else {})
     if static:
         raise ValueError("static= names per-series columns of a panel: pass id= (the id column) too")
+    explicit_transform = transform
     transform, hidden_dim, loss = transform or "none", hidden_dim or 32, loss or "mse"
     args = check_series_args(horizon, holdout, context, validation, strategy, transform, normalize, season)
     _require_int("members", members, 1)
@@ -110,6 +134,17 @@ def train_series(
                          "options or train one member")
     series = load_series(data, target, time, fill, covariates, future_covariates, strategy)
     holdout = args["holdout"]
+    record = None
+    if auto:
+        context, transform, record = _choose(series, auto_context=context, auto_transform=explicit_transform,
+                                             horizon=horizon, holdout=holdout, validation=validation,
+                                             normalize=normalize, season=season, budget_s=budget_s,
+                                             progress=progress, strategy=strategy, options=dict(
+                                                 calendar=calendar, hidden_dim=hidden_dim, num_layers=num_layers,
+                                                 steps=steps, learning_rate=learning_rate, batch_size=batch_size,
+                                                 seed=seed, weight_decay=weight_decay, patience=patience,
+                                                 eval_every=eval_every))
+        args["context"] = context
     fit_end = len(series.frame) - holdout
     plan = plan_windows(series, args, strategy, normalize, season, fit_end)
     needed = required_length(plan["lookback"], plan["horizon"], holdout, plan["validation"])
@@ -123,7 +158,8 @@ def train_series(
     train_config = TrainConfig(steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
                                log_every=eval_every, eval_every=eval_every, patience=patience,
                                weight_decay=weight_decay)
-    extra = {"series": dataclasses.asdict(spec), **_stored_rows(series.frame, spec, fit_end)}
+    extra = {"series": dataclasses.asdict(spec), **_stored_rows(series.frame, spec, fit_end),
+             **({"auto": record} if record else {})}
     saving = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
                   overwrite=overwrite, progress=progress, extra=extra)
     # An ensemble's members differ in seed, trained in one compiled call, forecasts averaged; one model is one config.
@@ -135,6 +171,28 @@ def train_series(
     refit_config = dataclasses.replace(train_config, steps=max(chosen.best_step, eval_every), patience=None)
     extra["chosen_steps"] = refit_config.steps
     return loop.fit(np.concatenate([x, x_val]), np.concatenate([y, y_val]), model_config, refit_config, **saving)
+
+
+def _choose(series, *, auto_context, auto_transform, horizon, holdout, validation, normalize, season, budget_s,
+            progress, strategy, options):
+    """`auto` for one series: (context, transform, record)."""
+    from jaxseries import auto as auto_lib, backtesting
+    from jaxseries.encoding import head
+
+    if strategy != "direct":
+        raise ValueError("auto=True chooses settings for strategy='direct': drop strategy='recursive'")
+    before = head(series, len(series.frame) - holdout)
+
+    def fits(candidate, folds, stride):
+        args = check_series_args(horizon, None, candidate["context"], validation, "direct",
+                                 candidate["transform"], normalize, season)
+        return backtesting.shortfall(before, args, normalize, season, stride, folds)
+
+    chosen, record = auto_lib.choose(series, panel=False, horizon=horizon, holdout=holdout, season=season,
+                                     budget_s=budget_s, progress=progress, loaded=series, fits=fits,
+                                     options=dict(options, context=auto_context, transform=auto_transform,
+                                                  validation=validation, normalize=normalize))
+    return chosen["context"], chosen["transform"], record
 
 
 def _rows_dict(frame: pd.DataFrame, columns: list[str]) -> dict:
@@ -281,7 +339,7 @@ def evaluate(run: Trained) -> dict:
     if "panel" in run.extra:
         from jaxseries import panel_forecasting
 
-        return panel_forecasting.evaluate_panel(run)
+        return {**panel_forecasting.evaluate_panel(run), **_auto_report(run)}
     spec = series_spec(run)
     history, holdout = history_frames(run)
     if len(holdout) == 0:
@@ -296,4 +354,14 @@ def evaluate(run: Trained) -> dict:
     }
     scale = np.asarray(spec.mase_scale, float)
     return {"overall": metrics.table(actual, forecasts, scale),
-            "per_step": metrics.per_horizon(actual, forecasts, scale), "horizon": steps}
+            "per_step": metrics.per_horizon(actual, forecasts, scale), "horizon": steps, **_auto_report(run)}
+
+
+def _auto_report(run) -> dict:
+    """`auto`'s candidates as a table (setting columns, the backtest MASE, seconds; the chosen one marked)."""
+    if "auto" not in run.extra:
+        return {}
+    record = run.extra["auto"]
+    table = pd.DataFrame(record["candidates"])
+    table["chosen"] = [all(row[k] == v for k, v in record["chosen"].items()) for _, row in table.iterrows()]
+    return {"auto": table}

@@ -32,7 +32,7 @@ from jaxseries.panel_forecasting import (
 from jaxseries.windows import gather_all
 
 def backtest_panel(data, *, id, time, target, covariates, future_covariates, static, horizon, folds, stride, refit,
-                   level, validation, progress, **options) -> dict:
+                   level, validation, progress, holdout=0, **options) -> dict:
     """Backtests the global model (train_series's panel options in `options`) at `folds` origins per series:
     the fields of a `backtesting.Backtest`."""
     for name, value in (("folds", folds), ("stride", stride)):
@@ -41,17 +41,18 @@ def backtest_panel(data, *, id, time, target, covariates, future_covariates, sta
     started = clock.perf_counter()
     panel = load_panel(data, id=id, time=time, target=target, covariates=covariates,
                        future_covariates=future_covariates, static=static)
-    behind = horizon + stride * (folds - 1 - np.arange(folds))  # rows after each fold's origin, per series
+    behind = holdout + horizon + stride * (folds - 1 - np.arange(folds))  # rows after each fold's origin
     validation = validation or horizon
     first_fit = panel.lengths - behind[0]
     short = np.flatnonzero(first_fit < validation + 1)
     if len(short):
         s = short[0]
-        most = (int(panel.lengths.min()) - validation - 1 - horizon) // stride + 1
+        most = (int(panel.lengths.min()) - holdout - validation - 1 - horizon) // stride + 1
+        after = f"horizon {horizon}" + (f" and holdout {holdout}" if holdout else "")
         raise ValueError(
-            f"series {panel.ids[s]!r} has {panel.lengths[s]} rows: folds={folds} with stride {stride} and horizon "
-            f"{horizon} leave it {max(first_fit[s], 0)} rows before its first origin, but validation {validation} + 1 "
-            f"are needed ({len(short)} series that short); the shortest series allows "
+            f"series {panel.ids[s]!r} has {panel.lengths[s]} rows: folds={folds} with stride {stride}, {after} leave "
+            f"it {max(first_fit[s], 0)} rows before its first origin, but validation {validation} + 1 are needed "
+            f"({len(short)} series that short); the shortest series allows "
             + (f"at most {most} folds" if most > 0 else "no fold: drop it or shorten horizon/validation"))
     windows = len(panel.ids) * (validation - horizon + 1)  # the validation windows an interval is calibrated on
     if level is not None and windows < intervals.min_folds(level):

@@ -32,7 +32,7 @@ PANEL_LINEAR_RATE = 1.0  # the decoder's linear path, slower than for one series
 def train_panel(data, *, id, time, target, horizon, holdout, context, validation, covariates, future_covariates,
                 static, calendar, season, transform, hidden_dim, num_layers, steps, learning_rate, batch_size, seed,
                 weight_decay, patience, eval_every, members, loss, sampling, min_observed, deseasonalize, refit,
-                mode, saving):
+                mode, saving, notes=None):
     """A global model for a panel, or one model per series (`mode="local"`); see `forecasting.train_series`."""
     if sampling not in SAMPLINGS:
         raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
@@ -69,7 +69,7 @@ def train_panel(data, *, id, time, target, horizon, holdout, context, validation
         return tuple(dataclasses.replace(config, seed=seed + i) for i in range(members)) if members > 1 else config
 
     def extra(spec, levels, seasonal):
-        return {"panel": dataclasses.asdict(spec),
+        return {**(notes or {}), "panel": dataclasses.asdict(spec),
                 "panel_series": _series_table(panel, levels, seasonal, fit_lengths, season),
                 "panel_rows": _stored_rows(panel, spec, fit_lengths)}
 

@@ -227,7 +227,7 @@ def test_a_panel_backtest_forecasts_every_origin_of_every_series_with_one_model(
     refit = js.backtest(data, id="unique_id", time="ds", target="y", folds=2, stride=2, refit=True, level=None,
                         **FAST)
     assert refit.best_steps.shape == (2, 1) and refit.coverage is None and "lower" not in refit.forecasts
-    with pytest.raises(ValueError, match=r"series 's1' has 30 rows: folds=12 .* allows at most 11 folds"):
+    with pytest.raises(ValueError, match=r"series 's1' has 30 rows: folds=12 with stride 2, horizon 4 leave it 4 rows .* allows at most 11 folds"):
         js.backtest(data, id="unique_id", time="ds", target="y", folds=12, stride=2, **FAST)
     with pytest.raises(ValueError, match=r"a 80% interval needs at least 5 validation windows .* this panel has 3"):
         js.backtest(data, id="unique_id", time="ds", target="y", folds=2, **FAST)
