@@ -1,4 +1,6 @@
-"""One command for every benchmark (`make bench`): writes benchmarks/RESULTS.md with the machine recorded."""
+"""One command for the standing benchmarks (`make bench`): speed, populations, accuracy and auto, written into
+benchmarks/RESULTS.md with the machine recorded. Each section replaces the section of the same heading; sections
+written by the longer single scripts (`m3.py`, `scale.py`) and the records of earlier issues are kept."""
 
 from __future__ import annotations
 
@@ -9,9 +11,21 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import accuracy  # noqa: E402
+import auto  # noqa: E402
 import common  # noqa: E402
 import populations  # noqa: E402
 import speed  # noqa: E402
+
+
+def merge(old: str, section: str) -> str:
+    """`old` (sections "## ...") with the section of `section`'s heading replaced by it (appended when new)."""
+    heading = section.splitlines()[0]
+    parts = ("\n" + old).split("\n## ")  # parts[0]: nothing before the first heading
+    for i in range(1, len(parts)):
+        if "## " + parts[i].splitlines()[0] == heading:
+            parts[i] = section[3:].rstrip("\n") + "\n"
+            return "\n## ".join(parts)[1:]
+    return old.rstrip("\n") + "\n\n" + section if old else section
 
 
 def main() -> None:
@@ -20,9 +34,11 @@ def main() -> None:
               f"Run {datetime.date.today().isoformat()} by `make bench` on: {common.machine()}.",
               "The machine is shared and noisy: figures are best-of-N or medians, ratios from the same run.", ""]
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
-    body = ""
-    for section in (speed, populations, accuracy):  # RESULTS.md is rewritten after each, so a failure keeps the rest
-        body += ("\n" if body else "") + section.main()
+    body = open(path).read().split("\n## ", 1)[1] if os.path.exists(path) else ""
+    body = "## " + body if body else ""
+    for module in (speed, populations, accuracy, auto):  # RESULTS.md is rewritten after each: a failure keeps the rest
+        for part in ("\n" + module.main()).split("\n## ")[1:]:
+            body = merge(body, "## " + part)
         with open(path, "w") as f:
             f.write("\n".join(header) + "\n" + body)
     print(open(path).read())
