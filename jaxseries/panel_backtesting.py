@@ -27,7 +27,8 @@ from jaxseries.config import _require_int
 from jaxseries.panel import load_panel
 from jaxseries.panel_encoding import build_arrays, forecast_pairs, seasonal_indices, untransformed
 from jaxseries.panel_forecasting import (
-    _json_ids, _long_frame, _outputs, baseline_forecasts, calibration_widening, panel_errors, panel_spec, train_panel,
+    baseline_forecasts, calibration_widening, forecast_frame, json_ids, model_outputs, panel_errors, panel_spec,
+    train_panel,
 )
 from jaxseries.windows import gather_all
 
@@ -82,11 +83,11 @@ def _predict_folds(runs, panel, fit_lengths, level):
         arrays, width = build_arrays(panel, spec, levels, seasonal, lengths)
         x, base, scale = gather_all(spec.layout(), arrays, forecast_pairs(len(panel.ids), width), with_targets=False)
         parts.append((run, spec, x, base, scale, seasonal))
-    ids = _json_ids(panel.ids)
+    ids = json_ids(panel.ids)
     if len(runs) == 1:  # every origin x every series in one batch
-        outs = np.split(_outputs(runs[0], np.concatenate([p[2] for p in parts]), ids * len(parts)), len(parts), 1)
+        outs = np.split(model_outputs(runs[0], np.concatenate([p[2] for p in parts]), ids * len(parts)), len(parts), 1)
     else:
-        outs = [_outputs(run, x, ids) for run, _, x, *_ in parts]
+        outs = [model_outputs(run, x, ids) for run, _, x, *_ in parts]
     forecast, lower, upper = [], [], []
     for out, (run, spec, _, base, scale, seasonal) in zip(outs, parts):
         ahead = np.arange(1, spec.horizon + 1) % seasonal.shape[1]
@@ -108,7 +109,7 @@ def _report(runs, panel, fit_lengths, forecast, lower, upper, level, refit, seco
     forecasts = {"jaxseries": forecast, "naive": np.stack([b[0] for b in baselines]),
                  "seasonal_naive": np.stack([b[1] for b in baselines])}
     scale = np.array([np.nan if v is None else v for v in runs[0].extra["panel_series"]["mase_scale"]], float)
-    ids = pd.Index(_json_ids(panel.ids), name=spec.id)
+    ids = pd.Index(json_ids(panel.ids), name=spec.id)
     per_series = pd.concat({(f, name): panel_errors(actual[f], values[f], scale, ids)
                             for f in range(len(fit_lengths)) for name, values in forecasts.items()},
                            names=["fold", "forecaster"])
@@ -119,7 +120,7 @@ def _report(runs, panel, fit_lengths, forecast, lower, upper, level, refit, seco
     if level is not None:
         coverage = intervals.coverage(lower, upper, actual)
         calibration = {"level": level, "horizon": horizon}
-    table = pd.concat([_long_frame(panel, lengths, spec, horizon).assign(
+    table = pd.concat([forecast_frame(panel, lengths, spec, horizon).assign(
         fold=f, step=np.tile(np.arange(1, horizon + 1), len(panel.ids))) for f, lengths in enumerate(fit_lengths)],
         ignore_index=True)
     table["actual"] = actual.reshape(-1)

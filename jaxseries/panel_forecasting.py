@@ -107,7 +107,7 @@ def _encode(panel: Panel, fit_lengths, validation: int, options: dict):
     return spec, levels, seasonal, arrays, width, pairs
 
 
-def _json_ids(ids) -> list:
+def json_ids(ids) -> list:
     return [v.item() if isinstance(v, np.generic) else v for v in ids]
 
 
@@ -117,7 +117,7 @@ def _anchored(seasonal: np.ndarray, shift: int) -> np.ndarray:
 
 
 def _series_table(panel: Panel, levels, seasonal, fit_lengths, season) -> dict:
-    return {"ids": _json_ids(panel.ids), "levels": levels.tolist(), "seasonal": seasonal.round(8).tolist(),
+    return {"ids": json_ids(panel.ids), "levels": levels.tolist(), "seasonal": seasonal.round(8).tolist(),
             "mase_scale": [None if not np.isfinite(v) else float(v) for v in mase_scales(panel, fit_lengths, season)]}
 
 
@@ -129,7 +129,7 @@ def _stored_rows(panel: Panel, spec: PanelSpec, fit_lengths) -> dict:
     rows = panel.last_rows(keep + spec.holdout)
     series = panel.series_of_rows()[rows]
     stamps = panel.stamps[rows]
-    columns = {panel.id: _json_ids(panel.ids[series]),
+    columns = {panel.id: json_ids(panel.ids[series]),
                panel.time or "step": [t.isoformat() for t in stamps] if isinstance(stamps, pd.DatetimeIndex)
                else [int(t) for t in stamps],
                panel.target: panel.y[rows].tolist()}
@@ -138,7 +138,7 @@ def _stored_rows(panel: Panel, spec: PanelSpec, fit_lengths) -> dict:
     for j, name in enumerate(spec.future_covariates):
         columns[name] = panel.future[rows, j].tolist()
     for name in spec.static:
-        columns[name] = _json_ids(panel.static[name].to_numpy()[series])
+        columns[name] = json_ids(panel.static[name].to_numpy()[series])
     return {"columns": columns, "holdout": spec.holdout}
 
 
@@ -146,7 +146,7 @@ def panel_spec(run) -> PanelSpec:
     return PanelSpec(**run.extra["panel"])
 
 
-def _stored_panel(run) -> tuple[Panel, np.ndarray]:
+def stored_panel(run) -> tuple[Panel, np.ndarray]:
     """The stored rows as a panel, and each series' rows before its holdout."""
     spec, stored = panel_spec(run), run.extra["panel_rows"]
     frame = pd.DataFrame(stored["columns"])
@@ -168,7 +168,7 @@ def forecast_panel(run, *, data=None, future=None, horizon: int | None = None, l
     level = intervals.check_level(level)
     table = run.extra["panel_series"]
     if data is None:
-        history, fit_lengths = _stored_panel(run)
+        history, fit_lengths = stored_panel(run)
         ahead = None
         levels, seasonal = np.asarray(table["levels"]), np.asarray(table["seasonal"])
     else:
@@ -179,22 +179,22 @@ def forecast_panel(run, *, data=None, future=None, horizon: int | None = None, l
                                                        time=spec.time, target=spec.target,
                                                        future_covariates=spec.future_covariates)
         if ahead is not None:
-            unknown = sorted(set(_json_ids(ahead.ids)) - set(_json_ids(history.ids)), key=str)
+            unknown = sorted(set(json_ids(ahead.ids)) - set(json_ids(history.ids)), key=str)
             if unknown:
                 raise ValueError(f"future= has ids that are not in data: {unknown[:5]}")
         # New history is the data in hand before the origin: levels (of unseen series) and seasonal indices come from it
         trained_levels = dict(zip(table["ids"], table["levels"]))
         own = series_levels(history, fit_lengths, spec.transform)
-        levels = np.array([trained_levels.get(key, fallback) for key, fallback in zip(_json_ids(history.ids), own)])
+        levels = np.array([trained_levels.get(key, fallback) for key, fallback in zip(json_ids(history.ids), own)])
         seasonal = seasonal_indices(history, fit_lengths, spec)
     arrays, width = build_arrays(history, spec, levels, seasonal, fit_lengths, future=ahead)
     if spec.future_covariates:
         _check_future_rows(history, fit_lengths, ahead, horizon, spec)
     x, base, scale = gather_all(spec.layout(), arrays, forecast_pairs(len(history.ids), width), with_targets=False)
-    out = _outputs(run, x, _json_ids(history.ids))[:, :, :horizon]  # [members, S, H]
+    out = model_outputs(run, x, json_ids(history.ids))[:, :, :horizon]  # [members, S, H]
     ahead_phase = np.arange(1, horizon + 1) % seasonal.shape[1]
     predicted = base[None, :, None] + scale[None, :, None] * out + seasonal[None][:, :, ahead_phase]
-    frame = _long_frame(history, fit_lengths, spec, horizon)
+    frame = forecast_frame(history, fit_lengths, spec, horizon)
     frame["forecast"] = untransformed(predicted, spec.transform).mean(0).reshape(-1)
     if level is not None:
         low, high = intervals.member_interval(predicted, level, axis=0)
@@ -204,7 +204,7 @@ def forecast_panel(run, *, data=None, future=None, horizon: int | None = None, l
     return frame
 
 
-def _outputs(run, x: np.ndarray, ids: list) -> np.ndarray:
+def model_outputs(run, x: np.ndarray, ids: list) -> np.ndarray:
     """The model's outputs for windows x of the series `ids`: [members, N, H] (local runs: each series' own)."""
     spec = panel_spec(run)
     if spec.mode == "local":
@@ -230,12 +230,12 @@ def calibration_widening(run, level: float) -> np.ndarray:
         raise ValueError("this run was refit on its validation rows, so nothing unseen is left to calibrate an "
                          "interval on: train without refit for intervals")
     table = run.extra["panel_series"]
-    history, fit_lengths = _stored_panel(run)
+    history, fit_lengths = stored_panel(run)
     arrays, width = build_arrays(history, spec, np.asarray(table["levels"]), np.asarray(table["seasonal"]),
                                  fit_lengths)
     pairs = validation_pairs(spec, len(history.ids), width)
     x_val, y_val = gather_all(spec.layout(), arrays, pairs)
-    out = _outputs(run, x_val, [_json_ids(history.ids)[s] for s in pairs[:, 0]])
+    out = model_outputs(run, x_val, [json_ids(history.ids)[s] for s in pairs[:, 0]])
     low, high = intervals.member_interval(out, level, axis=0)
     widening = intervals.widening(intervals.scores(low, high, y_val, 1.0), level)
     if not np.isfinite(widening).all():
@@ -254,7 +254,7 @@ def _check_future_rows(history, fit_lengths, ahead, horizon, spec) -> None:
                          "the rows ahead)")
 
 
-def _long_frame(history: Panel, fit_lengths, spec: PanelSpec, horizon: int) -> pd.DataFrame:
+def forecast_frame(history: Panel, fit_lengths, spec: PanelSpec, horizon: int) -> pd.DataFrame:
     """id and time columns of each series' next `horizon` rows after its fit end."""
     last = history.starts + fit_lengths - 1
     ids = np.repeat(history.ids, horizon)
@@ -274,14 +274,14 @@ def evaluate_panel(run) -> dict:
     spec = panel_spec(run)
     if spec.holdout == 0:
         raise ValueError("this run has no holdout to score: train with holdout > 0 (CLI --holdout N)")
-    history, fit_lengths = _stored_panel(run)
+    history, fit_lengths = stored_panel(run)
     steps = min(spec.horizon, spec.holdout)
     count = len(history.ids)
     actual = history.y[history.starts[:, None] + fit_lengths[:, None] + np.arange(steps)]
     naive, seasonal = baseline_forecasts(history, fit_lengths, steps, spec.season)
     model = forecast_panel(run, horizon=steps)["forecast"].to_numpy().reshape(count, steps)
     scale = np.array([np.nan if v is None else v for v in run.extra["panel_series"]["mase_scale"]], float)
-    ids = pd.Index(_json_ids(history.ids), name=spec.id)
+    ids = pd.Index(json_ids(history.ids), name=spec.id)
     per_series = {name: panel_errors(actual, predicted, scale, ids)
                   for name, predicted in (("jaxseries", model), ("naive", naive), ("seasonal_naive", seasonal))}
     table = pd.concat(per_series, names=["forecaster"])

@@ -70,12 +70,12 @@ def plot_panel(run, ids=None, *, count: int = 9, forecast=None, columns: int = 3
     from jaxseries import panel_forecasting
 
     spec = panel_forecasting.panel_spec(run)
-    history, fit_lengths = panel_forecasting._stored_panel(run)
+    history, fit_lengths = panel_forecasting.stored_panel(run)
     forecast = forecast_lib.forecast(run) if forecast is None else forecast
     chosen = list(history.ids[:count]) if ids is None else list(ids)
     rows = -(-len(chosen) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 2.6 * rows), squeeze=False)
-    where = {key: s for s, key in enumerate(panel_forecasting._json_ids(history.ids))}
+    where = {key: s for s, key in enumerate(panel_forecasting.json_ids(history.ids))}
     time = spec.time or "step"
     for ax, key in zip(axes.flat, chosen):
         if key not in where:
