@@ -89,6 +89,8 @@ def train_series(
     `mode="local"` trains one model per series instead (hidden_dim 16 by default), all in one compiled call.
     Panel defaults: transform "auto" (log when positive), hidden_dim 64, batch 256, loss "mae".
     """
+    if budget_s is not None and not auto:
+        raise ValueError("budget_s= caps the auto search: pass auto=True too (CLI --auto), or drop it")
     if id is not None or isinstance(data, (dict, list)):
         from jaxseries import panel_forecasting
 
@@ -98,6 +100,8 @@ def train_series(
         saving = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
                       overwrite=overwrite, progress=progress)
         record = None
+        if auto and mode != "global":
+            raise ValueError("auto=True chooses the settings of the global model: drop mode='local' or auto")
         if auto:
             from jaxseries import auto as auto_lib
             from jaxseries.panel import load_panel

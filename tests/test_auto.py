@@ -43,6 +43,8 @@ def test_auto_refuses_a_tiny_budget_and_a_grid_no_series_fits(tmp_path):
     with pytest.raises(ValueError, match=r"budget_s=1 is too small for even one candidate"):
         js.train_series(seasonal_series(), horizon=6, auto=True, budget_s=1, checkpoint_dir=tmp_path / "run", **FAST)
     assert not (tmp_path / "run").exists()
+    with pytest.raises(ValueError, match=r"budget_s= caps the auto search: pass auto=True too"):
+        js.train_series(seasonal_series(), horizon=6, budget_s=60, **FAST)
     with pytest.raises(ValueError, match=r"no candidate of the auto grid fits .* the longest context it allows is 3"):
         js.train_series(seasonal_series(n=48), horizon=6, holdout=6, auto=True, **FAST)
     assert auto.candidates(12, panel=False) == [{"context": 24, "transform": "none"}, {"context": 12, "transform": "none"},
