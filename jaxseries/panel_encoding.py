@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from jaxseries import data as data_lib
-from jaxseries import metrics
 from jaxseries.encoding import _center_scale
 from jaxseries.panel import Panel
 from jaxseries.windows import PanelArrays, WindowLayout
@@ -126,29 +125,37 @@ def seasonal_indices(panel: Panel, lengths: np.ndarray, spec: PanelSpec) -> np.n
     out = np.zeros((len(panel.ids), max(m, 1)))
     if not spec.deseasonalize:
         return out
-    for s, (start, n) in enumerate(zip(panel.starts, lengths)):
-        if n < 3 * m:
-            continue
-        z = transformed(panel.y[start : start + n], spec.transform)
-        centred = z - z.mean()
-        acf = np.array([np.sum(centred[k:] * centred[: n - k]) for k in range(m + 1)]) / max(np.sum(centred**2), 1e-12)
-        limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[1:m] ** 2)) / n)
-        if abs(acf[m]) <= limit:
-            continue
-        weights = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
-        trend = np.convolve(z, weights, mode="valid")
-        lead = (len(weights) - 1) // 2
-        departures = z[lead : lead + len(trend)] - trend
-        phase = (np.arange(lead, lead + len(trend)) - (n - 1)) % m
-        index = np.array([departures[phase == j].mean() for j in range(m)])
-        out[s] = index - index.mean()
+    weights = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
+    lead = (len(weights) - 1) // 2
+    for n in np.unique(lengths[lengths >= 3 * m]):  # series of one length at a time, as a [k, n] matrix
+        which = np.flatnonzero(lengths == n)
+        z = transformed(panel.y[panel.starts[which, None] + np.arange(n)], spec.transform)
+        centred = z - z.mean(1, keepdims=True)
+        acf = np.stack([np.sum(centred[:, k:] * centred[:, : n - k], 1) for k in range(m + 1)], 1)
+        acf /= np.maximum(np.sum(centred**2, 1), 1e-12)[:, None]
+        limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:, 1:m] ** 2, 1)) / n)
+        seasonal = np.abs(acf[:, m]) > limit
+        trend = np.lib.stride_tricks.sliding_window_view(z, len(weights), axis=1) @ weights  # symmetric weights
+        departures = z[:, lead : lead + trend.shape[1]] - trend
+        phase = (np.arange(lead, lead + trend.shape[1]) - (n - 1)) % m
+        index = np.stack([departures[:, phase == j].mean(1) for j in range(m)], 1)
+        out[which[seasonal]] = (index - index.mean(1, keepdims=True))[seasonal]
     return out
 
 
 def mase_scales(panel: Panel, fit_lengths: np.ndarray, season: int) -> np.ndarray:
-    """MASE's denominator per series: the in-sample seasonal-naive MAE of the rows before the holdout."""
-    return np.array([metrics.mase_scale(panel.y[s : s + n, None], season)[0]
-                     for s, n in zip(panel.starts, fit_lengths)])
+    """MASE's denominator per series: the in-sample seasonal-naive MAE of the rows before the holdout (lag 1 for a
+    series no longer than a season; NaN when it is too short or the MAE is 0), as `metrics.mase_scale`."""
+    lags = np.where(fit_lengths > season, season, 1)
+    rows = _rows_before(panel, fit_lengths)
+    series = panel.series_of_rows()[rows]
+    position = rows - panel.starts[series]
+    later = position >= lags[series]
+    changes = np.abs(panel.y[rows[later]] - panel.y[rows[later] - lags[series[later]]])
+    total = np.bincount(series[later], weights=changes, minlength=len(panel.ids))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = total / (fit_lengths - lags)
+    return np.where((fit_lengths > lags) & (scale > 0), scale, np.nan)
 
 
 def build_arrays(panel: Panel, spec: PanelSpec, levels: np.ndarray, seasonal: np.ndarray, fit_lengths: np.ndarray,

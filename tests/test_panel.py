@@ -1,5 +1,6 @@
 """Panels: many series in one global model. Input layouts, the window gather, forecasts, evaluation, bad input."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -95,6 +96,41 @@ def test_series_sampling_draws_every_series_about_equally():
     share = np.bincount(owner, minlength=3) / len(index)
     np.testing.assert_allclose(share, 1 / 3, atol=0.02)
     assert index.max() < counts.sum()
+
+
+def test_seasonal_indices_and_mase_scales_match_a_per_series_reference():
+    from jaxseries import metrics
+
+    rng = np.random.default_rng(3)
+    lengths = [5, 12, 13, 60, 37, 61, 50, 60]  # below a season, below 3 seasons, two fitted to 58 rows
+    frames = []
+    for i, n in enumerate(lengths):
+        t = np.arange(n)
+        y = 100 + t * rng.uniform(-0.2, 0.2) + (rng.uniform(10, 30) if i % 2 else 0.5) * np.sin(2 * np.pi * t / 12)
+        frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2001-01-01", periods=n, freq="MS"),
+                                    "y": y + rng.normal(0, 1, n)}))
+    panel = load_panel(pd.concat(frames), id="unique_id", time="ds", target="y")
+    fit = panel.lengths - np.array([0, 1, 0, 2, 0, 3, 1, 0])
+    spec = dataclasses.replace(panel_encoding.fit_spec(panel, fit, horizon=4, holdout=0, context=24, validation=4,
+                                                       season=12, transform="none", calendar=False,
+                                                       sampling="window", min_observed=1, deseasonalize=True)[0])
+    indices = panel_encoding.seasonal_indices(panel, fit, spec)
+    for s, (start, n) in enumerate(zip(panel.starts, fit)):  # classical decomposition, one series at a time
+        z = panel.y[start : start + n]
+        expected = np.zeros(12)
+        if n >= 36:
+            c = z - z.mean()
+            acf = np.array([np.sum(c[k:] * c[: n - k]) for k in range(13)]) / np.sum(c**2)
+            if abs(acf[12]) > 1.645 * np.sqrt((1 + 2 * np.sum(acf[1:12] ** 2)) / n):
+                trend = np.convolve(z, np.r_[0.5, np.ones(11), 0.5] / 12, mode="valid")
+                phase = (np.arange(6, 6 + len(trend)) - (n - 1)) % 12
+                index = np.array([(z[6 : 6 + len(trend)] - trend)[phase == j].mean() for j in range(12)])
+                expected = index - index.mean()
+        np.testing.assert_allclose(indices[s], expected, atol=1e-9)
+    assert np.abs(indices).sum(1).astype(bool).sum() >= 2  # some series pass the seasonality test, some do not
+    scales = panel_encoding.mase_scales(panel, fit, 12)
+    expected = [metrics.mase_scale(panel.y[start : start + n, None], 12)[0] for start, n in zip(panel.starts, fit)]
+    np.testing.assert_allclose(scales, expected)
 
 
 def test_scaling_reads_training_parts_only():
