@@ -1,4 +1,5 @@
-"""One command for the standing benchmarks (`make bench`): speed, populations, accuracy and auto, written into
+"""One command for the standing benchmarks (`make bench`): speed (with the both-cores comparison and the M profile),
+populations, accuracy and auto, written into
 benchmarks/RESULTS.md with the machine recorded. Each section replaces the section of the same heading; sections
 written by the longer single scripts (`m3.py`, `scale.py`) and the records of earlier issues are kept."""
 
@@ -13,7 +14,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import accuracy  # noqa: E402
 import auto  # noqa: E402
 import common  # noqa: E402
+import cores  # noqa: E402
 import populations  # noqa: E402
+import profile_m  # noqa: E402
 import speed  # noqa: E402
 
 
@@ -36,7 +39,7 @@ def main() -> None:
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
     body = open(path).read().split("\n## ", 1)[1] if os.path.exists(path) else ""
     body = "## " + body if body else ""
-    for module in (speed, populations, accuracy, auto):  # RESULTS.md is rewritten after each: a failure keeps the rest
+    for module in (speed, cores, profile_m, populations, accuracy, auto):  # RESULTS.md is rewritten after each: a failure keeps the rest
         for part in ("\n" + module.main()).split("\n## ")[1:]:
             body = merge(body, "## " + part)
         with open(path, "w") as f:

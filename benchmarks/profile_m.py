@@ -1,0 +1,126 @@
+"""Where the time of one M step goes (issue 13): forward, forward + backward, the whole Adam step, and `train`'s
+loop, each timed as 200 repetitions inside one compiled `lax.scan` (no dispatch per step), beside PyTorch's same
+parts, in one run.
+
+    python benchmarks/profile_m.py      # needs the bench extra (torch); prints a markdown section
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from common import machine
+from speed import SHAPES, data
+
+REPEATS = 5
+WHERE = ("Reading (2026-11-28, 2-core Intel Xeon): the forward pass is where M loses, not the backward pass nor Adam. "
+         "PyTorch's forward (one fused oneDNN LSTM kernel) ran 1.2-1.5 ms against our 3.0-3.9 ms; our backward adds "
+         "about 1 ms (one weight-gradient matmul after the reverse scan), PyTorch's about 2.5 ms. The forward's time is "
+         "the time loop: the same recurrence (T 32, N 64, H 64) took 3.0 ms per call with `lax.scan` unroll 1, 2.1 ms "
+         "unrolled by 8 and 1.2 ms fully unrolled (the reference scan alike), so about 55 us of XLA's per-iteration "
+         "overhead per time step against ~35 us of arithmetic. Unrolling did not speed the training step "
+         "(forward + backward 3.3-6.4 ms, within this machine's noise, with the backward unrolled or not); "
+         "it would speed prediction and validation passes, not yet measured at the level of whole calls. A kernel "
+         "that runs the whole sequence per call (issue 13's FFI lever) attacks exactly this overhead.")
+
+
+def best_of(fn) -> float:
+    fn()
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def jax_parts(batch, time_steps, hidden, steps) -> dict[str, float]:
+    """Milliseconds per step of each part, repeated `steps` times in one compiled scan."""
+    import jaxseries as js
+    from jaxseries import steps as steps_lib
+    from jaxseries.config import ModelConfig
+    from jaxseries.model import LSTMRegressor
+    from jaxseries.state import create_train_state
+
+    x, y = (jnp.asarray(a) for a in data(batch, time_steps))
+    config = ModelConfig(input_dim=1, hidden_dim=hidden)
+    state = create_train_state(config, 1e-3, 0)
+    state = jax.device_put(state)
+    params = state.params
+    model = LSTMRegressor(config)
+    step = steps_lib.make_train_step(config)
+
+    def repeat(body):  # compiled once: `steps` repetitions of body in one scan
+        return jax.jit(lambda c: jax.lax.scan(lambda c, _: (body(c), None), c, None, length=steps)[0])
+
+    def forward(p):  # the output feeds the next repetition, so nothing is hoisted out of the loop
+        return jax.tree.map(lambda leaf: leaf + 0 * jnp.mean(model.apply(p, x)), p)
+
+    def backward(p):
+        grads = jax.grad(steps_lib.loss)(p, config, x, y[..., None])
+        return jax.tree.map(lambda leaf, g: leaf - 0 * g, p, grads)
+
+    forwards, backwards = repeat(forward), repeat(backward)
+    adam = repeat(lambda s: step(s, (x, y[..., None]))[0])
+    parts = {
+        "forward (loss only)": lambda: jax.block_until_ready(forwards(params)),
+        "forward + backward": lambda: jax.block_until_ready(backwards(params)),
+        "Adam step (forward + backward + update)": lambda: jax.block_until_ready(adam(state)),
+        "`js.train` (the whole call: placement, loop, history)": lambda: js.train(
+            np.asarray(x), np.asarray(y), hidden_dim=hidden, steps=steps, progress=False, log_every=steps),
+    }
+    return {name: 1e3 * best_of(fn) / steps for name, fn in parts.items()}
+
+
+def torch_parts(batch, time_steps, hidden, steps) -> dict[str, float]:
+    import torch
+
+    x, y = (torch.from_numpy(a) for a in data(batch, time_steps))
+    torch.manual_seed(0)
+    lstm, head = torch.nn.LSTM(1, hidden, batch_first=True), torch.nn.Linear(hidden, 1)
+    optimizer = torch.optim.Adam([*lstm.parameters(), *head.parameters()], lr=1e-3)
+
+    def loss():
+        return torch.mean((head(lstm(x)[0])[..., 0] - y) ** 2)
+
+    def forward():
+        with torch.no_grad():
+            for _ in range(steps):
+                loss()
+
+    def backward():
+        for _ in range(steps):
+            optimizer.zero_grad(set_to_none=True)
+            loss().backward()
+
+    def adam():
+        for _ in range(steps):
+            optimizer.zero_grad(set_to_none=True)
+            loss().backward()
+            optimizer.step()
+
+    return {"forward (loss only)": 1e3 * best_of(forward) / steps,
+            "forward + backward": 1e3 * best_of(backward) / steps,
+            "Adam step (forward + backward + update)": 1e3 * best_of(adam) / steps}
+
+
+def main() -> str:
+    shape = SHAPES["M"]
+    ours, theirs = jax_parts(*shape), torch_parts(*shape)
+    lines = [f"## Where an M step's time goes (issue 13): {shape}, ms per step", "",
+             f"Machine: {machine()}. Best of {REPEATS}; jaxseries parts repeated {shape[3]} times inside one compiled "
+             "scan (PyTorch: a Python loop, its normal use); PyTorch with its default threads.", "",
+             "| part | jaxseries ms | PyTorch ms | PyTorch / jaxseries |", "|---|---|---|---|"]
+    for name, value in ours.items():
+        ref = theirs.get(name)
+        lines.append(f"| {name} | {value:.3f} | " + (f"{ref:.3f} | {ref / value:.2f}x |" if ref else "| |"))
+    lines += ["", WHERE]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(main())
