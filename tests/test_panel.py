@@ -56,6 +56,16 @@ def test_no_holdout_forecasts_from_each_series_last_row():
     assert all(first[k] == last[k] + pd.DateOffset(months=1) for k in last.index)
 
 
+def test_a_short_series_too_short_alone_trains_as_a_panel_of_one():
+    series = make_panel(lengths=(48,)).set_index("ds")["y"]  # an M3 monthly training part's length
+    options = dict(FAST, horizon=18)
+    with pytest.raises(ValueError, match="the series has 48 rows but"):
+        js.train_series(series, **options)
+    frame = js.forecast(js.train_series({"N1": series}, **options))
+    assert len(frame) == 18 and (frame.unique_id == "N1").all() and np.isfinite(frame.forecast).all()
+    assert frame.ds.iloc[0] == series.index[-1] + pd.DateOffset(months=1)
+
+
 def test_dict_and_list_inputs_train_the_same_panel():
     data = make_panel()
     as_dict = {key: own.set_index("ds")["y"] for key, own in data.groupby("unique_id")}
