@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     train.add_argument("--strategy", choices=["direct", "recursive"], default="direct")
     train.add_argument("--refit", action="store_true", help="after early stopping, retrain on train+validation")
+    train.add_argument("--local", action="store_true", help="panel: one model per series (all in one call)")
     train.add_argument("--auto", action="store_true",
                        help="choose context (and log or not) by a backtest before the holdout, then train")
     train.add_argument("--budget", type=float, help="with --auto: seconds for the search and the training")
@@ -118,7 +119,7 @@ def _train(args) -> None:
     run = forecast.train_series(
         args.data, **_series_kwargs(args), holdout=args.holdout, strategy=args.strategy, refit=args.refit,
         checkpoint_dir=args.out, checkpoint_every=args.checkpoint_every, resume=args.resume, overwrite=args.overwrite,
-        auto=args.auto, budget_s=args.budget,
+        auto=args.auto, budget_s=args.budget, mode="local" if args.local else "global",
     )
     print(f"trained {len(run.history)} steps in {time.perf_counter() - start:.1f} s; best validation step "
           f"{run.best_step}; saved to {args.out}")

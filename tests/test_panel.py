@@ -350,3 +350,16 @@ def test_local_mode_trains_one_model_per_series_in_one_call():
         js.forecast(run, data=make_panel(lengths=(35,)).assign(unique_id="fresh"))
     with pytest.raises(ValueError, match="mode must be one of"):
         js.train_series(data, id="unique_id", mode="everything", **FAST)
+
+
+def test_cli_local_trains_one_model_per_series(tmp_path):
+    from jaxseries import cli
+
+    data = tmp_path / "panel.csv"
+    make_panel().to_csv(data, index=False)
+    code = cli.main(["train", str(data), "--id", "unique_id", "--time", "ds", "--target", "y", "--horizon", "4",
+                     "--holdout", "4", "--local", "--steps", "30", "--hidden-dim", "8", "--batch-size", "16",
+                     "--out", str(tmp_path / "run"), "--no-progress"])  # FAST's shapes: compiled above
+    assert code == 0
+    run = js.load(tmp_path / "run")
+    assert run.extra["panel"]["mode"] == "local" and run.size == 3
