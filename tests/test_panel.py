@@ -214,7 +214,7 @@ def test_every_loss_trains(loss):
     assert run.model_config.loss == loss and np.isfinite(run.history).all()
 
 
-def test_cli_trains_forecasts_and_evaluates_a_panel(tmp_path):
+def test_cli_trains_forecasts_and_evaluates_a_panel(tmp_path, capsys):
     data = tmp_path / "panel.csv"
     make_panel().to_csv(data, index=False)
     run_dir, out, per_series = tmp_path / "run", tmp_path / "out.csv", tmp_path / "per.csv"
@@ -236,11 +236,12 @@ def test_cli_trains_forecasts_and_evaluates_a_panel(tmp_path):
     assert report.returncode == 0, report.stderr
     assert json.loads(report.stdout)["series"] == 3
     assert len(pd.read_csv(per_series)) == 9  # 3 series x (model, naive, seasonal naive)
-    backtest = subprocess.run(base + ["backtest", str(data), "--id", "unique_id", "--time", "ds", "--target", "y",
-                                      "--horizon", "4", "--folds", "2", "--steps", "20", "--hidden-dim", "8",
-                                      "--level", "0.5", "--json", "--no-progress"], capture_output=True, text=True)
-    assert backtest.returncode == 0, backtest.stderr
-    folds = json.loads(backtest.stdout)["folds"]
+    from jaxseries import cli  # the backtest in this process: the subprocess start-up is the test's largest cost
+
+    assert cli.main(["backtest", str(data), "--id", "unique_id", "--time", "ds", "--target", "y", "--horizon", "4",
+                     "--folds", "2", "--steps", "20", "--hidden-dim", "8", "--level", "0.5", "--json",
+                     "--no-progress"]) == 0
+    folds = json.loads(capsys.readouterr().out)["folds"]
     assert len(folds) == 6 and {row["rows_after_origin"] for row in folds} == {4, 5}
 
 

@@ -1,0 +1,86 @@
+"""jaxseries against PyTorch on an accelerator (issue 13): S, M, L, the panel shape and a 32-member population,
+one script well under 8 minutes, a markdown table on stdout. PyTorch runs its cuDNN LSTM on CUDA when it sees a
+GPU; jaxseries runs on JAX's default device (the XLA path: there is no cuDNN path in jaxseries yet).
+
+    python benchmarks/gpu.py            # needs the bench extra (torch); on a CPU-only machine it still runs
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from speed import SHAPES, data
+
+PANEL = (1024, 54, 64, 100)  # batch, context + horizon, hidden, steps: issue 9's panel shape
+POPULATION = (32, 16, 16, 300, 32)  # batch, T, hidden, steps, members
+REPEATS = 3
+
+
+def best(fn) -> float:
+    fn()  # warm-up: compiling, cuDNN plans
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def jax_runner(batch, time_steps, hidden, steps, members=None):
+    import jax
+    import jaxseries as js
+
+    x, y = data(batch, time_steps)
+    if members:
+        return lambda: jax.block_until_ready(js.train_many(x, y, seeds=range(members), hidden_dim=hidden, steps=steps,
+                                                           progress=False, log_every=steps).state.params)
+    return lambda: jax.block_until_ready(js.train(x, y, hidden_dim=hidden, steps=steps, progress=False,
+                                                  log_every=steps).state.params)
+
+
+def torch_runner(batch, time_steps, hidden, steps, members=None):
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    x, y = (torch.from_numpy(a).to(device) for a in data(batch, time_steps))
+
+    def one():
+        torch.manual_seed(0)
+        lstm = torch.nn.LSTM(1, hidden, batch_first=True).to(device)
+        head = torch.nn.Linear(hidden, 1).to(device)
+        optimizer = torch.optim.Adam([*lstm.parameters(), *head.parameters()], lr=1e-3)
+        for _ in range(steps):
+            optimizer.zero_grad(set_to_none=True)
+            loss = torch.mean((head(lstm(x)[0])[..., 0] - y) ** 2)
+            loss.backward()
+            optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    return (lambda: [one() for _ in range(members)]) if members else one
+
+
+def main() -> str:
+    import jax
+    import torch
+
+    shapes = {**{name: shape + (None,) for name, shape in SHAPES.items()}, "panel": PANEL + (None,),
+              "population (32 members vs 32 sequential)": POPULATION}
+    where = f"JAX on {jax.devices()[0].device_kind} ({jax.default_backend()}); PyTorch {torch.__version__} on " + (
+        torch.cuda.get_device_name(0) + " (cuDNN LSTM)" if torch.cuda.is_available() else "CPU")
+    lines = ["## On an accelerator (issue 13): jaxseries against PyTorch", "", where + f"; best of {REPEATS}.", "",
+             "| shape (batch, T, hidden, steps) | jaxseries s | PyTorch s | ratio |", "|---|---|---|---|"]
+    for name, (batch, time_steps, hidden, steps, members) in shapes.items():
+        ours = best(jax_runner(batch, time_steps, hidden, steps, members))
+        theirs = best(torch_runner(batch, time_steps, hidden, steps, members))
+        lines.append(f"| {name} ({batch}, {time_steps}, {hidden}, {steps}) | {ours:.3f} | {theirs:.3f} | "
+                     f"{theirs / ours:.2f}x |")
+        print(lines[-1], flush=True)
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    print(main())
