@@ -70,7 +70,8 @@ def main() -> str:
               "population (32 members vs 32 sequential)": POPULATION}
     where = f"JAX on {jax.devices()[0].device_kind} ({jax.default_backend()}); PyTorch {torch.__version__} on " + (
         torch.cuda.get_device_name(0) + " (cuDNN LSTM)" if torch.cuda.is_available() else "CPU")
-    lines = ["## On an accelerator (issue 13): jaxseries against PyTorch", "", where + f"; best of {REPEATS}.", "",
+    lines = [f"## jaxseries against PyTorch on {jax.default_backend().upper()} (`benchmarks/gpu.py`, issue 13)", "",
+             where + f"; best of {REPEATS} whole calls after a warm-up.", "",
              "| shape (batch, T, hidden, steps) | jaxseries s | PyTorch s | ratio |", "|---|---|---|---|"]
     for name, (batch, time_steps, hidden, steps, members) in shapes.items():
         ours = best(jax_runner(batch, time_steps, hidden, steps, members))
