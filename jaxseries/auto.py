@@ -13,7 +13,7 @@ an ordinary run, the record of every candidate in its metadata (`run.extra["auto
 from __future__ import annotations
 
 import math
-import time as clock
+from time import perf_counter as now
 
 from tqdm.auto import tqdm
 
@@ -66,22 +66,23 @@ def choose(data, *, panel: bool, horizon: int, holdout: int, season, budget_s, p
     if len(too_long) == len(grid):
         raise ValueError(f"no candidate of the auto grid fits before the holdout: {too_long[0]}; "
                          f"the longest context it allows is {_longest_context(grid, fits, folds, stride)}")
-    started, scored, not_run = clock.perf_counter(), [], []
+    started, scored, not_run = now(), [], []
     bar = tqdm(total=len(grid), disable=not progress, desc="auto", unit="candidate")
     for i, candidate in enumerate(grid):
-        elapsed = clock.perf_counter() - started
+        elapsed = now() - started
         if i in too_long:
             bar.update()
             continue
         if budget_s is not None and scored and elapsed + 2 * elapsed / len(scored) > budget_s:
             not_run.append(candidate)  # it and the final training would not fit the budget
+            bar.update()
             continue
         result = backtesting.backtest(data, horizon=horizon, holdout=holdout or None, folds=folds, stride=stride,
                                       season=season, level=None, progress=False, members=members, **options,
                                       **candidate)
         score = float(result.overall.loc["jaxseries", "MASE"])
         scored.append({**candidate, "MASE": score if math.isfinite(score) else None,
-                       "seconds": round(clock.perf_counter() - started - elapsed, 2)})
+                       "seconds": round(now() - started - elapsed, 2)})
         bar.update()
         bar.set_postfix(best=min((c["MASE"] for c in scored if c["MASE"] is not None), default=float("nan")))
     bar.close()

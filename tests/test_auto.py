@@ -31,6 +31,15 @@ def test_auto_scores_every_candidate_before_the_holdout_and_trains_the_best():
     assert auto.candidates(12, panel=True, transform="log") == [{"context": c, "transform": "log"} for c in (24, 12, 36)]
 
 
+def test_the_budget_skips_the_candidates_that_would_not_fit(monkeypatch):
+    ticks = iter(range(0, 700, 7))  # each reading of auto's clock 7 s later: the first candidate "takes" 7 s
+    monkeypatch.setattr(auto, "now", lambda: float(next(ticks)))
+    run = js.train_series(seasonal_series(n=96), horizon=6, holdout=6, auto=True, budget_s=30, **FAST)
+    record = run.extra["auto"]
+    assert [c["context"] for c in record["candidates"]] == [24] and record["chosen"] == {"context": 24, "transform": "none"}
+    assert [c["context"] for c in record["not_run"]] == [12, 36] and record["budget_s"] == 30
+
+
 def test_auto_on_a_panel_chooses_one_context_for_every_series():
     run = js.train_series(make_panel(lengths=(60, 52, 56)), id="unique_id", holdout=4, auto=True, **PANEL_FAST)
     record = run.extra["auto"]
