@@ -52,10 +52,9 @@ class Backtest:
             "refit": self.refit, "seconds": self.seconds, "level": self.level, "coverage": self.coverage,
             "chosen_steps": self.chosen_steps, "best_steps": self.best_steps.tolist(),
             "overall": {name: {m: checkpoint.json_number(v) for m, v in row.items()} for name, row in self.overall.iterrows()},
-            "folds": [{"fold": int(fold), "forecaster": name,
-                       **{k: checkpoint.json_number(v) if isinstance(v, (float, np.floating)) else
-                          int(v) if isinstance(v, (int, np.integer)) else str(v) for k, v in row.items()}}
-                      for (fold, name), row in self.folds.iterrows()],
+            "folds": [{k: checkpoint.json_number(v) if isinstance(v, float) else v if isinstance(v, (int, str))
+                       else str(v) for k, v in row.items()}  # records keep each column's type (origin: a time)
+                      for row in self.folds.reset_index().to_dict("records")],
         }
 
 
