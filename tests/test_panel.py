@@ -242,7 +242,8 @@ def test_cli_trains_forecasts_and_evaluates_a_panel(tmp_path, capsys):
                      "--folds", "2", "--steps", "20", "--hidden-dim", "8", "--level", "0.5", "--json",
                      "--no-progress"]) == 0
     folds = json.loads(capsys.readouterr().out)["folds"]
-    assert len(folds) == 6 and {row["rows_after_origin"] for row in folds} == {4, 5}  # ints
+    assert len(folds) == 6 and {row["rows_after_origin"] for row in folds} == {4, 5}
+    assert all(isinstance(row["rows_after_origin"], int) for row in folds)
 
 
 def test_a_panel_backtest_forecasts_every_origin_of_every_series_with_one_model():
