@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
+import time
 
 
 def cpu_model() -> str:
@@ -33,3 +34,14 @@ def verdict(value: float, target: float, at_least: bool = True) -> str:
     """✓ when `value` meets `target` (>= or <=), else ✗ with the shortfall relative to the target."""
     met = value >= target if at_least else value <= target
     return "✓" if met else f"✗ ({'short' if at_least else 'over'} by {abs(value / target - 1):.0%})"
+
+
+def best_of(fn, repeats: int) -> float:
+    """The shortest of `repeats` timed calls of fn, after one untimed warm-up call (compiling, plans)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)

@@ -7,25 +7,15 @@ GPU; jaxseries runs on JAX's default device (the XLA path: there is no cuDNN pat
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
-from speed import SHAPES, data
+from common import best_of
+from speed import SHAPES, data, torch_trainer
 
 PANEL = (1024, 54, 64, 100)  # batch, context + horizon, hidden, steps: issue 9's panel shape
 POPULATION = (32, 16, 16, 300, 32)  # batch, T, hidden, steps, members
 REPEATS = 3
-
-
-def best(fn) -> float:
-    fn()  # warm-up: compiling, cuDNN plans
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def jax_runner(batch, time_steps, hidden, steps, members=None):
@@ -43,23 +33,11 @@ def jax_runner(batch, time_steps, hidden, steps, members=None):
 def torch_runner(batch, time_steps, hidden, steps, members=None):
     import torch
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    x, y = (torch.from_numpy(a).to(device) for a in data(batch, time_steps))
-
-    def one():
-        torch.manual_seed(0)
-        lstm = torch.nn.LSTM(1, hidden, batch_first=True).to(device)
-        head = torch.nn.Linear(hidden, 1).to(device)
-        optimizer = torch.optim.Adam([*lstm.parameters(), *head.parameters()], lr=1e-3)
-        for _ in range(steps):
-            optimizer.zero_grad(set_to_none=True)
-            loss = torch.mean((head(lstm(x)[0])[..., 0] - y) ** 2)
-            loss.backward()
-            optimizer.step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-
-    return (lambda: [one() for _ in range(members)]) if members else one
+    one = torch_trainer(batch, time_steps, hidden, steps, "cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        return (lambda: [one() for _ in range(members)]) if members else one
+    synchronized = lambda: (one(), torch.cuda.synchronize())  # noqa: E731
+    return (lambda: [synchronized() for _ in range(members)]) if members else synchronized
 
 
 def main() -> str:
@@ -74,8 +52,8 @@ def main() -> str:
              where + f"; best of {REPEATS} whole calls after a warm-up.", "",
              "| shape (batch, T, hidden, steps) | jaxseries s | PyTorch s | ratio |", "|---|---|---|---|"]
     for name, (batch, time_steps, hidden, steps, members) in shapes.items():
-        ours = best(jax_runner(batch, time_steps, hidden, steps, members))
-        theirs = best(torch_runner(batch, time_steps, hidden, steps, members))
+        ours = best_of(jax_runner(batch, time_steps, hidden, steps, members), REPEATS)
+        theirs = best_of(torch_runner(batch, time_steps, hidden, steps, members), REPEATS)
         lines.append(f"| {name} ({batch}, {time_steps}, {hidden}, {steps}) | {ours:.3f} | {theirs:.3f} | "
                      f"{theirs / ours:.2f}x |")
         print(lines[-1], flush=True)

@@ -7,13 +7,12 @@ parts, in one run.
 
 from __future__ import annotations
 
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from common import machine
+from common import best_of, machine
 from speed import SHAPES, data
 
 REPEATS = 5
@@ -28,16 +27,6 @@ WHERE = ("Reading (2026-11-28, 2-core Intel Xeon): the forward pass is where M l
          "calls: M3 monthly's training 19.4 s against 17.9 s, its forecast 1.28 s against 0.70 s (compiling more "
          "than the loop saved), a small first `train` call 1.75 s against 1.27 s. A kernel "
          "that runs the whole sequence per call (issue 13's FFI lever) attacks exactly this overhead.")
-
-
-def best_of(fn) -> float:
-    fn()
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def jax_parts(batch, time_steps, hidden, steps) -> dict[str, float]:
@@ -75,7 +64,7 @@ def jax_parts(batch, time_steps, hidden, steps) -> dict[str, float]:
         "`js.train` (the whole call: placement, loop, history)": lambda: js.train(
             np.asarray(x), np.asarray(y), hidden_dim=hidden, steps=steps, progress=False, log_every=steps),
     }
-    return {name: 1e3 * best_of(fn) / steps for name, fn in parts.items()}
+    return {name: 1e3 * best_of(fn, REPEATS) / steps for name, fn in parts.items()}
 
 
 def torch_parts(batch, time_steps, hidden, steps) -> dict[str, float]:
@@ -105,9 +94,9 @@ def torch_parts(batch, time_steps, hidden, steps) -> dict[str, float]:
             loss().backward()
             optimizer.step()
 
-    return {"forward (loss only)": 1e3 * best_of(forward) / steps,
-            "forward + backward": 1e3 * best_of(backward) / steps,
-            "Adam step (forward + backward + update)": 1e3 * best_of(adam) / steps}
+    return {"forward (loss only)": 1e3 * best_of(forward, REPEATS) / steps,
+            "forward + backward": 1e3 * best_of(backward, REPEATS) / steps,
+            "Adam step (forward + backward + update)": 1e3 * best_of(adam, REPEATS) / steps}
 
 
 def main() -> str:

@@ -48,14 +48,15 @@ def jax_trainer(batch, time_steps, hidden, steps):
     return lambda: js.train(x, y, hidden_dim=hidden, steps=steps, progress=False, log_every=steps)
 
 
-def torch_trainer(batch, time_steps, hidden, steps):
+def torch_trainer(batch, time_steps, hidden, steps, device="cpu"):
     import torch
 
-    x, y = (torch.from_numpy(a) for a in data(batch, time_steps))
+    x, y = (torch.from_numpy(a).to(device) for a in data(batch, time_steps))
 
     def run():
         torch.manual_seed(0)
-        lstm, head = torch.nn.LSTM(1, hidden, batch_first=True), torch.nn.Linear(hidden, 1)
+        lstm = torch.nn.LSTM(1, hidden, batch_first=True).to(device)
+        head = torch.nn.Linear(hidden, 1).to(device)
         optimizer = torch.optim.Adam([*lstm.parameters(), *head.parameters()], lr=1e-3)
         for _ in range(steps):
             optimizer.zero_grad(set_to_none=True)
