@@ -48,19 +48,20 @@ def candidates(season: int, panel: bool, context=None, transform=None) -> list[d
     return [{"context": c, **({} if t is None else {"transform": t})} for c in contexts for t in transforms]
 
 
-def choose(data, *, panel: bool, horizon: int, holdout: int, season, budget_s, progress: bool, loaded, fits,
+def choose(data, *, panel: bool, horizon: int, holdout: int, season, budget_s, progress: bool, fits,
            options: dict) -> tuple[dict, dict]:
     """The winning candidate's settings and the record of the search.
 
-    `loaded` is the checked series or panel (with its frequency); `fits(candidate, folds, stride)` says whether a
-    candidate's backtest fits the rows before the holdout (None: it fits), else why not; `options` are the
-    backtest's other settings."""
+    `data` is the checked series or panel (`encoding.Series`, `panel.Panel`); `fits(candidate, folds, stride)` says
+    whether a candidate's backtest fits the rows before the holdout (None: it fits), else why not; `options` are
+    the backtest's other settings (a `context` or `transform` among them is fixed, not searched)."""
     from jaxseries import backtesting
 
     budget_s = check_budget(budget_s)
-    season = season or data_lib.default_season(loaded.freq)
+    season = season or data_lib.default_season(data.freq)
     kind = "panel" if panel else "series"
     folds, stride, members = FOLDS[kind], max(1, round(horizon * STRIDE_PER_HORIZON)), MEMBERS[kind]
+    options = dict(options)
     grid = candidates(season, panel, options.pop("context", None), options.pop("transform", None))
     too_long = {i: why for i, c in enumerate(grid) if (why := fits(c, folds, stride))}
     if len(too_long) == len(grid):
@@ -93,6 +94,15 @@ def choose(data, *, panel: bool, horizon: int, holdout: int, season, budget_s, p
               "not_run": not_run,
               "too_long": [grid[i] for i in sorted(too_long)], "chosen": chosen}
     return chosen, record
+
+
+def table(record: dict):
+    """The record's candidates as a DataFrame (settings, backtest MASE, seconds), the chosen one marked."""
+    import pandas as pd
+
+    frame = pd.DataFrame(record["candidates"])
+    frame["chosen"] = [all(row[k] == v for k, v in record["chosen"].items()) for _, row in frame.iterrows()]
+    return frame
 
 
 def _longest_context(grid, fits, folds, stride) -> int:

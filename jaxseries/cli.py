@@ -124,7 +124,9 @@ def _train(args) -> None:
     print(f"trained {len(run.history)} steps in {time.perf_counter() - start:.1f} s; best validation step "
           f"{run.best_step}; saved to {args.out}")
     if "auto" in run.extra and not args.holdout:
-        _print_auto(forecast._auto_report(run)["auto"])
+        from jaxseries import auto
+
+        _print_auto(auto.table(run.extra["auto"]))
     if args.holdout:
         _print_evaluation(forecast.evaluate(run))
 

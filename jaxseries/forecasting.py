@@ -115,7 +115,7 @@ def train_series(
                            weight_decay=weight_decay, patience=patience, eval_every=eval_every, loss=loss,
                            sampling=sampling, min_observed=min_observed, deseasonalize=deseasonalize)
             chosen, record = auto_lib.choose(data, panel=True, horizon=horizon, holdout=args["holdout"],
-                                             season=season, budget_s=budget_s, progress=progress, loaded=data,
+                                             season=season, budget_s=budget_s, progress=progress,
                                              fits=lambda *_: None, options=options)
             context = chosen["context"]
         return panel_forecasting.train_panel(
@@ -193,7 +193,7 @@ def _choose(series, *, auto_context, auto_transform, horizon, holdout, validatio
         return backtesting.shortfall(before, args, normalize, season, stride, folds)
 
     chosen, record = auto_lib.choose(series, panel=False, horizon=horizon, holdout=holdout, season=season,
-                                     budget_s=budget_s, progress=progress, loaded=series, fits=fits,
+                                     budget_s=budget_s, progress=progress, fits=fits,
                                      options=dict(options, context=auto_context, transform=auto_transform,
                                                   validation=validation, normalize=normalize))
     return chosen["context"], chosen["transform"], record
@@ -362,10 +362,9 @@ def evaluate(run: Trained) -> dict:
 
 
 def _auto_report(run) -> dict:
-    """`auto`'s candidates as a table (setting columns, the backtest MASE, seconds; the chosen one marked)."""
+    """{"auto": the candidates' table} for a run trained with auto=True, else {}."""
     if "auto" not in run.extra:
         return {}
-    record = run.extra["auto"]
-    table = pd.DataFrame(record["candidates"])
-    table["chosen"] = [all(row[k] == v for k, v in record["chosen"].items()) for _, row in table.iterrows()]
-    return {"auto": table}
+    from jaxseries import auto
+
+    return {"auto": auto.table(run.extra["auto"])}

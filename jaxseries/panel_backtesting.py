@@ -32,6 +32,7 @@ from jaxseries.panel_forecasting import (
 )
 from jaxseries.windows import gather_all
 
+
 def backtest_panel(data, *, id, time, target, covariates, future_covariates, static, horizon, folds, stride, refit,
                    level, validation, progress, holdout=0, **options) -> dict:
     """Backtests the global model (train_series's panel options in `options`) at `folds` origins per series:
@@ -75,27 +76,29 @@ def _predict_folds(runs, panel, fit_lengths, level):
     """Every fold's forecast from every series' origin, in the series' units: forecast [K, S, H] (the members'
     mean), and with `level` the calibrated interval's lower and upper (else None). One model forecasts every
     origin x every series in one batch; refit folds each use their own model."""
+    # each model's interval widening, computed once (its validation windows lie before the first origin)
+    widenings = [calibration_widening(run, level) for run in runs] if level is not None else None
     parts = []
     for f, lengths in enumerate(fit_lengths):
-        run = runs[f if len(runs) > 1 else 0]
-        spec, levels = panel_spec(run), np.asarray(run.extra["panel_series"]["levels"])
+        r = f if len(runs) > 1 else 0  # the model of this fold
+        spec, levels = panel_spec(runs[r]), np.asarray(runs[r].extra["panel_series"]["levels"])
         seasonal = seasonal_indices(panel, lengths, spec)  # from the rows before this origin only
         arrays, width = build_arrays(panel, spec, levels, seasonal, lengths)
         x, base, scale = gather_all(spec.layout(), arrays, forecast_pairs(len(panel.ids), width), with_targets=False)
-        parts.append((run, spec, x, base, scale, seasonal))
+        parts.append((r, spec, x, base, scale, seasonal))
     ids = json_ids(panel.ids)
     if len(runs) == 1:  # every origin x every series in one batch
         outs = np.split(model_outputs(runs[0], np.concatenate([p[2] for p in parts]), ids * len(parts)), len(parts), 1)
     else:
-        outs = [model_outputs(run, x, ids) for run, _, x, *_ in parts]
+        outs = [model_outputs(runs[r], x, ids) for r, _, x, *_ in parts]
     forecast, lower, upper = [], [], []
-    for out, (run, spec, _, base, scale, seasonal) in zip(outs, parts):
+    for out, (r, spec, _, base, scale, seasonal) in zip(outs, parts):
         ahead = np.arange(1, spec.horizon + 1) % seasonal.shape[1]
         predicted = base[None, :, None] + scale[None, :, None] * out + seasonal[None][:, :, ahead]  # [members, S, H]
         forecast.append(untransformed(predicted, spec.transform).mean(0))
         if level is not None:  # calibrated on the validation windows before the (first) origin
             low, high = intervals.member_interval(predicted, level, axis=0)
-            widening = scale[:, None] * calibration_widening(run, level)[None]
+            widening = scale[:, None] * widenings[r][None]
             lower.append(untransformed(low - widening, spec.transform))
             upper.append(untransformed(high + widening, spec.transform))
     return np.stack(forecast), (np.stack(lower) if lower else None), (np.stack(upper) if upper else None)
