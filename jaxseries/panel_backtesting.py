@@ -25,10 +25,10 @@ import pandas as pd
 from jaxseries import intervals
 from jaxseries.config import _require_int
 from jaxseries.panel import load_panel
-from jaxseries.panel_encoding import build_arrays, forecast_pairs, seasonal_indices, untransformed
+from jaxseries.panel_encoding import build_arrays, forecast_pairs, seasonal_indices
 from jaxseries.panel_forecasting import (
     baseline_forecasts, calibration_widening, forecast_frame, json_ids, model_outputs, panel_errors, panel_spec,
-    train_panel,
+    series_units, train_panel,
 )
 from jaxseries.windows import gather_all
 
@@ -77,7 +77,7 @@ def _predict_folds(runs, panel, fit_lengths, level):
     mean), and with `level` the calibrated interval's lower and upper (else None). One model forecasts every
     origin x every series in one batch; refit folds each use their own model."""
     # each model's interval widening, computed once (its validation windows lie before the first origin)
-    widenings = [calibration_widening(run, level) for run in runs] if level is not None else None
+    widenings = [None if level is None else calibration_widening(run, level) for run in runs]
     parts = []
     for f, lengths in enumerate(fit_lengths):
         r = f if len(runs) > 1 else 0  # the model of this fold
@@ -91,17 +91,12 @@ def _predict_folds(runs, panel, fit_lengths, level):
         outs = np.split(model_outputs(runs[0], np.concatenate([p[2] for p in parts]), ids * len(parts)), len(parts), 1)
     else:
         outs = [model_outputs(runs[r], x, ids) for r, _, x, *_ in parts]
-    forecast, lower, upper = [], [], []
-    for out, (r, spec, _, base, scale, seasonal) in zip(outs, parts):
-        ahead = np.arange(1, spec.horizon + 1) % seasonal.shape[1]
-        predicted = base[None, :, None] + scale[None, :, None] * out + seasonal[None][:, :, ahead]  # [members, S, H]
-        forecast.append(untransformed(predicted, spec.transform).mean(0))
-        if level is not None:  # calibrated on the validation windows before the (first) origin
-            low, high = intervals.member_interval(predicted, level, axis=0)
-            widening = scale[:, None] * widenings[r][None]
-            lower.append(untransformed(low - widening, spec.transform))
-            upper.append(untransformed(high + widening, spec.transform))
-    return np.stack(forecast), (np.stack(lower) if lower else None), (np.stack(upper) if upper else None)
+    folds = [series_units(out, base, scale, seasonal, spec.transform, level, widenings[r])
+             for out, (r, spec, _, base, scale, seasonal) in zip(outs, parts)]  # calibrated before the first origin
+    forecast = np.stack([fold[0] for fold in folds])
+    if level is None:
+        return forecast, None, None
+    return forecast, np.stack([fold[1] for fold in folds]), np.stack([fold[2] for fold in folds])
 
 
 def _report(runs, panel, fit_lengths, forecast, lower, upper, level, refit, seconds) -> dict:

@@ -192,16 +192,26 @@ def forecast_panel(run, *, data=None, future=None, horizon: int | None = None, l
         _check_future_rows(history, fit_lengths, ahead, horizon, spec)
     x, base, scale = gather_all(spec.layout(), arrays, forecast_pairs(len(history.ids), width), with_targets=False)
     out = model_outputs(run, x, json_ids(history.ids))[:, :, :horizon]  # [members, S, H]
-    ahead_phase = np.arange(1, horizon + 1) % seasonal.shape[1]
-    predicted = base[None, :, None] + scale[None, :, None] * out + seasonal[None][:, :, ahead_phase]
+    widening = None if level is None else calibration_widening(run, level)[:horizon]
+    forecast, lower, upper = series_units(out, base, scale, seasonal, spec.transform, level, widening)
     frame = forecast_frame(history, fit_lengths, spec, horizon)
-    frame["forecast"] = untransformed(predicted, spec.transform).mean(0).reshape(-1)
+    frame["forecast"] = forecast.reshape(-1)
     if level is not None:
-        low, high = intervals.member_interval(predicted, level, axis=0)
-        widening = scale[:, None] * calibration_widening(run, level)[None, :horizon]
-        frame["lower"] = untransformed(low - widening, spec.transform).reshape(-1)
-        frame["upper"] = untransformed(high + widening, spec.transform).reshape(-1)
+        frame["lower"], frame["upper"] = lower.reshape(-1), upper.reshape(-1)
     return frame
+
+
+def series_units(out, base, scale, seasonal, transform: str, level=None, widening=None):
+    """Model outputs [members, S, H] back in the series' units: the members' mean forecast [S, H], and with `level`
+    the members' interval widened by `widening` [H] (model units, from `calibration_widening`); else None, None."""
+    ahead_phase = np.arange(1, out.shape[-1] + 1) % seasonal.shape[1]
+    predicted = base[None, :, None] + scale[None, :, None] * out + seasonal[None][:, :, ahead_phase]
+    forecast = untransformed(predicted, transform).mean(0)
+    if level is None:
+        return forecast, None, None
+    low, high = intervals.member_interval(predicted, level, axis=0)
+    widening = scale[:, None] * widening[None]
+    return forecast, untransformed(low - widening, transform), untransformed(high + widening, transform)
 
 
 def model_outputs(run, x: np.ndarray, ids: list) -> np.ndarray:
