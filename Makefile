@@ -3,6 +3,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 BENCH  := $(VENV)/.installed-bench
+# The CPU recurrence kernel, compiled for this machine; where no C++ compiler is found the XLA path runs instead.
+KERNEL := jaxseries/_lstm_kernel.so
 
 .PHONY: demo test test-all bench notebooks clean
 
@@ -12,25 +14,28 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,data]'
 	touch $@
 
+$(KERNEL): jaxseries/lstm_kernel.cc $(STAMP)
+	-$(VENV)/bin/jaxseries kernel --build
+
 $(BENCH): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,data,bench]'
 	touch $@
 
-demo: $(STAMP)
+demo: $(STAMP) $(KERNEL)
 	$(VENV)/bin/jaxseries demo
 
 # The suite within 10 minutes on 2 cores: cases marked slow run in test-all.
-test: $(STAMP)
+test: $(STAMP) $(KERNEL)
 	$(PY) -m pytest -m "not slow"
 
-test-all: $(STAMP)
+test-all: $(STAMP) $(KERNEL)
 	$(PY) -m pytest
 
-notebooks: $(STAMP)
+notebooks: $(STAMP) $(KERNEL)
 	$(PY) notebooks/execute_all.py
 
-bench: $(BENCH)
+bench: $(BENCH) $(KERNEL)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info $(KERNEL)

@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     dataset = commands.add_parser("dataset", help="write a shipped dataset as CSV")
     dataset.add_argument("name", choices=["airline"])
     dataset.add_argument("out", help="output CSV path")
+
+    kernel = commands.add_parser("kernel", help="say whether the CPU recurrence kernel is in use; --build compiles it")
+    kernel.add_argument("--build", action="store_true", help="compile it with this machine's C++ compiler")
     return parser
 
 
@@ -231,6 +234,15 @@ def _dataset(args) -> None:
     print(f"wrote {args.out} (columns month, passengers)")
 
 
+def _kernel(args) -> None:
+    from jaxseries import kernel
+
+    if args.build and kernel.build() is None:
+        raise FileNotFoundError("the kernel was not built (reason above); the XLA path stays in use")
+    kernel.available.cache_clear()
+    print(f"CPU recurrence kernel: {kernel.status()}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -239,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
 
             demo.run(args.out, progress=not args.no_progress)
         else:
-            {"train": _train, "backtest": _backtest, "forecast": _forecast, "evaluate": _evaluate, "dataset": _dataset}[args.command](args)
+            {"train": _train, "backtest": _backtest, "forecast": _forecast, "evaluate": _evaluate, "dataset": _dataset,
+             "kernel": _kernel}[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as error:
         print(f"jaxseries {args.command}: error: {error}", file=sys.stderr)
         return 2

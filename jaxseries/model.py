@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
 
+from jaxseries import kernel
 from jaxseries.config import ModelConfig
 
 
@@ -47,7 +48,7 @@ def lstm_recurrence_reference(gates_in_TxNx4H, w_recurrent_Hx4H, unroll: int = 1
     return jax.lax.scan(step, (zeros, zeros), gates_in_TxNx4H, unroll=unroll)[1]
 
 
-def _forward(gates_in_TxNx4H, w_recurrent_Hx4H, unroll):
+def _scan_forward(gates_in_TxNx4H, w_recurrent_Hx4H, unroll):
     batch, hidden = gates_in_TxNx4H.shape[1], w_recurrent_Hx4H.shape[0]
     zeros = jnp.zeros((batch, hidden), gates_in_TxNx4H.dtype)
 
@@ -57,6 +58,24 @@ def _forward(gates_in_TxNx4H, w_recurrent_Hx4H, unroll):
 
     _, ((h, c), activations) = jax.lax.scan(step, (zeros, zeros), gates_in_TxNx4H, unroll=unroll)
     return h, c, activations
+
+
+def _kernel_forward(gates_in_TxNx4H, w_recurrent_Hx4H):
+    h, c, *activations = kernel.forward(gates_in_TxNx4H, w_recurrent_Hx4H)
+    return h, c, tuple(activations)
+
+
+def _on_kernel_or_scan(on_kernel, on_scan, *arrays):
+    """The CPU kernel where it is built and the data is float32, chosen when the program is lowered (so one
+    traced function runs the kernel on CPU and the scan on GPU/TPU); the XLA scan everywhere else."""
+    if kernel.available() and all(a.dtype == jnp.float32 for a in arrays):
+        return jax.lax.platform_dependent(*arrays, cpu=on_kernel, default=on_scan)
+    return on_scan(*arrays)
+
+
+def _forward(gates_in_TxNx4H, w_recurrent_Hx4H, unroll):
+    return _on_kernel_or_scan(_kernel_forward, functools.partial(_scan_forward, unroll=unroll),
+                              gates_in_TxNx4H, w_recurrent_Hx4H)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -74,8 +93,7 @@ def _recurrence_fwd(gates_in_TxNx4H, w_recurrent_Hx4H, unroll):
     return h, (h, c, activations, w_recurrent_Hx4H)
 
 
-def _recurrence_bwd(unroll, residuals, dh_TxNxH):
-    h, c, (i, f, g, o), w_recurrent = residuals
+def _scan_backward(dh_TxNxH, c, i, f, g, o, w_recurrent, unroll):
     c_prev = jnp.concatenate([jnp.zeros_like(c[:1]), c[:-1]])
 
     def step(carry, inputs):
@@ -93,7 +111,13 @@ def _recurrence_bwd(unroll, residuals, dh_TxNxH):
         return (dz @ w_recurrent.T, dc * f_t), dz
 
     zeros = jnp.zeros_like(dh_TxNxH[0])
-    _, dz_TxNx4H = jax.lax.scan(step, (zeros, zeros), (dh_TxNxH, c, c_prev, i, f, g, o), reverse=True, unroll=unroll)
+    return jax.lax.scan(step, (zeros, zeros), (dh_TxNxH, c, c_prev, i, f, g, o), reverse=True, unroll=unroll)[1]
+
+
+def _recurrence_bwd(unroll, residuals, dh_TxNxH):
+    h, c, activations, w_recurrent = residuals
+    dz_TxNx4H = _on_kernel_or_scan(kernel.backward, functools.partial(_scan_backward, unroll=unroll),
+                                   dh_TxNxH, c, *activations, w_recurrent)
     h_prev = jnp.concatenate([jnp.zeros_like(h[:1]), h[:-1]])
     hidden = h.shape[-1]
     dw = h_prev.reshape(-1, hidden).T @ dz_TxNx4H.reshape(-1, 4 * hidden)
@@ -149,7 +173,8 @@ class LSTMRegressor(nn.Module):
             linear = nn.Dense(steps * self.config.output_dim, use_bias=False, name="linear",
                               kernel_init=nn.initializers.zeros_init())(context)
             return out + self.config.linear_rate * linear  # [N, horizon * output_dim]
-        return nn.Dense(self.config.output_dim, name="head")(jnp.swapaxes(h, 0, 1))
+        # The head runs time-major and only its small output is transposed (not the [T, N, H] states).
+        return jnp.swapaxes(nn.Dense(self.config.output_dim, name="head")(h), 0, 1)
 
 
 def _truncated_normal(rng: np.random.Generator, shape, fan_in: int) -> np.ndarray:

@@ -1,0 +1,297 @@
+// The LSTM recurrence as two XLA FFI handlers for the CPU (issue 13): the whole sequence in one call, so XLA's
+// per-iteration loop overhead (about 55 us per time step at M's shape, more than the arithmetic) is gone.
+//
+// Forward: gates_in [..., T, N, 4H] (the input side's pre-activations, gates in the order i, f, g, o) and
+// w_recurrent [..., H, 4H] -> h, c, i, f, g, o, each [..., T, N, H]. Backward: dh [..., T, N, H], the forward's c,
+// i, f, g, o and w_recurrent -> dz [..., T, N, 4H], the pre-activations' gradient (the weight gradient is one
+// matmul that XLA does well, so it stays in JAX). Leading dimensions are a batch of independent recurrences (a
+// population under vmap); w_recurrent has the same leading dimensions or none. The math is model.py's `_lstm_step`
+// and `_recurrence_bwd`; tests hold this kernel to them.
+//
+// Rows of the batch never interact, so the work splits into (member, block of rows) pieces that run start to
+// finish on XLA's intra-op threads: one hand-off per call, not per time step. The per-step matmul
+// [rows, K] x [K, cols] is a register-blocked loop written with GCC vector extensions; built with -march=native
+// it uses the widest vectors the machine has.
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+
+namespace {
+
+#if defined(__AVX512F__)
+constexpr int kLanes = 16;
+constexpr int kColumnVectors = 4;  // 4 rows x 4 vectors = 16 accumulators of 32 registers
+#elif defined(__AVX__)
+constexpr int kLanes = 8;
+constexpr int kColumnVectors = 2;  // 8 accumulators of 16 registers
+#else
+constexpr int kLanes = 4;
+constexpr int kColumnVectors = 2;
+#endif
+constexpr int kRows = 4;
+
+// aligned(4): loads and stores at any float address.
+typedef float Vec __attribute__((vector_size(kLanes * sizeof(float)), aligned(4)));
+
+template <int R, int V>
+inline void block_multiply_add(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+                               int64_t depth) {
+  Vec sums[R][V];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) sums[r][v] = *reinterpret_cast<const Vec*>(c + r * ldc + v * kLanes);
+  for (int64_t k = 0; k < depth; ++k) {
+    Vec row[V];
+    for (int v = 0; v < V; ++v) row[v] = *reinterpret_cast<const Vec*>(b + k * ldb + v * kLanes);
+    for (int r = 0; r < R; ++r) {
+      const float scale = a[r * lda + k];
+      for (int v = 0; v < V; ++v) sums[r][v] += scale * row[v];
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) *reinterpret_cast<Vec*>(c + r * ldc + v * kLanes) = sums[r][v];
+}
+
+template <int V>
+inline void rows_multiply_add(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+                              int64_t rows, int64_t depth) {
+  int64_t r = 0;
+  for (; r + kRows <= rows; r += kRows)
+    block_multiply_add<kRows, V>(a + r * lda, lda, b, ldb, c + r * ldc, ldc, depth);
+  for (; r < rows; ++r) block_multiply_add<1, V>(a + r * lda, lda, b, ldb, c + r * ldc, ldc, depth);
+}
+
+// c[rows, cols] += a[rows, depth] @ b[depth, cols], all row-major.
+void multiply_add(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t rows,
+                  int64_t depth, int64_t cols) {
+  int64_t col = 0;
+  for (; col + kColumnVectors * kLanes <= cols; col += kColumnVectors * kLanes)
+    rows_multiply_add<kColumnVectors>(a, lda, b + col, ldb, c + col, ldc, rows, depth);
+  for (; col + kLanes <= cols; col += kLanes) rows_multiply_add<1>(a, lda, b + col, ldb, c + col, ldc, rows, depth);
+  for (; col < cols; ++col)
+    for (int64_t r = 0; r < rows; ++r) {
+      float sum = c[r * ldc + col];
+      for (int64_t k = 0; k < depth; ++k) sum += a[r * lda + k] * b[k * ldb + col];
+      c[r * ldc + col] = sum;
+    }
+}
+
+// exp(x) for |x| <= 88, about 2 ulp: Cephes' polynomial after reduction by ln 2, branch-free so loops over it
+// vectorize. Overflow cannot happen: sigmoid and tanh only need exp of a clamped argument.
+inline float exp_clamped(float x) {
+  x = std::min(std::max(x, -87.0f), 88.0f);
+  const float shifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds x / ln 2 to an integer in the low bits
+  const float shifted = x * 1.44269504088896341f + shifter;
+  const float n = shifted - shifter;
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
+  bits = (bits - 0x4B400000 + 127) << 23;  // the integer n, as the exponent of 2^n
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+inline float sigmoid(float x) { return 1.0f / (1.0f + exp_clamped(-x)); }
+inline float tanh_(float x) { return 2.0f / (1.0f + exp_clamped(-2.0f * x)) - 1.0f; }
+
+struct Shape {
+  int64_t members, steps, batch, hidden;
+  bool shared_weights;
+};
+
+// One time step's gates and state for one row, from its pre-activations z [4H] and the cell before it.
+void gates_forward(int64_t H, const float* __restrict z, const float* __restrict c_before, float* __restrict c,
+                   float* __restrict h, float* __restrict gi, float* __restrict gf, float* __restrict gg,
+                   float* __restrict go) {
+  for (int64_t j = 0; j < H; ++j) {
+    const float i = sigmoid(z[j]), f = sigmoid(z[H + j]), g = tanh_(z[2 * H + j]), o = sigmoid(z[3 * H + j]);
+    const float cell = f * c_before[j] + i * g;
+    c[j] = cell;
+    h[j] = o * tanh_(cell);
+    gi[j] = i;
+    gf[j] = f;
+    gg[j] = g;
+    go[j] = o;
+  }
+}
+
+// One piece of work: member `m`, rows [row, row + rows) of the batch, every time step.
+void forward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const float* gates_in, const float* w,
+                   float* h, float* c, float* gi, float* gf, float* gg, float* go) {
+  const int64_t H = s.hidden, G = 4 * H;
+  const float* w_m = w + (s.shared_weights ? 0 : m * H * G);
+  std::vector<float> z(rows * G), zeros(H, 0.0f);
+  for (int64_t t = 0; t < s.steps; ++t) {
+    const int64_t at = (m * s.steps + t) * s.batch + row;  // index of (m, t, row) in units of rows
+    std::memcpy(z.data(), gates_in + at * G, rows * G * sizeof(float));
+    if (t > 0) multiply_add(h + (at - s.batch) * H, H, w_m, G, z.data(), G, rows, H, G);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t out = (at + r) * H;
+      gates_forward(H, z.data() + r * G, t > 0 ? c + out - s.batch * H : zeros.data(), c + out, h + out, gi + out,
+                    gf + out, gg + out, go + out);
+    }
+  }
+}
+
+// One time step's pre-activation gradient dz [4H] for one row; dh_next and dc_next come in as the gradient from
+// the step after and leave as dc * f (dh_next is then overwritten by the matmul).
+void gates_backward(int64_t H, const float* __restrict dh_out, const float* __restrict c,
+                    const float* __restrict c_before, const float* __restrict gi, const float* __restrict gf,
+                    const float* __restrict gg, const float* __restrict go, const float* __restrict dh_next,
+                    float* __restrict dc_next, float* __restrict dz) {
+  for (int64_t j = 0; j < H; ++j) {
+    const float i = gi[j], f = gf[j], g = gg[j], o = go[j];
+    const float dh = dh_out[j] + dh_next[j];
+    const float tanh_c = tanh_(c[j]);
+    const float dc = dc_next[j] + dh * o * (1.0f - tanh_c * tanh_c);
+    dz[j] = dc * g * i * (1.0f - i);
+    dz[H + j] = dc * c_before[j] * f * (1.0f - f);
+    dz[2 * H + j] = dc * i * (1.0f - g * g);
+    dz[3 * H + j] = dh * tanh_c * o * (1.0f - o);
+    dc_next[j] = dc * f;
+  }
+}
+
+void backward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const float* dh_out, const float* c,
+                    const float* gi, const float* gf, const float* gg, const float* go, const float* w, float* dz) {
+  const int64_t H = s.hidden, G = 4 * H;
+  const float* w_m = w + (s.shared_weights ? 0 : m * H * G);
+  std::vector<float> w_t(G * H), dh_next(rows * H, 0.0f), dc_next(rows * H, 0.0f), zeros(H, 0.0f);
+  for (int64_t k = 0; k < H; ++k)
+    for (int64_t j = 0; j < G; ++j) w_t[j * H + k] = w_m[k * G + j];
+  for (int64_t t = s.steps - 1; t >= 0; --t) {
+    const int64_t at = (m * s.steps + t) * s.batch + row;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t in = (at + r) * H;
+      gates_backward(H, dh_out + in, c + in, t > 0 ? c + in - s.batch * H : zeros.data(), gi + in, gf + in,
+                     gg + in, go + in, dh_next.data() + r * H, dc_next.data() + r * H, dz + (at + r) * G);
+    }
+    if (t > 0) {
+      std::fill(dh_next.begin(), dh_next.end(), 0.0f);
+      multiply_add(dz + at * G, G, w_t.data(), H, dh_next.data(), H, rows, G, H);
+    }
+  }
+}
+
+// Runs piece(m, row, rows) over every member and block of rows, on the caller and XLA's intra-op threads. Pieces
+// are claimed from a counter, so the caller finishes alone if the pool is busy; helpers that start after the
+// work is gone touch nothing but the shared counters.
+void run_pieces(ffi::ThreadPool& pool, const Shape& s,
+                const std::function<void(int64_t, int64_t, int64_t)>& piece) {
+  const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(pool.num_threads(), std::thread::hardware_concurrency()));
+  // Blocks of whole micro-kernel rows, enough of them that every thread has work.
+  const int64_t per_member = std::max<int64_t>(1, std::min<int64_t>((s.batch + kRows - 1) / kRows,
+                                                                  (threads + s.members - 1) / s.members));
+  const int64_t block = (s.batch + per_member - 1) / per_member;
+  const int64_t rows_per_block = (block + kRows - 1) / kRows * kRows;
+  const int64_t blocks = (s.batch + rows_per_block - 1) / rows_per_block;
+  struct Counters {
+    std::atomic<int64_t> next{0}, done{0};
+  };
+  auto counters = std::make_shared<Counters>();
+  const int64_t total = s.members * blocks;
+  auto work = [counters, total, blocks, rows_per_block, &s, &piece]() {
+    for (int64_t k; (k = counters->next.fetch_add(1)) < total;) {
+      const int64_t row = (k % blocks) * rows_per_block;
+      piece(k / blocks, row, std::min(rows_per_block, s.batch - row));
+      counters->done.fetch_add(1, std::memory_order_release);
+    }
+  };
+  for (int64_t t = 1; t < std::min(threads, total); ++t) {
+    // A helper gets only the counters if it starts late: everything else it needs is alive until done == total.
+    pool.Schedule([counters, total, work]() {
+      if (counters->next.load() < total) work();
+    });
+  }
+  work();
+  while (counters->done.load(std::memory_order_acquire) < total) std::this_thread::yield();
+}
+
+ffi::Error shape_of(ffi::AnyBuffer::Dimensions sequence, ffi::AnyBuffer::Dimensions weights, int64_t gates,
+                    Shape* s) {
+  if (sequence.size() < 3 || weights.size() < 2) return ffi::Error::InvalidArgument("lstm kernel: rank too small");
+  const int64_t rank = sequence.size();
+  s->hidden = weights[weights.size() - 2];
+  if (weights.back() != 4 * s->hidden || sequence.back() != gates * s->hidden)
+    return ffi::Error::InvalidArgument("lstm kernel: the gate axis must be 4 x hidden");
+  s->steps = sequence[rank - 3];
+  s->batch = sequence[rank - 2];
+  s->members = 1;
+  for (int64_t d = 0; d < rank - 3; ++d) s->members *= sequence[d];
+  int64_t weight_members = 1;
+  for (size_t d = 0; d + 2 < weights.size(); ++d) weight_members *= weights[d];
+  if (weight_members != 1 && weight_members != s->members)
+    return ffi::Error::InvalidArgument("lstm kernel: weights and sequences disagree on leading dimensions");
+  s->shared_weights = weight_members == 1;
+  return ffi::Error::Success();
+}
+
+ffi::Error forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> gates_in, ffi::Buffer<ffi::F32> w,
+                   ffi::ResultBuffer<ffi::F32> h, ffi::ResultBuffer<ffi::F32> c, ffi::ResultBuffer<ffi::F32> gi,
+                   ffi::ResultBuffer<ffi::F32> gf, ffi::ResultBuffer<ffi::F32> gg, ffi::ResultBuffer<ffi::F32> go) {
+  Shape s;
+  if (ffi::Error error = shape_of(gates_in.dimensions(), w.dimensions(), 4, &s); error.failure()) return error;
+  run_pieces(pool, s, [&](int64_t m, int64_t row, int64_t rows) {
+    forward_piece(s, m, row, rows, gates_in.typed_data(), w.typed_data(), h->typed_data(), c->typed_data(),
+                  gi->typed_data(), gf->typed_data(), gg->typed_data(), go->typed_data());
+  });
+  return ffi::Error::Success();
+}
+
+ffi::Error backward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> dh, ffi::Buffer<ffi::F32> c,
+                    ffi::Buffer<ffi::F32> gi, ffi::Buffer<ffi::F32> gf, ffi::Buffer<ffi::F32> gg,
+                    ffi::Buffer<ffi::F32> go, ffi::Buffer<ffi::F32> w, ffi::ResultBuffer<ffi::F32> dz) {
+  Shape s;
+  if (ffi::Error error = shape_of(dh.dimensions(), w.dimensions(), 1, &s); error.failure()) return error;
+  run_pieces(pool, s, [&](int64_t m, int64_t row, int64_t rows) {
+    backward_piece(s, m, row, rows, dh.typed_data(), c.typed_data(), gi.typed_data(), gf.typed_data(),
+                   gg.typed_data(), go.typed_data(), w.typed_data(), dz->typed_data());
+  });
+  return ffi::Error::Success();
+}
+
+}  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(JaxseriesLstmForward, forward,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>());
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(JaxseriesLstmBackward, backward,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>());
+
+// Checked by the loader: a library built from another version of this file is not used.
+extern "C" int jaxseries_lstm_kernel_version() { return 1; }

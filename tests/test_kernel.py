@@ -1,0 +1,121 @@
+"""The CPU recurrence kernel (lstm_kernel.cc) against its oracle, the XLA scan, on awkward shapes, under vmap, in
+gradients and in whole training runs; and the fallback where it is not used."""
+
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxseries as js
+from jaxseries import kernel, model, steps
+
+HAS_COMPILER = bool(shutil.which("c++") or shutil.which("g++"))
+needs_kernel = pytest.mark.skipif(not kernel.available(), reason=f"kernel: {kernel.status()}")
+
+
+def test_make_builds_the_kernel_wherever_a_compiler_exists():
+    # `make test` builds it first, so on a machine with a compiler this suite always exercises the kernel.
+    if not HAS_COMPILER:
+        pytest.skip("no C++ compiler: the XLA path is the only one here")
+    assert kernel.available(), kernel.status()
+
+
+def recurrence_inputs(steps, batch, hidden, seed=0, members=()):
+    rng = np.random.default_rng(seed)
+    gates_in = rng.normal(size=members + (steps, batch, 4 * hidden)).astype(np.float32)
+    w_recurrent = (rng.normal(size=members + (hidden, 4 * hidden)) / np.sqrt(hidden)).astype(np.float32)
+    return jnp.asarray(gates_in), jnp.asarray(w_recurrent)
+
+
+# Shapes that reach every part of the kernel: one row and one unit; rows and columns that fill no vector; rows
+# split over threads; H = 20 (80 gate columns: a full vector block, a single vector and a scalar tail).
+SHAPES = [(1, 1, 1), (5, 7, 3), (9, 13, 20), (4, 64, 64), (3, 130, 16)]
+
+
+@needs_kernel
+@pytest.mark.parametrize("steps,batch,hidden", SHAPES)
+def test_kernel_forward_and_backward_equal_the_scan(steps, batch, hidden):
+    gates_in, w_recurrent = recurrence_inputs(steps, batch, hidden)
+    h, c, activations = model._scan_forward(gates_in, w_recurrent, 1)
+    on_kernel = jax.jit(kernel.forward)(gates_in, w_recurrent)
+    for expected, got in zip((h, c, *activations), on_kernel):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=2e-6)
+    dh = jnp.asarray(np.random.default_rng(1).normal(size=h.shape).astype(np.float32))
+    np.testing.assert_allclose(jax.jit(kernel.backward)(dh, c, *activations, w_recurrent),
+                               model._scan_backward(dh, c, *activations, w_recurrent, 1), rtol=1e-5, atol=1e-5)
+
+
+@needs_kernel
+def test_gradients_through_the_kernel_equal_autodiff_of_the_reference():
+    gates_in, w_recurrent = recurrence_inputs(6, 10, 12, seed=2)
+    cotangent = jnp.asarray(np.random.default_rng(3).normal(size=(6, 10, 12)).astype(np.float32))
+
+    def loss(fn):
+        return lambda g, w: jnp.sum(fn(g, w) * cotangent)
+
+    assert "JaxseriesLstmBackward" in jax.jit(jax.grad(loss(model.lstm_recurrence))).lower(
+        gates_in, w_recurrent).as_text()
+    fast = jax.grad(loss(model.lstm_recurrence), argnums=(0, 1))(gates_in, w_recurrent)
+    reference = jax.grad(loss(model.lstm_recurrence_reference), argnums=(0, 1))(gates_in, w_recurrent)
+    for got, expected in zip(fast, reference):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@needs_kernel
+def test_vmap_runs_members_as_independent_recurrences():
+    # A population: every member its own weights (batched), or one weight for all (broadcast), nested vmaps too.
+    gates_in, w_recurrent = recurrence_inputs(7, 9, 5, seed=4, members=(2, 3))
+    each = np.stack([np.stack([model.lstm_recurrence_reference(gates_in[a, b], w_recurrent[a, b]) for b in range(3)])
+                     for a in range(2)])
+    nested = jax.jit(jax.vmap(jax.vmap(model.lstm_recurrence)))(gates_in, w_recurrent)
+    np.testing.assert_allclose(nested, each, rtol=1e-5, atol=2e-6)
+    shared = jax.vmap(model.lstm_recurrence, in_axes=(0, None))(gates_in[0], w_recurrent[0, 0])
+    np.testing.assert_allclose(shared, np.stack([model.lstm_recurrence_reference(g, w_recurrent[0, 0])
+                                                 for g in gates_in[0]]), rtol=1e-5, atol=2e-6)
+    grads = jax.vmap(jax.grad(lambda g, w: jnp.sum(model.lstm_recurrence(g, w) ** 2), argnums=1))(
+        gates_in[1], w_recurrent[1])
+    reference = [jax.grad(lambda g, w: jnp.sum(model.lstm_recurrence_reference(g, w) ** 2), argnums=1)(
+        gates_in[1, m], w_recurrent[1, m]) for m in range(3)]
+    np.testing.assert_allclose(grads, np.stack(reference), rtol=1e-4, atol=1e-5)
+
+
+@needs_kernel
+def test_gpu_and_tpu_programs_keep_the_scan():
+    # The choice is made when lowering: the same function exported for CUDA holds no call to the CPU kernel.
+    gates_in, w_recurrent = recurrence_inputs(3, 4, 2)
+    fn = jax.jit(model.lstm_recurrence)
+    assert "JaxseriesLstmForward" in fn.lower(gates_in, w_recurrent).as_text()
+    exported = jax.export.export(fn, platforms=["cuda"])(gates_in, w_recurrent)
+    assert "JaxseriesLstmForward" not in exported.mlir_module()
+    assert "stablehlo.while" in exported.mlir_module()
+
+
+@needs_kernel
+def test_training_on_the_kernel_follows_the_scan(monkeypatch):
+    x = np.random.default_rng(5).normal(size=(16, 12, 1)).astype(np.float32)
+    y = np.cumsum(x[..., 0], axis=1)
+    kwargs = dict(hidden_dim=8, steps=30, progress=False, log_every=10)
+    on_kernel = js.train(x, y, **kwargs)
+    monkeypatch.setattr(kernel, "available", lambda: False)
+    steps.compiled_chunk.cache_clear(), steps.compiled_apply.cache_clear(), jax.clear_caches()  # trace anew
+    on_scan = js.train(x, y, **kwargs)
+    steps.compiled_chunk.cache_clear(), steps.compiled_apply.cache_clear(), jax.clear_caches()
+    assert not np.array_equal(on_kernel.history, on_scan.history)  # two programs ran (exp rounds differently)
+    np.testing.assert_allclose(on_kernel.history, on_scan.history, rtol=1e-4)
+    np.testing.assert_allclose(js.predict(on_kernel, x), js.predict(on_scan, x), rtol=1e-3, atol=1e-4)
+
+
+def test_without_the_kernel_the_scan_runs(monkeypatch):
+    monkeypatch.setattr(kernel, "available", lambda: False)
+    gates_in, w_recurrent = recurrence_inputs(4, 3, 2)
+    lowered = jax.jit(model.lstm_recurrence).lower(gates_in, w_recurrent).as_text()
+    assert "JaxseriesLstm" not in lowered
+    np.testing.assert_allclose(model.lstm_recurrence(gates_in, w_recurrent),
+                               model.lstm_recurrence_reference(gates_in, w_recurrent), rtol=1e-6, atol=1e-6)
+
+
+def test_status_names_the_way_to_turn_it_off(monkeypatch):
+    monkeypatch.setenv("JAXSERIES_KERNEL", "0")
+    assert kernel.status() == "off (JAXSERIES_KERNEL=0)"
