@@ -2,7 +2,8 @@
 
 Each layer keeps its weights fused: `w_input` [D, 4H], `w_recurrent` [H, 4H], `bias` [4H], gates in the
 order (input, forget, cell, output). The input projection of all time steps is one matmul outside the
-recurrence; only `h @ w_recurrent` runs inside `lax.scan`. The result equals Flax's `nn.LSTMCell` (same
+recurrence; only `h @ w_recurrent` runs inside the time loop. On CPU that loop is one call of the C++ kernel
+(`kernel.py`) where it is built; elsewhere, and as its oracle, a `lax.scan`. The result equals Flax's `nn.LSTMCell` (same
 initialisers, biases zero) with `forget_bias` added to the forget gate, as TF's BasicLSTMCell does; the
 oracle test checks this against a Python loop over the Flax cell.
 """
