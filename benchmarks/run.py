@@ -1,7 +1,11 @@
 """One command for the standing benchmarks (`make bench`): speed (with the both-cores comparison and the M profile),
 populations, accuracy and auto, written into
 benchmarks/RESULTS.md with the machine recorded. Each section replaces the section of the same heading; sections
-written by the longer single scripts (`m3.py`, `scale.py`) and the records of earlier issues are kept."""
+written by the longer single scripts (`m3.py`, `scale.py`) and the records of earlier issues are kept.
+
+    python benchmarks/run.py                 # all of them
+    python benchmarks/run.py speed cores     # named sections only; the others stay as they are
+"""
 
 from __future__ import annotations
 
@@ -39,7 +43,9 @@ def main() -> None:
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
     body = open(path).read().split("\n## ", 1)[1] if os.path.exists(path) else ""
     body = "## " + body if body else ""
-    for module in (speed, cores, profile_m, populations, accuracy, auto):  # RESULTS.md is rewritten after each: a failure keeps the rest
+    modules = (speed, cores, profile_m, populations, accuracy, auto)
+    chosen = [m for m in modules if m.__name__ in sys.argv[1:]] or modules  # `run.py speed cores`: those alone
+    for module in chosen:  # RESULTS.md is rewritten after each: a failure keeps the rest
         for part in ("\n" + module.main()).split("\n## ")[1:]:
             body = merge(body, "## " + part)
         with open(path, "w") as f:

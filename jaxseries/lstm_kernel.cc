@@ -28,17 +28,21 @@ namespace ffi = xla::ffi;
 
 namespace {
 
+// The block of c kept in registers: kRows rows x kColumnVectors vectors. 8 x 2 measured 10-15% faster than 4 x 4 on
+// M's and W's forward (AVX-512, benchmarks/RESULTS.md), the same on L.
 #if defined(__AVX512F__)
 constexpr int kLanes = 16;
-constexpr int kColumnVectors = 4;  // 4 rows x 4 vectors = 16 accumulators of 32 registers
+constexpr int kRows = 8;
+constexpr int kColumnVectors = 2;  // 16 accumulators of 32 registers
 #elif defined(__AVX__)
 constexpr int kLanes = 8;
+constexpr int kRows = 4;
 constexpr int kColumnVectors = 2;  // 8 accumulators of 16 registers
 #else
 constexpr int kLanes = 4;
+constexpr int kRows = 4;
 constexpr int kColumnVectors = 2;
 #endif
-constexpr int kRows = 4;
 
 // aligned(4): loads and stores at any float address.
 typedef float Vec __attribute__((vector_size(kLanes * sizeof(float)), aligned(4)));
@@ -195,10 +199,11 @@ void backward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const 
 // work is gone touch nothing but the shared counters.
 void run_pieces(ffi::ThreadPool& pool, const Shape& s,
                 const std::function<void(int64_t, int64_t, int64_t)>& piece) {
-  const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(pool.num_threads(), std::thread::hardware_concurrency()));
-  // Blocks of whole micro-kernel rows, enough of them that every thread has work.
+  const int64_t threads =
+      std::max<int64_t>(1, std::min<int64_t>(pool.num_threads(), std::thread::hardware_concurrency()));
+  // Blocks of whole micro-kernel rows, two per thread: a helper that starts late still finds work.
   const int64_t per_member = std::max<int64_t>(1, std::min<int64_t>((s.batch + kRows - 1) / kRows,
-                                                                  (threads + s.members - 1) / s.members));
+                                                                  (2 * threads + s.members - 1) / s.members));
   const int64_t block = (s.batch + per_member - 1) / per_member;
   const int64_t rows_per_block = (block + kRows - 1) / kRows * kRows;
   const int64_t blocks = (s.batch + rows_per_block - 1) / rows_per_block;

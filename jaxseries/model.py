@@ -68,8 +68,13 @@ def _kernel_forward(gates_in_TxNx4H, w_recurrent_Hx4H):
 
 def _on_kernel_or_scan(on_kernel, on_scan, *arrays):
     """The CPU kernel where it is built and the data is float32, chosen when the program is lowered (so one
-    traced function runs the kernel on CPU and the scan on GPU/TPU); the XLA scan everywhere else."""
-    if kernel.available() and all(a.dtype == jnp.float32 for a in arrays):
+    traced function runs the kernel on CPU and the scan on GPU/TPU); the XLA scan everywhere else.
+
+    With several CPU devices (host devices, or processes) the scan runs: XLA knows how to split it over the
+    batch's sharding, and not the kernel (it would gather the whole batch onto every device).
+    """
+    if (kernel.available() and len(jax.devices("cpu")) == 1
+            and all(a.dtype == jnp.float32 for a in arrays)):
         return jax.lax.platform_dependent(*arrays, cpu=on_kernel, default=on_scan)
     return on_scan(*arrays)
 
