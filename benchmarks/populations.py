@@ -78,14 +78,15 @@ def backtest_section() -> list[str]:
     return lines
 
 
-WHY = ("Why populations gain little here (analysis of 2026-11-26, 2-core AMD EPYC): one model's step is already "
-       "compute-bound on 2 cores, not dispatch-bound (`train` runs all its steps in one dispatch), so stacking "
-       "members with `vmap` saves almost nothing, and XLA's batched small matmuls run at the same ~40 GFLOP/s as single "
-       "ones. A profile of 12 vmapped airline members: 45% of the step in the matmuls, 26% in layout copies and "
-       "transposes around the time scan, 19% in the gate arithmetic. Members stop at their own patience and the "
-       "computation narrows as they do (a 12-fold backtest went from 93 s to 46-56 s with that and patience 20); "
-       "each narrowing compiles once more. On an accelerator the members fill the otherwise idle width; that run "
-       "is still to be done.")
+WHY = ("Why a population still gains little over sequential `train` calls on 2 cores (2026-11-28, Intel Xeon): one "
+       "model's step is already compute-bound, not dispatch-bound (`train` runs all its steps in one dispatch), so "
+       "stacking members saves only the per-call work. With the CPU kernel (issue 13) a population's recurrence is "
+       "one kernel call for every member (vmap adds a leading member axis; the kernel runs member x row-block "
+       "pieces on both cores), which took the 32-member call from 4.5 s to about 1.0 s and the 12-fold refit "
+       "backtest from 45.8 s to 15 s; sequential `train` calls got the same kernel, so the ratio between them "
+       "barely moved. Members stop at their own patience and the computation narrows as they do; each narrowing "
+       "compiles once more. On an accelerator the members fill the otherwise idle width; that run is still to be "
+       "done (no device was lent).")
 
 
 PEAK = textwrap.dedent("""

@@ -16,17 +16,15 @@ from common import best_of, machine
 from speed import SHAPES, data
 
 REPEATS = 5
-WHERE = ("Reading (2026-11-28, 2-core Intel Xeon): the forward pass is where M loses, not the backward pass nor Adam. "
-         "PyTorch's forward (one fused oneDNN LSTM kernel) ran 1.2-1.5 ms against our 3.0-3.9 ms; our backward adds "
-         "about 1 ms (one weight-gradient matmul after the reverse scan), PyTorch's about 2.5 ms. The forward's time is "
-         "the time loop: the same recurrence (T 32, N 64, H 64) took 3.0 ms per call with `lax.scan` unroll 1, 2.1 ms "
-         "unrolled by 8 and 1.2 ms fully unrolled (the reference scan alike), so about 55 us of XLA's per-iteration "
-         "overhead per time step against ~35 us of arithmetic. Unrolling did not speed the training step "
-         "(forward + backward 3.3-6.4 ms, within this machine's noise, with the backward unrolled or not); "
-         "unrolling by 8 only where nothing is differentiated (prediction, validation) lost at the level of whole "
-         "calls: M3 monthly's training 19.4 s against 17.9 s, its forecast 1.28 s against 0.70 s (compiling more "
-         "than the loop saved), a small first `train` call 1.75 s against 1.27 s. A kernel "
-         "that runs the whole sequence per call (issue 13's FFI lever) attacks exactly this overhead.")
+WHERE = ("Reading (2026-11-28, 2-core Intel Xeon). Before the CPU kernel, the forward pass was where M lost: 3.0-3.9 ms "
+         "against PyTorch's 1.0-1.5 (one fused oneDNN LSTM kernel), Adam steps 3.9-4.6 ms against 3.5-4.7. Its time "
+         "was the time loop: the recurrence (T 32, N 64, H 64) took 3.0 ms per call with `lax.scan` unroll 1 and "
+         "1.2 ms fully unrolled, about 55 us of XLA's per-iteration overhead per time step against ~35 us of "
+         "arithmetic; unrolling lost at the level of whole calls (compile time). The kernel runs the whole "
+         "sequence in one call with the batch's rows on both cores: the recurrence alone 0.56 ms forward and "
+         "0.55 ms backward against the scan's 1.4 and 1.5 in the same process (`JAXSERIES_KERNEL=0` for the scan). "
+         "What the step spends besides the kernel (about half of it at M): the weight-gradient matmul after the "
+         "backward kernel, the input projection and its gradient, the head, Adam.")
 
 
 def jax_parts(batch, time_steps, hidden, steps) -> dict[str, float]:

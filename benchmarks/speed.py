@@ -24,13 +24,14 @@ from common import verdict
 
 SHAPES = {"S": (3, 4, 10, 1000), "M": (64, 32, 64, 200), "L": (128, 64, 256, 20)}
 TARGET_RATIOS = {"S": 25, "M": 1.5, "L": 1.3}
-WHY = ("Where M and L fall short (analysis of 2026-11-26, 2-core AMD EPYC): per step, XLA runs each time step's "
-       "[batch, hidden] x [hidden, 4 hidden] matmul through its small-matrix kernels at about 40 GFLOP/s, a quarter of "
-       "the 2048² rate, and the recurrence cannot batch over time; the levers measured so far (input projection "
-       "outside the scan, a custom VJP with one weight-gradient matmul, many steps per dispatch) are in, unrolling "
-       "and XLA flags lost. Splitting the batch over two host devices reached 1.4-2.0x PyTorch on M in two runs, "
-       "but needs XLA_FLAGS before JAX starts, so it is not the default. PyTorch's own rate on this shared machine "
-       "varies by about 20% between runs.")
+WHY = ("How (2026-11-28, 2-core Intel Xeon): on CPU the recurrence runs in jaxseries' C++ kernel (XLA FFI, "
+       "`jaxseries/lstm_kernel.cc`): the whole sequence per call, the batch's rows split over XLA's intra-op threads, "
+       "the per-step matmul in register blocks. Before it, XLA's `lax.scan` spent about 55 us per time step on "
+       "loop overhead (more than the arithmetic at M) and M ran at 0.73-1.1x PyTorch. `JAXSERIES_KERNEL=0` runs "
+       "the scan for comparison (benchmarks/cores.py). What is left on L: the kernel's per-step matmuls run at "
+       "70-90 GFLOP/s per core against 130 for XLA's large matmuls, and the gate arithmetic (five exponentials "
+       "per unit and step) is about half of the forward kernel's time at M's shape. PyTorch's own rate on this "
+       "shared machine varies by up to 2x between runs (M: 200-272 steps/s within an hour).")
 REPEATS = 5
 HERE = os.path.dirname(os.path.abspath(__file__))
 
