@@ -120,19 +120,23 @@ struct Shape {
   bool shared_weights;
 };
 
-// One time step's gates and state for one row, from its pre-activations z [4H] and the cell before it.
-void gates_forward(int64_t H, const float* __restrict z, const float* __restrict c_before, float* __restrict c,
-                   float* __restrict h, float* __restrict gi, float* __restrict gf, float* __restrict gg,
-                   float* __restrict go) {
-  for (int64_t j = 0; j < H; ++j) {
-    const float i = sigmoid(z[j]), f = sigmoid(z[H + j]), g = tanh_(z[2 * H + j]), o = sigmoid(z[3 * H + j]);
-    const float cell = f * c_before[j] + i * g;
-    c[j] = cell;
-    h[j] = o * tanh_(cell);
-    gi[j] = i;
-    gf[j] = f;
-    gg[j] = g;
-    go[j] = o;
+// One time step of `rows` rows: gates and state from the pre-activations z [rows, 4H] and the cells before
+// them. Every other array is [rows, H], contiguous: one call per step keeps the vector loop's set-up off the rows.
+void gates_forward(int64_t H, int64_t rows, const float* __restrict z, const float* __restrict c_before,
+                   float* __restrict c, float* __restrict h, float* __restrict gi, float* __restrict gf,
+                   float* __restrict gg, float* __restrict go) {
+  for (int64_t r = 0; r < rows; ++r, z += 4 * H) {
+    const int64_t o_r = r * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const float i = sigmoid(z[j]), f = sigmoid(z[H + j]), g = tanh_(z[2 * H + j]), o = sigmoid(z[3 * H + j]);
+      const float cell = f * c_before[o_r + j] + i * g;
+      c[o_r + j] = cell;
+      h[o_r + j] = o * tanh_(cell);
+      gi[o_r + j] = i;
+      gf[o_r + j] = f;
+      gg[o_r + j] = g;
+      go[o_r + j] = o;
+    }
   }
 }
 
@@ -141,35 +145,37 @@ void forward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const f
                    float* h, float* c, float* gi, float* gf, float* gg, float* go) {
   const int64_t H = s.hidden, G = 4 * H;
   const float* w_m = w + (s.shared_weights ? 0 : m * H * G);
-  std::vector<float> z(rows * G), zeros(H, 0.0f);
+  std::vector<float> z(rows * G), zeros(rows * H, 0.0f);
   for (int64_t t = 0; t < s.steps; ++t) {
     const int64_t at = (m * s.steps + t) * s.batch + row;  // index of (m, t, row) in units of rows
     std::memcpy(z.data(), gates_in + at * G, rows * G * sizeof(float));
     if (t > 0) multiply_add(h + (at - s.batch) * H, H, w_m, G, z.data(), G, rows, H, G);
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t out = (at + r) * H;
-      gates_forward(H, z.data() + r * G, t > 0 ? c + out - s.batch * H : zeros.data(), c + out, h + out, gi + out,
-                    gf + out, gg + out, go + out);
-    }
+    const int64_t out = at * H;
+    gates_forward(H, rows, z.data(), t > 0 ? c + out - s.batch * H : zeros.data(), c + out, h + out, gi + out,
+                  gf + out, gg + out, go + out);
   }
 }
 
-// One time step's pre-activation gradient dz [4H] for one row; dh_next and dc_next come in as the gradient from
-// the step after and leave as dc * f (dh_next is then overwritten by the matmul).
-void gates_backward(int64_t H, const float* __restrict dh_out, const float* __restrict c,
+// One time step's pre-activation gradient dz [rows, 4H]; dh_next and dc_next come in as the gradient from the
+// step after, and dc_next leaves as dc * f (dh_next is then overwritten by the matmul). Other arrays [rows, H].
+void gates_backward(int64_t H, int64_t rows, const float* __restrict dh_out, const float* __restrict c,
                     const float* __restrict c_before, const float* __restrict gi, const float* __restrict gf,
                     const float* __restrict gg, const float* __restrict go, const float* __restrict dh_next,
                     float* __restrict dc_next, float* __restrict dz) {
-  for (int64_t j = 0; j < H; ++j) {
-    const float i = gi[j], f = gf[j], g = gg[j], o = go[j];
-    const float dh = dh_out[j] + dh_next[j];
-    const float tanh_c = tanh_(c[j]);
-    const float dc = dc_next[j] + dh * o * (1.0f - tanh_c * tanh_c);
-    dz[j] = dc * g * i * (1.0f - i);
-    dz[H + j] = dc * c_before[j] * f * (1.0f - f);
-    dz[2 * H + j] = dc * i * (1.0f - g * g);
-    dz[3 * H + j] = dh * tanh_c * o * (1.0f - o);
-    dc_next[j] = dc * f;
+  for (int64_t r = 0; r < rows; ++r, dz += 4 * H) {
+    const int64_t o_r = r * H;
+    for (int64_t j = 0; j < H; ++j) {
+      const int64_t k = o_r + j;
+      const float i = gi[k], f = gf[k], g = gg[k], o = go[k];
+      const float dh = dh_out[k] + dh_next[k];
+      const float tanh_c = tanh_(c[k]);
+      const float dc = dc_next[k] + dh * o * (1.0f - tanh_c * tanh_c);
+      dz[j] = dc * g * i * (1.0f - i);
+      dz[H + j] = dc * c_before[k] * f * (1.0f - f);
+      dz[2 * H + j] = dc * i * (1.0f - g * g);
+      dz[3 * H + j] = dh * tanh_c * o * (1.0f - o);
+      dc_next[k] = dc * f;
+    }
   }
 }
 
@@ -177,16 +183,14 @@ void backward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const 
                     const float* gi, const float* gf, const float* gg, const float* go, const float* w, float* dz) {
   const int64_t H = s.hidden, G = 4 * H;
   const float* w_m = w + (s.shared_weights ? 0 : m * H * G);
-  std::vector<float> w_t(G * H), dh_next(rows * H, 0.0f), dc_next(rows * H, 0.0f), zeros(H, 0.0f);
+  std::vector<float> w_t(G * H), dh_next(rows * H, 0.0f), dc_next(rows * H, 0.0f), zeros(rows * H, 0.0f);
   for (int64_t k = 0; k < H; ++k)
     for (int64_t j = 0; j < G; ++j) w_t[j * H + k] = w_m[k * G + j];
   for (int64_t t = s.steps - 1; t >= 0; --t) {
     const int64_t at = (m * s.steps + t) * s.batch + row;
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t in = (at + r) * H;
-      gates_backward(H, dh_out + in, c + in, t > 0 ? c + in - s.batch * H : zeros.data(), gi + in, gf + in,
-                     gg + in, go + in, dh_next.data() + r * H, dc_next.data() + r * H, dz + (at + r) * G);
-    }
+    const int64_t in = at * H;
+    gates_backward(H, rows, dh_out + in, c + in, t > 0 ? c + in - s.batch * H : zeros.data(), gi + in, gf + in,
+                   gg + in, go + in, dh_next.data(), dc_next.data(), dz + at * G);
     if (t > 0) {
       std::fill(dh_next.begin(), dh_next.end(), 0.0f);
       multiply_add(dz + at * G, G, w_t.data(), H, dh_next.data(), H, rows, G, H);
