@@ -45,7 +45,8 @@ def test_two_devices_match_one_and_their_checkpoint_loads_here(tmp_path):
     np.testing.assert_allclose(out["full"], js.predict(full, x), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(out["mini"], js.predict(mini, x), rtol=1e-4, atol=1e-5)
     restored = js.load(tmp_path / "ckpt")  # saved from 2 devices, restored onto this process's 1
-    np.testing.assert_allclose(js.predict(restored, x), out["full"], rtol=1e-6)
+    # The same weights predict through the kernel here and the scan there: equal to float32 rounding.
+    np.testing.assert_allclose(js.predict(restored, x), out["full"], rtol=1e-6, atol=1e-6)
 
 
 DISTRIBUTED = textwrap.dedent("""
