@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 SOURCE = Path(__file__).with_name("lstm_kernel.cc")
 LIBRARY = Path(__file__).with_name("_lstm_kernel.so")
-VERSION = 1  # jaxseries_lstm_kernel_version() in the source
+VERSION = 2  # jaxseries_lstm_kernel_version() in the source
 
 
 def build(compiler: str | None = None, quiet: bool = False) -> Path | None:
@@ -74,9 +74,10 @@ def forward(gates_in_TxNx4H, w_recurrent_Hx4H):
         gates_in_TxNx4H, w_recurrent_Hx4H)
 
 
-def backward(dh_TxNxH, c, i, f, g, o, w_recurrent_Hx4H):
-    """The pre-activations' gradient dz [T, N, 4H]: model.py's `_recurrence_bwd` reverse scan in one call."""
-    shape = jax.ShapeDtypeStruct(dh_TxNxH.shape[:-1] + (w_recurrent_Hx4H.shape[-1],), jnp.float32)
-    return jax.ffi.ffi_call("JaxseriesLstmBackward", shape, vmap_method="broadcast_all")(
-        dh_TxNxH, c, i, f, g, o, w_recurrent_Hx4H)
-
+def backward(dh_TxNxH, h, c, i, f, g, o, w_recurrent_Hx4H):
+    """(dz [T, N, 4H], dw [H, 4H]): the pre-activations' gradient (model.py's reverse scan) and the recurrent
+    weight's, h_before^T @ dz, in one call."""
+    dz = jax.ShapeDtypeStruct(dh_TxNxH.shape[:-1] + (w_recurrent_Hx4H.shape[-1],), jnp.float32)
+    dw = jax.ShapeDtypeStruct(w_recurrent_Hx4H.shape[-2:], jnp.float32)
+    return tuple(jax.ffi.ffi_call("JaxseriesLstmBackward", (dz, dw), vmap_method="broadcast_all")(
+        dh_TxNxH, h, c, i, f, g, o, w_recurrent_Hx4H))

@@ -2,9 +2,9 @@
 // per-iteration loop overhead (about 55 us per time step at M's shape, more than the arithmetic) is gone.
 //
 // Forward: gates_in [..., T, N, 4H] (the input side's pre-activations, gates in the order i, f, g, o) and
-// w_recurrent [..., H, 4H] -> h, c, i, f, g, o, each [..., T, N, H]. Backward: dh [..., T, N, H], the forward's c,
-// i, f, g, o and w_recurrent -> dz [..., T, N, 4H], the pre-activations' gradient (the weight gradient is one
-// matmul that XLA does well, so it stays in JAX). Leading dimensions are a batch of independent recurrences (a
+// w_recurrent [..., H, 4H] -> h, c, i, f, g, o, each [..., T, N, H]. Backward: dh [..., T, N, H], the forward's h,
+// c, i, f, g, o and w_recurrent -> dz [..., T, N, 4H], the pre-activations' gradient, and dw [..., H, 4H], the
+// recurrent weight's (summed over rows and steps while dz is in cache). Leading dimensions are a batch of independent recurrences (a
 // population under vmap); w_recurrent has the same leading dimensions or none. The math is model.py's `_lstm_step`
 // and `_recurrence_bwd`; tests hold this kernel to them.
 //
@@ -48,8 +48,8 @@ constexpr int kColumnVectors = 2;
 typedef float Vec __attribute__((vector_size(kLanes * sizeof(float)), aligned(4)));
 
 template <int R, int V>
-inline void block_multiply_add(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
-                               int64_t depth) {
+inline void block_multiply_add(const float* a, int64_t lda, int64_t a_step, const float* b, int64_t ldb, float* c,
+                               int64_t ldc, int64_t depth) {
   Vec sums[R][V];
   for (int r = 0; r < R; ++r)
     for (int v = 0; v < V; ++v) sums[r][v] = *reinterpret_cast<const Vec*>(c + r * ldc + v * kLanes);
@@ -57,7 +57,7 @@ inline void block_multiply_add(const float* a, int64_t lda, const float* b, int6
     Vec row[V];
     for (int v = 0; v < V; ++v) row[v] = *reinterpret_cast<const Vec*>(b + k * ldb + v * kLanes);
     for (int r = 0; r < R; ++r) {
-      const float scale = a[r * lda + k];
+      const float scale = a[r * lda + k * a_step];
       for (int v = 0; v < V; ++v) sums[r][v] += scale * row[v];
     }
   }
@@ -66,25 +66,27 @@ inline void block_multiply_add(const float* a, int64_t lda, const float* b, int6
 }
 
 template <int V>
-inline void rows_multiply_add(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
-                              int64_t rows, int64_t depth) {
+inline void rows_multiply_add(const float* a, int64_t lda, int64_t a_step, const float* b, int64_t ldb, float* c,
+                              int64_t ldc, int64_t rows, int64_t depth) {
   int64_t r = 0;
   for (; r + kRows <= rows; r += kRows)
-    block_multiply_add<kRows, V>(a + r * lda, lda, b, ldb, c + r * ldc, ldc, depth);
-  for (; r < rows; ++r) block_multiply_add<1, V>(a + r * lda, lda, b, ldb, c + r * ldc, ldc, depth);
+    block_multiply_add<kRows, V>(a + r * lda, lda, a_step, b, ldb, c + r * ldc, ldc, depth);
+  for (; r < rows; ++r) block_multiply_add<1, V>(a + r * lda, lda, a_step, b, ldb, c + r * ldc, ldc, depth);
 }
 
-// c[rows, cols] += a[rows, depth] @ b[depth, cols], all row-major.
-void multiply_add(const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int64_t rows,
-                  int64_t depth, int64_t cols) {
+// c[rows, cols] += a[rows, depth] @ b[depth, cols]; b and c row-major, a's element (r, k) at a[r * lda + k * a_step]
+// (a_step 1: row-major; lda 1: a transposed).
+void multiply_add(const float* a, int64_t lda, int64_t a_step, const float* b, int64_t ldb, float* c, int64_t ldc,
+                  int64_t rows, int64_t depth, int64_t cols) {
   int64_t col = 0;
   for (; col + kColumnVectors * kLanes <= cols; col += kColumnVectors * kLanes)
-    rows_multiply_add<kColumnVectors>(a, lda, b + col, ldb, c + col, ldc, rows, depth);
-  for (; col + kLanes <= cols; col += kLanes) rows_multiply_add<1>(a, lda, b + col, ldb, c + col, ldc, rows, depth);
+    rows_multiply_add<kColumnVectors>(a, lda, a_step, b + col, ldb, c + col, ldc, rows, depth);
+  for (; col + kLanes <= cols; col += kLanes)
+    rows_multiply_add<1>(a, lda, a_step, b + col, ldb, c + col, ldc, rows, depth);
   for (; col < cols; ++col)
     for (int64_t r = 0; r < rows; ++r) {
       float sum = c[r * ldc + col];
-      for (int64_t k = 0; k < depth; ++k) sum += a[r * lda + k] * b[k * ldb + col];
+      for (int64_t k = 0; k < depth; ++k) sum += a[r * lda + k * a_step] * b[k * ldb + col];
       c[r * ldc + col] = sum;
     }
 }
@@ -149,7 +151,7 @@ void forward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const f
   for (int64_t t = 0; t < s.steps; ++t) {
     const int64_t at = (m * s.steps + t) * s.batch + row;  // index of (m, t, row) in units of rows
     std::memcpy(z.data(), gates_in + at * G, rows * G * sizeof(float));
-    if (t > 0) multiply_add(h + (at - s.batch) * H, H, w_m, G, z.data(), G, rows, H, G);
+    if (t > 0) multiply_add(h + (at - s.batch) * H, H, 1, w_m, G, z.data(), G, rows, H, G);
     const int64_t out = at * H;
     gates_forward(H, rows, z.data(), t > 0 ? c + out - s.batch * H : zeros.data(), c + out, h + out, gi + out,
                   gf + out, gg + out, go + out);
@@ -179,8 +181,11 @@ void gates_backward(int64_t H, int64_t rows, const float* __restrict dh_out, con
   }
 }
 
-void backward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const float* dh_out, const float* c,
-                    const float* gi, const float* gf, const float* gg, const float* go, const float* w, float* dz) {
+// Also accumulates this piece's share of the recurrent weight's gradient, h_before^T @ dz over its rows and steps,
+// into dw [H, 4H] while dz is still in cache.
+void backward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const float* dh_out, const float* h,
+                    const float* c, const float* gi, const float* gf, const float* gg, const float* go, const float* w,
+                    float* dz, float* dw) {
   const int64_t H = s.hidden, G = 4 * H;
   const float* w_m = w + (s.shared_weights ? 0 : m * H * G);
   std::vector<float> w_t(G * H), dh_next(rows * H, 0.0f), dc_next(rows * H, 0.0f), zeros(rows * H, 0.0f);
@@ -193,37 +198,49 @@ void backward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const 
                    gg + in, go + in, dh_next.data(), dc_next.data(), dz + at * G);
     if (t > 0) {
       std::fill(dh_next.begin(), dh_next.end(), 0.0f);
-      multiply_add(dz + at * G, G, w_t.data(), H, dh_next.data(), H, rows, G, H);
+      multiply_add(dz + at * G, G, 1, w_t.data(), H, dh_next.data(), H, rows, G, H);
+      multiply_add(h + in - s.batch * H, 1, H, dz + at * G, G, dw, G, H, rows, G);
     }
   }
 }
 
-// Runs piece(m, row, rows) over every member and block of rows, on the caller and XLA's intra-op threads. Pieces
-// are claimed from a counter, so the caller finishes alone if the pool is busy; helpers that start after the
-// work is gone touch nothing but the shared counters.
-void run_pieces(ffi::ThreadPool& pool, const Shape& s,
-                const std::function<void(int64_t, int64_t, int64_t)>& piece) {
-  const int64_t threads =
-      std::max<int64_t>(1, std::min<int64_t>(pool.num_threads(), std::thread::hardware_concurrency()));
-  // Blocks of whole micro-kernel rows, two per thread: a helper that starts late still finds work.
+// How a call's work splits: every member's rows in blocks of whole micro-kernel rows, two blocks per thread, so a
+// helper that starts late still finds work.
+struct Pieces {
+  int64_t blocks, rows_per_block, total;
+};
+
+Pieces split_rows(const Shape& s, int64_t threads) {
   const int64_t per_member = std::max<int64_t>(1, std::min<int64_t>((s.batch + kRows - 1) / kRows,
                                                                   (2 * threads + s.members - 1) / s.members));
   const int64_t block = (s.batch + per_member - 1) / per_member;
   const int64_t rows_per_block = (block + kRows - 1) / kRows * kRows;
   const int64_t blocks = (s.batch + rows_per_block - 1) / rows_per_block;
+  return {blocks, rows_per_block, s.members * blocks};
+}
+
+int64_t thread_count(ffi::ThreadPool& pool) {
+  return std::max<int64_t>(1, std::min<int64_t>(pool.num_threads(), std::thread::hardware_concurrency()));
+}
+
+// Runs piece(k, m, row, rows) for every piece k (member m, rows [row, row + rows)) on the caller and XLA's
+// intra-op threads. Pieces are claimed from a counter, so the caller finishes alone if the pool is busy; helpers
+// that start after the work is gone touch nothing but the shared counters.
+void run_pieces(ffi::ThreadPool& pool, const Shape& s, const Pieces& p,
+                const std::function<void(int64_t, int64_t, int64_t, int64_t)>& piece) {
   struct Counters {
     std::atomic<int64_t> next{0}, done{0};
   };
   auto counters = std::make_shared<Counters>();
-  const int64_t total = s.members * blocks;
-  auto work = [counters, total, blocks, rows_per_block, &s, &piece]() {
+  const int64_t total = p.total;
+  auto work = [counters, total, &p, &s, &piece]() {
     for (int64_t k; (k = counters->next.fetch_add(1)) < total;) {
-      const int64_t row = (k % blocks) * rows_per_block;
-      piece(k / blocks, row, std::min(rows_per_block, s.batch - row));
+      const int64_t row = (k % p.blocks) * p.rows_per_block;
+      piece(k, k / p.blocks, row, std::min(p.rows_per_block, s.batch - row));
       counters->done.fetch_add(1, std::memory_order_release);
     }
   };
-  for (int64_t t = 1; t < std::min(threads, total); ++t) {
+  for (int64_t t = 1; t < std::min(thread_count(pool), total); ++t) {
     // A helper gets only the counters if it starts late: everything else it needs is alive until done == total.
     pool.Schedule([counters, total, work]() {
       if (counters->next.load() < total) work();
@@ -257,22 +274,34 @@ ffi::Error forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> gates_in, ffi::Bu
                    ffi::ResultBuffer<ffi::F32> gf, ffi::ResultBuffer<ffi::F32> gg, ffi::ResultBuffer<ffi::F32> go) {
   Shape s;
   if (ffi::Error error = shape_of(gates_in.dimensions(), w.dimensions(), 4, &s); error.failure()) return error;
-  run_pieces(pool, s, [&](int64_t m, int64_t row, int64_t rows) {
+  run_pieces(pool, s, split_rows(s, thread_count(pool)), [&](int64_t, int64_t m, int64_t row, int64_t rows) {
     forward_piece(s, m, row, rows, gates_in.typed_data(), w.typed_data(), h->typed_data(), c->typed_data(),
                   gi->typed_data(), gf->typed_data(), gg->typed_data(), go->typed_data());
   });
   return ffi::Error::Success();
 }
 
-ffi::Error backward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> dh, ffi::Buffer<ffi::F32> c,
-                    ffi::Buffer<ffi::F32> gi, ffi::Buffer<ffi::F32> gf, ffi::Buffer<ffi::F32> gg,
-                    ffi::Buffer<ffi::F32> go, ffi::Buffer<ffi::F32> w, ffi::ResultBuffer<ffi::F32> dz) {
+ffi::Error backward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> dh, ffi::Buffer<ffi::F32> h,
+                    ffi::Buffer<ffi::F32> c, ffi::Buffer<ffi::F32> gi, ffi::Buffer<ffi::F32> gf,
+                    ffi::Buffer<ffi::F32> gg, ffi::Buffer<ffi::F32> go, ffi::Buffer<ffi::F32> w,
+                    ffi::ResultBuffer<ffi::F32> dz, ffi::ResultBuffer<ffi::F32> dw) {
   Shape s;
   if (ffi::Error error = shape_of(dh.dimensions(), w.dimensions(), 1, &s); error.failure()) return error;
-  run_pieces(pool, s, [&](int64_t m, int64_t row, int64_t rows) {
-    backward_piece(s, m, row, rows, dh.typed_data(), c.typed_data(), gi.typed_data(), gf.typed_data(),
-                   gg.typed_data(), go.typed_data(), w.typed_data(), dz->typed_data());
+  const Pieces p = split_rows(s, thread_count(pool));
+  const int64_t size = s.hidden * 4 * s.hidden;
+  std::vector<float> partial(p.total * size, 0.0f);  // each piece's share of dw, summed per member below
+  run_pieces(pool, s, p, [&](int64_t k, int64_t m, int64_t row, int64_t rows) {
+    backward_piece(s, m, row, rows, dh.typed_data(), h.typed_data(), c.typed_data(), gi.typed_data(),
+                   gf.typed_data(), gg.typed_data(), go.typed_data(), w.typed_data(), dz->typed_data(),
+                   partial.data() + k * size);
   });
+  float* out = dw->typed_data();
+  std::fill(out, out + (s.shared_weights ? 1 : s.members) * size, 0.0f);
+  for (int64_t k = 0; k < p.total; ++k) {
+    float* target = out + (s.shared_weights ? 0 : k / p.blocks * size);
+    const float* from = partial.data() + k * size;
+    for (int64_t j = 0; j < size; ++j) target[j] += from[j];
+  }
   return ffi::Error::Success();
 }
 
@@ -300,7 +329,9 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(JaxseriesLstmBackward, backward,
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>());
 
 // Checked by the loader: a library built from another version of this file is not used.
-extern "C" int jaxseries_lstm_kernel_version() { return 1; }
+extern "C" int jaxseries_lstm_kernel_version() { return 2; }

@@ -120,14 +120,18 @@ def _scan_backward(dh_TxNxH, c, i, f, g, o, w_recurrent, unroll):
     return jax.lax.scan(step, (zeros, zeros), (dh_TxNxH, c, c_prev, i, f, g, o), reverse=True, unroll=unroll)[1]
 
 
-def _recurrence_bwd(unroll, residuals, dh_TxNxH):
-    h, c, activations, w_recurrent = residuals
-    dz_TxNx4H = _on_kernel_or_scan(kernel.backward, functools.partial(_scan_backward, unroll=unroll),
-                                   dh_TxNxH, c, *activations, w_recurrent)
+def _scan_gradients(dh_TxNxH, h, c, i, f, g, o, w_recurrent, unroll):
+    """(dz, dw): the reverse scan, then the recurrent weight's gradient as one [H, T*N] x [T*N, 4H] matmul."""
+    dz_TxNx4H = _scan_backward(dh_TxNxH, c, i, f, g, o, w_recurrent, unroll)
     h_prev = jnp.concatenate([jnp.zeros_like(h[:1]), h[:-1]])
     hidden = h.shape[-1]
-    dw = h_prev.reshape(-1, hidden).T @ dz_TxNx4H.reshape(-1, 4 * hidden)
-    return dz_TxNx4H, dw
+    return dz_TxNx4H, h_prev.reshape(-1, hidden).T @ dz_TxNx4H.reshape(-1, 4 * hidden)
+
+
+def _recurrence_bwd(unroll, residuals, dh_TxNxH):
+    h, c, activations, w_recurrent = residuals
+    return _on_kernel_or_scan(kernel.backward, functools.partial(_scan_gradients, unroll=unroll),
+                              dh_TxNxH, h, c, *activations, w_recurrent)
 
 
 lstm_recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
