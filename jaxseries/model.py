@@ -88,8 +88,8 @@ def _forward(gates_in_TxNx4H, w_recurrent_Hx4H, unroll):
 def lstm_recurrence(gates_in_TxNx4H, w_recurrent_Hx4H, unroll: int = 1):
     """Runs the recurrence given every step's input-side gate pre-activations. Returns h for all steps [T, N, H].
 
-    The backward pass is written out: the reverse scan carries only dh and dc, and the recurrent weight's
-    gradient is one [T*N, H] x [T*N, 4H] matmul after it, instead of a small matmul accumulated every step.
+    The backward pass is written out: the reverse recurrence carries only dh and dc. On the XLA path the recurrent
+    weight's gradient is one [T*N, H] x [T*N, 4H] matmul after the scan; the CPU kernel sums it as it goes.
     """
     return _forward(gates_in_TxNx4H, w_recurrent_Hx4H, unroll)[0]
 
