@@ -66,7 +66,7 @@ def available() -> bool:
 
 
 def forward(gates_in_TxNx4H, w_recurrent_Hx4H):
-    """(h, c, i, f, g, o), each [T, N, H]: model.py's `_forward` in one kernel call. Leading batch dimensions
+    """(h, c, i, f, g, o), each [T, N, H]: model.py's `_scan_forward` in one kernel call. Leading batch dimensions
     (from vmap) run as independent recurrences."""
     shape = gates_in_TxNx4H.shape[:-1] + (w_recurrent_Hx4H.shape[-2],)
     outputs = [jax.ShapeDtypeStruct(shape, jnp.float32)] * 6
