@@ -84,6 +84,20 @@ def test_vmap_runs_members_as_independent_recurrences():
 
 
 @needs_kernel
+def test_each_member_sums_only_its_own_pieces_of_the_weight_gradient():
+    # Two members of 40 rows: each member's rows split into two pieces, whose weight-gradient shares must add up
+    # per member (a mix-up between members would still give the right total).
+    gates_in, w_recurrent = recurrence_inputs(5, 40, 8, seed=6, members=(2,))
+    dh = jnp.asarray(np.random.default_rng(7).normal(size=(2, 5, 40, 8)).astype(np.float32))
+    outputs = jax.vmap(kernel.forward)(gates_in, w_recurrent)
+    dz, dw = jax.jit(jax.vmap(kernel.backward))(dh, *outputs, w_recurrent)
+    for m in range(2):
+        dz_scan, dw_scan = model._scan_gradients(dh[m], *(o[m] for o in outputs), w_recurrent[m], 1)
+        np.testing.assert_allclose(dz[m], dz_scan, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(dw[m], dw_scan, rtol=1e-4, atol=1e-4)
+
+
+@needs_kernel
 def test_gpu_and_tpu_programs_keep_the_scan():
     # The choice is made when lowering: the same function exported for CUDA holds no call to the CPU kernel.
     gates_in, w_recurrent = recurrence_inputs(3, 4, 2)
