@@ -239,7 +239,6 @@ def _kernel(args) -> None:
 
     if args.build and kernel.build() is None:
         raise FileNotFoundError("the kernel was not built (reason above); the XLA path stays in use")
-    kernel.available.cache_clear()
     print(f"CPU recurrence kernel: {kernel.status()}")
 
 

@@ -23,14 +23,18 @@ LIBRARY = Path(__file__).with_name("_lstm_kernel.so")
 VERSION = 2  # jaxseries_lstm_kernel_version() in the source
 
 
-def build(compiler: str | None = None, quiet: bool = False) -> Path | None:
+def compiler() -> str | None:
+    """The C++ compiler a build uses: $CXX, else c++ or g++ on the PATH; None where there is none."""
+    return os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
+
+
+def build(quiet: bool = False) -> Path | None:
     """Compiles the kernel for this machine (-march=native) next to this module; returns its path, or None
     (with the reason on stderr) where no C++ compiler is found or the build fails."""
-    compiler = compiler or os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
-    if compiler is None:
+    if compiler() is None:
         print("jaxseries: no C++ compiler found; the LSTM runs on the XLA path (slower on CPU)", file=sys.stderr)
         return None
-    command = [compiler, "-O3", "-march=native", "-ffp-contract=fast", "-std=c++17", "-shared", "-fPIC",
+    command = [compiler(), "-O3", "-march=native", "-ffp-contract=fast", "-std=c++17", "-shared", "-fPIC",
                "-isystem", jax.ffi.include_dir(), str(SOURCE), "-o", str(LIBRARY)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:

@@ -207,20 +207,18 @@ void backward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const 
 // How a call's work splits: every member's rows in blocks of whole micro-kernel rows, two blocks per thread, so a
 // helper that starts late still finds work.
 struct Pieces {
-  int64_t blocks, rows_per_block, total;
+  int64_t threads, blocks, rows_per_block, total;
 };
 
-Pieces split_rows(const Shape& s, int64_t threads) {
+Pieces split_rows(const Shape& s, ffi::ThreadPool& pool) {
+  const int64_t threads =
+      std::max<int64_t>(1, std::min<int64_t>(pool.num_threads(), std::thread::hardware_concurrency()));
   const int64_t per_member = std::max<int64_t>(1, std::min<int64_t>((s.batch + kRows - 1) / kRows,
                                                                   (2 * threads + s.members - 1) / s.members));
   const int64_t block = (s.batch + per_member - 1) / per_member;
   const int64_t rows_per_block = (block + kRows - 1) / kRows * kRows;
   const int64_t blocks = (s.batch + rows_per_block - 1) / rows_per_block;
-  return {blocks, rows_per_block, s.members * blocks};
-}
-
-int64_t thread_count(ffi::ThreadPool& pool) {
-  return std::max<int64_t>(1, std::min<int64_t>(pool.num_threads(), std::thread::hardware_concurrency()));
+  return {threads, blocks, rows_per_block, s.members * blocks};
 }
 
 // Runs piece(k, m, row, rows) for every piece k (member m, rows [row, row + rows)) on the caller and XLA's
@@ -240,7 +238,7 @@ void run_pieces(ffi::ThreadPool& pool, const Shape& s, const Pieces& p,
       counters->done.fetch_add(1, std::memory_order_release);
     }
   };
-  for (int64_t t = 1; t < std::min(thread_count(pool), total); ++t) {
+  for (int64_t t = 1; t < std::min(p.threads, total); ++t) {
     // A helper gets only the counters if it starts late: everything else it needs is alive until done == total.
     pool.Schedule([counters, total, work]() {
       if (counters->next.load() < total) work();
@@ -274,7 +272,7 @@ ffi::Error forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> gates_in, ffi::Bu
                    ffi::ResultBuffer<ffi::F32> gf, ffi::ResultBuffer<ffi::F32> gg, ffi::ResultBuffer<ffi::F32> go) {
   Shape s;
   if (ffi::Error error = shape_of(gates_in.dimensions(), w.dimensions(), 4, &s); error.failure()) return error;
-  run_pieces(pool, s, split_rows(s, thread_count(pool)), [&](int64_t, int64_t m, int64_t row, int64_t rows) {
+  run_pieces(pool, s, split_rows(s, pool), [&](int64_t, int64_t m, int64_t row, int64_t rows) {
     forward_piece(s, m, row, rows, gates_in.typed_data(), w.typed_data(), h->typed_data(), c->typed_data(),
                   gi->typed_data(), gf->typed_data(), gg->typed_data(), go->typed_data());
   });
@@ -287,7 +285,7 @@ ffi::Error backward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> dh, ffi::Buffer<
                     ffi::ResultBuffer<ffi::F32> dz, ffi::ResultBuffer<ffi::F32> dw) {
   Shape s;
   if (ffi::Error error = shape_of(dh.dimensions(), w.dimensions(), 1, &s); error.failure()) return error;
-  const Pieces p = split_rows(s, thread_count(pool));
+  const Pieces p = split_rows(s, pool);
   const int64_t size = s.hidden * 4 * s.hidden;
   std::vector<float> partial(p.total * size, 0.0f);  // each piece's share of dw, summed per member below
   run_pieces(pool, s, p, [&](int64_t k, int64_t m, int64_t row, int64_t rows) {
