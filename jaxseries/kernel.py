@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 SOURCE = Path(__file__).with_name("lstm_kernel.cc")
 LIBRARY = Path(__file__).with_name("_lstm_kernel.so")
-VERSION = 2  # jaxseries_lstm_kernel_version() in the source
+VERSION = 3  # jaxseries_lstm_kernel_version() in the source
 
 
 def compiler() -> str | None:
@@ -80,8 +80,9 @@ def forward(gates_in_TxNx4H, w_recurrent_Hx4H):
 
 def backward(dh_TxNxH, h, c, i, f, g, o, w_recurrent_Hx4H):
     """(dz [T, N, 4H], dw [H, 4H]): the pre-activations' gradient (model.py's reverse scan) and the recurrent
-    weight's, h_before^T @ dz, in one call."""
+    weight's, h_before^T @ dz, in one call. dw has w_recurrent's shape: per member where it has leading
+    dimensions, summed over members where it has none."""
     dz = jax.ShapeDtypeStruct(dh_TxNxH.shape[:-1] + (w_recurrent_Hx4H.shape[-1],), jnp.float32)
-    dw = jax.ShapeDtypeStruct(w_recurrent_Hx4H.shape[-2:], jnp.float32)
+    dw = jax.ShapeDtypeStruct(w_recurrent_Hx4H.shape, jnp.float32)
     return tuple(jax.ffi.ffi_call("JaxseriesLstmBackward", (dz, dw), vmap_method="broadcast_all")(
         dh_TxNxH, h, c, i, f, g, o, w_recurrent_Hx4H))

@@ -27,8 +27,9 @@ def recurrence_inputs(steps, batch, hidden, seed=0, members=()):
 
 
 # Shapes that reach every part of the kernel: one row and one unit; rows and columns that fill no vector; rows
-# split over threads; H = 20 (80 gate columns: a full vector block, a single vector and a scalar tail).
-SHAPES = [(1, 1, 1), (5, 7, 3), (9, 13, 20), (4, 64, 64), (3, 130, 16)]
+# split over threads; H = 20 (80 gate columns: a full vector block, a single vector and a scalar tail); H = 128
+# (dz's rows 2 KB apart: packed before the weight gradient).
+SHAPES = [(1, 1, 1), (5, 7, 3), (9, 13, 20), (4, 64, 64), (3, 130, 16), (3, 9, 128)]
 
 
 @needs_kernel
@@ -88,6 +89,9 @@ def test_each_member_sums_only_its_own_pieces_of_the_weight_gradient():
     dh = jnp.asarray(np.random.default_rng(7).normal(size=(2, 5, 40, 8)).astype(np.float32))
     outputs = jax.vmap(kernel.forward)(gates_in, w_recurrent)
     dz, dw = jax.jit(jax.vmap(kernel.backward))(dh, *outputs, w_recurrent)
+    unmapped = jax.jit(kernel.backward)(dh, *outputs, w_recurrent)  # leading dimensions passed as they are
+    for got, expected in zip(unmapped, (dz, dw)):
+        np.testing.assert_array_equal(got, expected)
     for m in range(2):
         dz_scan, dw_scan = model._scan_gradients(dh[m], *(o[m] for o in outputs), w_recurrent[m], 1)
         np.testing.assert_allclose(dz[m], dz_scan, rtol=1e-5, atol=1e-5)
