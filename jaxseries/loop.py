@@ -81,8 +81,9 @@ def fit(x, y, model_config: ModelConfig, configs: TrainConfig | tuple[TrainConfi
             whole = final[0] if state is None else state
         else:
             column = {member: c for c, member in enumerate(running)}
+            host = jax.device_get(state)  # one transfer, then members sliced on the host (not a dispatch per leaf)
             whole = stack([final[m] if final[m] is not None else
-                           (state if len(running) == 1 else member_of(state, column[m])) for m in range(members)])
+                           (host if len(running) == 1 else member_of(host, column[m])) for m in range(members)])
             whole = jax.device_put(whole, jax.local_devices()[0])
         return runs.Record(model_config, configs, single, whole, log.history[: log.step],
                            np.asarray(log.val_history, np.float64).reshape(-1, 1 + members), log.stalls, log.stopped,
