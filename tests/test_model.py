@@ -90,3 +90,23 @@ def test_fast_backward_equals_autodiff_of_the_reference(unroll):
     reference = jax.grad(loss(lstm_recurrence_reference), argnums=(0, 1))(gates_in, w_recurrent)
     for ours, theirs in zip(fast, reference):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_one_feature_gates_backward_equals_autodiff_of_the_product():
+    # The written-out backward of the one-feature input side, alone and as a population shares x (vmap over the
+    # weights only), against autodiff of the plain product.
+    from jaxseries.model import one_feature_gates
+
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=(6, 5)), jnp.float32)
+    w, bias = (jnp.asarray(rng.normal(size=(3, 8)), jnp.float32) for _ in range(2))
+    cotangent = jnp.asarray(rng.normal(size=(6, 5, 8)), jnp.float32)
+
+    def loss(gates):
+        return lambda x, w, bias: jnp.sum(gates(x, w, bias) * cotangent)
+
+    written = jax.vmap(jax.grad(loss(one_feature_gates), argnums=(0, 1, 2)), in_axes=(None, 0, 0))(x, w, bias)
+    autodiff = jax.vmap(jax.grad(loss(lambda x, w, bias: x[..., None] * w + bias), argnums=(0, 1, 2)),
+                        in_axes=(None, 0, 0))(x, w, bias)
+    for got, expected in zip(written, autodiff):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
