@@ -84,9 +84,14 @@ WHY = ("Why a population still gains little over sequential `train` calls on 2 c
        "one kernel call for every member (vmap adds a leading member axis; the kernel runs member x row-block "
        "pieces on both cores), which took the 32-member call from 4.5 s to about 1.0 s and the 12-fold refit "
        "backtest from 45.8 s to 15 s; sequential `train` calls got the same kernel, so the ratio between them "
-       "barely moved. Members stop at their own patience and the computation narrows as they do; each narrowing "
-       "compiles once more. On an accelerator the members fill the otherwise idle width; that run is still to be "
-       "done (no device was lent).")
+       "barely moved. A profile of the 32-member step (jax.profiler, 300 steps): the kernel's two calls are 63% of "
+       "it (forward 0.99, backward 0.88 of 2.96 ms), the input side's weight gradient 0.6 ms (a reduction over x "
+       "broadcast to every member, 4 MB a step; "
+       "written out as a contraction it needs a transposed copy of dz instead, 1-3% net), Adam 0.04 ms. Around the steps, `train_many` spent 0.6 s of a "
+       "1.4 s call on the host (tracing the optimizer's shapes once per member, slicing members on the device "
+       "leaf by leaf); both now happen once, and the call is 0.8 s. Members stop at their own patience and the "
+       "computation narrows as they do; each narrowing compiles once more. On an accelerator the members fill "
+       "the otherwise idle width; that run is still to be done (no device was lent).")
 
 
 PEAK = textwrap.dedent("""

@@ -28,9 +28,11 @@ WHY = ("How (2026-11-28, 2-core Intel Xeon): on CPU the recurrence runs in jaxse
        "`jaxseries/lstm_kernel.cc`): the whole sequence per call, the batch's rows split over XLA's intra-op threads, "
        "the per-step matmul in register blocks. Before it, XLA's `lax.scan` spent about 55 us per time step on "
        "loop overhead (more than the arithmetic at M) and M ran at 0.73-1.1x PyTorch. `JAXSERIES_KERNEL=0` runs "
-       "the scan for comparison (benchmarks/cores.py). What is left on L: the kernel's per-step matmuls run at "
-       "70-90 GFLOP/s per core against 130 for XLA's large matmuls, and the gate arithmetic (five exponentials "
-       "per unit and step) is about half of the forward kernel's time at M's shape. PyTorch's own rate on this "
+       "the scan for comparison (benchmarks/cores.py). What is left on L: with the recurrent weight packed in the "
+       "micro-kernel's panel order, the forward kernel runs at about 110 GFLOP/s per core (gates included) against "
+       "~165 for a large matmul on one core; the backward kernel, which also sums the recurrent weight's gradient "
+       "step by step, at about 100. The gate arithmetic (five exponentials per unit and step) is about half of "
+       "the forward kernel's time at M's shape. PyTorch's own rate on this "
        "shared machine varies by up to 2x between runs (M: 200-272 steps/s within an hour).")
 REPEATS = 5
 HERE = os.path.dirname(os.path.abspath(__file__))
