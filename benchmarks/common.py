@@ -33,7 +33,8 @@ def machine() -> str:
 def verdict(value: float, target: float, at_least: bool = True) -> str:
     """✓ when `value` meets `target` (>= or <=), else ✗ with the shortfall relative to the target."""
     met = value >= target if at_least else value <= target
-    return "✓" if met else f"✗ ({'short' if at_least else 'over'} by {abs(value / target - 1):.0%})"
+    shortfall = abs(value / target - 1)
+    return "✓" if met else f"✗ ({'short' if at_least else 'over'} by {shortfall:.{0 if shortfall >= 0.01 else 1}%})"
 
 
 def best_of(fn, repeats: int) -> float:
