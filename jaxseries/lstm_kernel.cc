@@ -225,8 +225,9 @@ void backward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const 
   }
 }
 
-// How a call's work splits: every member's rows in blocks of whole micro-kernel rows, two blocks per thread, so a
-// helper that starts late still finds work.
+// How a call's work splits: every member's rows in blocks of whole micro-kernel rows, four blocks per thread, so a
+// helper that starts late, or runs slower (a vCPU whose core is shared), still takes its share. Four against two
+// per thread, train steps A/B in one process: L 6-10% faster, W 3-15%, M within noise (benchmarks/RESULTS.md).
 struct Pieces {
   int64_t threads, blocks, rows_per_block, total;
 };
@@ -235,7 +236,7 @@ Pieces split_rows(const Shape& s, ffi::ThreadPool& pool) {
   const int64_t threads =
       std::max<int64_t>(1, std::min<int64_t>(pool.num_threads(), std::thread::hardware_concurrency()));
   const int64_t per_member = std::max<int64_t>(1, std::min<int64_t>((s.batch + kRows - 1) / kRows,
-                                                                  (2 * threads + s.members - 1) / s.members));
+                                                                  (4 * threads + s.members - 1) / s.members));
   const int64_t block = (s.batch + per_member - 1) / per_member;
   const int64_t rows_per_block = (block + kRows - 1) / kRows * kRows;
   const int64_t blocks = (s.batch + rows_per_block - 1) / rows_per_block;
