@@ -27,8 +27,10 @@ WHERE = ("Reading (2026-11-28, 2-core Intel Xeon). Before the CPU kernel, the fo
          "trace of 200 train steps): of a 2.25 ms step the backward kernel took 1.32 ms, the forward 0.58, "
          "everything else (input side, head, loss, Adam) about 0.3. With 8-row pieces the backward's in-kernel "
          "weight gradient loads and stores its [H, 4H] accumulator every step for a depth of 8 rows: a single 8-row "
-         "piece's backward is 2.8x its forward (C++ harness), 1.7x at 16 rows. That accumulation is the next thing "
-         "to restructure at M; gathering it over chunks of steps was slower (the copies cost more than they saved).")
+         "piece's backward is 2.8x its forward (C++ harness), 1.7x at 16 rows. Two restructurings did not pay in "
+         "whole steps: gathering it over chunks of steps (the copies cost more than they saved), and one blocked "
+         "multiplication per member and gate panel after the time loop (depth (T-1)N, dz panels packed; train "
+         "steps A/B in one process: M 1.00x, W-like 0.97x, L 1.03x the old speed).")
 
 
 def jax_parts(batch, time_steps, hidden, steps) -> dict[str, float]:
