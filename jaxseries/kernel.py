@@ -31,10 +31,11 @@ def compiler() -> str | None:
 def build(quiet: bool = False) -> Path | None:
     """Compiles the kernel for this machine (-march=native) next to this module; returns its path, or None
     (with the reason on stderr) where no C++ compiler is found or the build fails."""
-    if compiler() is None:
+    cxx = compiler()
+    if cxx is None:
         print("jaxseries: no C++ compiler found; the LSTM runs on the XLA path (slower on CPU)", file=sys.stderr)
         return None
-    command = [compiler(), "-O3", "-march=native", "-ffp-contract=fast", "-std=c++17", "-shared", "-fPIC",
+    command = [cxx, "-O3", "-march=native", "-ffp-contract=fast", "-std=c++17", "-shared", "-fPIC",
                "-isystem", jax.ffi.include_dir(), str(SOURCE), "-o", str(LIBRARY)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:

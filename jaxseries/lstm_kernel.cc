@@ -157,17 +157,42 @@ void gates_forward(int64_t H, int64_t rows, const float* __restrict z, const flo
   }
 }
 
+// w_recurrent [H, 4H] (per member, or one shared) as the pieces read it, prepared once per call: every piece of a
+// member reads the same copies. `plain` is w itself (forward) or its transpose [4H, H] (backward), whose last
+// columns are read in place; `packed` is pack_panels(plain).
+struct Weights {
+  int64_t size;
+  std::vector<float> transpose, packed;
+  const float* plain;
+
+  Weights(const Shape& s, const float* w, bool transposed) : size(4 * s.hidden * s.hidden) {
+    const int64_t H = s.hidden, G = 4 * H, count = s.shared_weights ? 1 : s.members;
+    if (transposed) {
+      transpose.resize(count * size);
+      for (int64_t m = 0; m < count; ++m)
+        for (int64_t k = 0; k < H; ++k)
+          for (int64_t j = 0; j < G; ++j) transpose[m * size + j * H + k] = w[m * size + k * G + j];
+    }
+    plain = transposed ? transpose.data() : w;
+    packed.resize(count * size);
+    for (int64_t m = 0; m < count; ++m)
+      pack_panels(plain + m * size, transposed ? H : G, transposed ? G : H, transposed ? H : G,
+                  packed.data() + m * size);
+  }
+  const float* plain_of(const Shape& s, int64_t m) const { return plain + (s.shared_weights ? 0 : m * size); }
+  const float* packed_of(const Shape& s, int64_t m) const { return packed.data() + (s.shared_weights ? 0 : m * size); }
+};
+
 // One piece of work: member `m`, rows [row, row + rows) of the batch, every time step.
-void forward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const float* gates_in, const float* w,
+void forward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const float* gates_in, const Weights& w,
                    float* h, float* c, float* gi, float* gf, float* gg, float* go) {
   const int64_t H = s.hidden, G = 4 * H;
-  const float* w_m = w + (s.shared_weights ? 0 : m * H * G);
-  std::vector<float> z(rows * G), zeros(rows * H, 0.0f), w_packed(H * G);
-  pack_panels(w_m, G, H, G, w_packed.data());
+  const float *w_m = w.plain_of(s, m), *w_packed = w.packed_of(s, m);
+  std::vector<float> z(rows * G), zeros(rows * H, 0.0f);
   for (int64_t t = 0; t < s.steps; ++t) {
     const int64_t at = (m * s.steps + t) * s.batch + row;  // index of (m, t, row) in units of rows
     std::memcpy(z.data(), gates_in + at * G, rows * G * sizeof(float));
-    if (t > 0) multiply_add(h + (at - s.batch) * H, H, 1, w_m, G, z.data(), G, rows, H, G, w_packed.data());
+    if (t > 0) multiply_add(h + (at - s.batch) * H, H, 1, w_m, G, z.data(), G, rows, H, G, w_packed);
     const int64_t out = at * H;
     gates_forward(H, rows, z.data(), t > 0 ? c + out - s.batch * H : zeros.data(), c + out, h + out, gi + out,
                   gf + out, gg + out, go + out);
@@ -200,17 +225,14 @@ void gates_backward(int64_t H, int64_t rows, const float* __restrict dh_out, con
 // Also accumulates this piece's share of the recurrent weight's gradient, h_before^T @ dz over its rows and steps,
 // into dw [H, 4H] while dz is still in cache.
 void backward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const float* dh_out, const float* h,
-                    const float* c, const float* gi, const float* gf, const float* gg, const float* go, const float* w,
-                    float* dz, float* dw) {
+                    const float* c, const float* gi, const float* gf, const float* gg, const float* go,
+                    const Weights& w_transposed, float* dz, float* dw) {
   const int64_t H = s.hidden, G = 4 * H;
-  const float* w_m = w + (s.shared_weights ? 0 : m * H * G);
-  std::vector<float> w_t(G * H), dh_next(rows * H, 0.0f), dc_next(rows * H, 0.0f), zeros(rows * H, 0.0f);
-  for (int64_t k = 0; k < H; ++k)
-    for (int64_t j = 0; j < G; ++j) w_t[j * H + k] = w_m[k * G + j];
+  const float *w_t = w_transposed.plain_of(s, m), *w_t_packed = w_transposed.packed_of(s, m);
+  std::vector<float> dh_next(rows * H, 0.0f), dc_next(rows * H, 0.0f), zeros(rows * H, 0.0f);
   // dz's rows are 4H floats apart: packed too where that is 2 KB or more (at M's 1 KB it cost more than it saved).
   const bool pack_dz = G >= 512;
-  std::vector<float> w_t_packed(G * H), dz_packed(pack_dz ? rows * G : 0);
-  pack_panels(w_t.data(), H, G, H, w_t_packed.data());
+  std::vector<float> dz_packed(pack_dz ? rows * G : 0);
   for (int64_t t = s.steps - 1; t >= 0; --t) {
     const int64_t at = (m * s.steps + t) * s.batch + row;
     const int64_t in = at * H;
@@ -218,7 +240,7 @@ void backward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const 
                    gg + in, go + in, dh_next.data(), dc_next.data(), dz + at * G);
     if (t > 0) {
       std::fill(dh_next.begin(), dh_next.end(), 0.0f);
-      multiply_add(dz + at * G, G, 1, w_t.data(), H, dh_next.data(), H, rows, G, H, w_t_packed.data());
+      multiply_add(dz + at * G, G, 1, w_t, H, dh_next.data(), H, rows, G, H, w_t_packed);
       if (pack_dz) pack_panels(dz + at * G, G, rows, G, dz_packed.data());
       multiply_add(h + in - s.batch * H, 1, H, dz + at * G, G, dw, G, H, rows, G, pack_dz ? dz_packed.data() : nullptr);
     }
@@ -294,8 +316,9 @@ ffi::Error forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> gates_in, ffi::Bu
                    ffi::ResultBuffer<ffi::F32> gf, ffi::ResultBuffer<ffi::F32> gg, ffi::ResultBuffer<ffi::F32> go) {
   Shape s;
   if (ffi::Error error = shape_of(gates_in.dimensions(), w.dimensions(), 4, &s); error.failure()) return error;
+  const Weights weights(s, w.typed_data(), false);
   run_pieces(pool, s, split_rows(s, pool), [&](int64_t, int64_t m, int64_t row, int64_t rows) {
-    forward_piece(s, m, row, rows, gates_in.typed_data(), w.typed_data(), h->typed_data(), c->typed_data(),
+    forward_piece(s, m, row, rows, gates_in.typed_data(), weights, h->typed_data(), c->typed_data(),
                   gi->typed_data(), gf->typed_data(), gg->typed_data(), go->typed_data());
   });
   return ffi::Error::Success();
@@ -310,9 +333,10 @@ ffi::Error backward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> dh, ffi::Buffer<
   const Pieces p = split_rows(s, pool);
   const int64_t size = s.hidden * 4 * s.hidden;
   std::vector<float> partial(p.total * size, 0.0f);  // each piece's share of dw, summed per member below
+  const Weights transposed(s, w.typed_data(), true);
   run_pieces(pool, s, p, [&](int64_t k, int64_t m, int64_t row, int64_t rows) {
     backward_piece(s, m, row, rows, dh.typed_data(), h.typed_data(), c.typed_data(), gi.typed_data(),
-                   gf.typed_data(), gg.typed_data(), go.typed_data(), w.typed_data(), dz->typed_data(),
+                   gf.typed_data(), gg.typed_data(), go.typed_data(), transposed, dz->typed_data(),
                    partial.data() + k * size);
   });
   float* out = dw->typed_data();

@@ -90,10 +90,18 @@ def create_train_state(model_config: ModelConfig, learning_rate, seed: int, deca
 
 
 @functools.lru_cache(maxsize=None)
+def _parameter_shapes(model_config: ModelConfig):
+    """The parameters' shapes and dtypes, allocating nothing (restore targets, where hostile sizes stay cheap)."""
+    steps = max(model_config.context + model_config.horizon, 1)  # a window's length where the head depends on it
+    return jax.eval_shape(LSTMRegressor(model_config).init, jax.random.PRNGKey(0),
+                          jnp.zeros((1, steps, model_config.input_dim)))
+
+
+@functools.lru_cache(maxsize=None)
 def _optimizer_shapes(model_config: ModelConfig, weight_decay: bool):
     """The optimizer state's shapes and dtypes, traced once per model and optimizer kind: they do not depend on the
     rates or the seed, and tracing took ~10 ms per member of a population."""
-    return jax.eval_shape(make_optimizer(1e-3, 0, 0.0 if weight_decay else None).init, init_params(model_config, 0))
+    return jax.eval_shape(make_optimizer(1e-3, 0, 0.0 if weight_decay else None).init, _parameter_shapes(model_config))
 
 
 def initial_states(model_config: ModelConfig, configs, forget_biases=None) -> TrainState:
@@ -106,14 +114,11 @@ def initial_states(model_config: ModelConfig, configs, forget_biases=None) -> Tr
 def abstract_train_state(model_config: ModelConfig, train_config: TrainConfig, members: int | None = None) -> TrainState:
     """Shapes and dtypes of the train state (with a leading axis of `members` when given), allocating nothing:
     restore targets, where hostile sizes stay cheap."""
-    steps = max(model_config.context + model_config.horizon, 1)  # a window's length where the head depends on it
-    params = jax.eval_shape(LSTMRegressor(model_config).init, jax.random.PRNGKey(0),
-                            jnp.zeros((1, steps, model_config.input_dim)))
+    params = _parameter_shapes(model_config)
     scalar = jax.ShapeDtypeStruct((), jnp.int32)
     one = TrainState(
         step=scalar, params=params, key=jax.ShapeDtypeStruct((2,), jnp.uint32), best_params=params,
-        opt_state=jax.eval_shape(make_optimizer(train_config.learning_rate, decay_steps(train_config),
-                                                train_config.weight_decay).init, params),
+        opt_state=_optimizer_shapes(model_config, train_config.weight_decay is not None),
         best_loss=jax.ShapeDtypeStruct((), jnp.float32), best_step=scalar,
     )
     if members is None:
