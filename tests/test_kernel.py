@@ -99,6 +99,19 @@ def test_each_member_sums_only_its_own_pieces_of_the_weight_gradient():
 
 
 @needs_kernel
+def test_one_weight_shared_by_members_gets_the_sum_of_their_gradients():
+    gates_in, w_recurrent = recurrence_inputs(6, 11, 20, seed=8, members=(3,))
+    shared = w_recurrent[0]
+    dh = jnp.asarray(np.random.default_rng(9).normal(size=(3, 6, 11, 20)).astype(np.float32))
+    outputs = jax.vmap(kernel.forward, in_axes=(0, None))(gates_in, shared)
+    dz, dw = jax.jit(kernel.backward)(dh, *outputs, shared)  # members' leading axis, one [H, 4H] weight
+    assert dw.shape == shared.shape
+    each = [model._scan_gradients(dh[m], *(o[m] for o in outputs), shared, 1) for m in range(3)]
+    np.testing.assert_allclose(dz, np.stack([e[0] for e in each]), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dw, sum(e[1] for e in each), rtol=1e-4, atol=1e-4)
+
+
+@needs_kernel
 def test_gpu_and_tpu_programs_keep_the_scan():
     # The choice is made when lowering: the same function exported for CUDA holds no call to the CPU kernel.
     gates_in, w_recurrent = recurrence_inputs(3, 4, 2)
