@@ -152,10 +152,8 @@ def _one_feature_fwd(x_TxN, w_4H, bias_4H):
 
 def _one_feature_bwd(residuals, dz_TxNx4H):
     x_TxN, w_4H = residuals
-    # Both flattened in (t, n) order. x arrives batch-major; given the 3-D contraction, XLA reordered all of dz
-    # (32 MB a step at L) to match x rather than the small x. Whole `train` calls, fresh processes alternated
-    # (2026-11-29, medians of pairs): M 12%, W 7%, a 32-member population 12% faster, L within noise
-    # (benchmarks/RESULTS.md).
+    # Both flattened in (t, n) order: x arrives batch-major, and given the 3-D contraction XLA copied all of dz into
+    # x's order every step (32 MB at L) instead of the small x (benchmarks/RESULTS.md).
     dz_rows = dz_TxNx4H.reshape(-1, dz_TxNx4H.shape[-1])
     return dz_TxNx4H @ w_4H, x_TxN.reshape(-1) @ dz_rows, jnp.sum(dz_rows, axis=0)
 
