@@ -7,7 +7,7 @@ Public API: `train`, `predict`, `load`, `Trained`, `SeriesPredictor` (arrays of 
 Importing is cheap: nothing is computed or compiled until a function is called.
 """
 
-from jaxseries.config import ModelConfig, TrainConfig
+from jaxseries.config import ModelConfig, SeriesOptions, TrainConfig
 from jaxseries.errors import CheckpointError, CheckpointNotFoundError, DivergenceError
 from jaxseries.seed import SeriesPredictor
 from jaxseries.runs import Population, PopulationGroups, Trained, load, predict
@@ -17,9 +17,9 @@ from jaxseries.training import train, train_many
 
 # The series layer imports pandas and the plots matplotlib: loaded when first asked for, so `import jaxseries`
 # for array training stays lean in time and memory.
-_LAZY = {"train_series": "forecasting", "backtest": "backtesting", "Backtest": "backtesting", "forecast": "forecasting", "evaluate": "forecasting",
-         "plot_forecast": "plots", "plot_losses": "plots", "plot_panel": "plots", "plot_errors": "plots",
-         "datasets": None}
+_LAZY = {"train_series": "api", "backtest": "api", "Backtest": "backtesting", "forecast": "forecasting",
+         "evaluate": "metrics", "plot_forecast": "plots", "plot_losses": "plots",
+         "plot_panel": "plots", "plot_errors": "plots", "datasets": None}
 
 
 def __getattr__(name):
@@ -40,6 +40,7 @@ __all__ = [
     "backtest",
     "ModelConfig",
     "Population",
+    "SeriesOptions",
     "PopulationGroups",
     "SeriesPredictor",
     "TrainConfig",

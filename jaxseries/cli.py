@@ -75,7 +75,7 @@ def _series_options(parser) -> None:
     parser.add_argument("data", help="CSV file with a header row")
     parser.add_argument("--id", help="series id column: the CSV is a panel (long format), one global model")
     parser.add_argument("--static", action="append", default=[], help="panel: per-series column (repeatable)")
-    parser.add_argument("--loss", choices=["mse", "mae", "huber"], help="training loss (default: mse; panels mae)")
+    parser.add_argument("--loss", choices=["mse", "mae", "huber"], help="training loss (default: mae)")
     parser.add_argument("--sampling", choices=["window", "series"], default="window",
                         help="panel batches: every window equally likely, or every series")
     parser.add_argument("--target", action="append", required=True, help="target column (repeat for several)")
@@ -89,10 +89,11 @@ def _series_options(parser) -> None:
     parser.add_argument("--no-calendar", action="store_true", help="no calendar features from the timestamps")
     parser.add_argument("--season", type=int, help="seasonal period (default from the frequency)")
     parser.add_argument("--transform", choices=["none", "log", "auto"],
-                        help="log: model log values (auto: log when all positive); default none (panels: auto)")
-    parser.add_argument("--normalize", choices=["auto", "season", "window", "global"], default="auto")
-    parser.add_argument("--fill", action="store_true", help="reindex irregular timestamps and interpolate")
-    parser.add_argument("--hidden-dim", type=int, help="LSTM width (default 32; panels 64)")
+                        help="log: model log values; default auto (log when every training value is positive)")
+    parser.add_argument("--normalize", choices=["auto"], default="auto",
+                        help="kept for 0.1 scripts: every window is measured from its level (the only choice)")
+    parser.add_argument("--fill", action="store_true", help="one series: reindex irregular timestamps, interpolate")
+    parser.add_argument("--hidden-dim", type=int, help="LSTM width (default 64; --local 16)")
     parser.add_argument("--num-layers", type=int, default=1)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, help="decoupled weight decay (AdamW); default plain Adam")
@@ -105,21 +106,23 @@ def _series_options(parser) -> None:
 
 
 def _series_kwargs(args) -> dict:
-    return dict(
-        id=args.id, static=args.static, loss=args.loss, sampling=args.sampling, target=args.target, time=args.time, horizon=args.horizon, context=args.context, validation=args.validation,
-        covariates=args.covariate, future_covariates=args.future_covariate, calendar=not args.no_calendar,
-        season=args.season, transform=args.transform, normalize=args.normalize, fill=args.fill,
-        hidden_dim=args.hidden_dim, num_layers=args.num_layers, steps=args.steps, learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay, batch_size=args.batch_size, seed=args.seed, patience=args.patience,
-        eval_every=args.eval_every, members=args.members, progress=not args.no_progress,
-    )
+    """The data options and the forecaster's options given on the command line (the rest keep their defaults)."""
+    chosen = dict(
+        id=args.id, static=args.static, loss=args.loss, sampling=args.sampling, target=args.target, time=args.time,
+        horizon=args.horizon, context=args.context, validation=args.validation, covariates=args.covariate,
+        future_covariates=args.future_covariate, calendar=not args.no_calendar, season=args.season,
+        transform=args.transform, fill=args.fill, hidden_dim=args.hidden_dim, num_layers=args.num_layers,
+        steps=args.steps, learning_rate=args.learning_rate, weight_decay=args.weight_decay,
+        batch_size=args.batch_size, seed=args.seed, patience=args.patience, eval_every=args.eval_every,
+        members=args.members, progress=not args.no_progress)
+    return {k: v for k, v in chosen.items() if v is not None or k in ("patience", "weight_decay")}
 
 
 def _train(args) -> None:
-    from jaxseries import forecasting as forecast
+    from jaxseries import api, metrics
 
     start = time.perf_counter()
-    run = forecast.train_series(
+    run = api.train_series(
         args.data, **_series_kwargs(args), holdout=args.holdout, strategy=args.strategy, refit=args.refit,
         checkpoint_dir=args.out, checkpoint_every=args.checkpoint_every, resume=args.resume, overwrite=args.overwrite,
         auto=args.auto, budget_s=args.budget, mode="local" if args.local else "global",
@@ -127,11 +130,9 @@ def _train(args) -> None:
     print(f"trained {len(run.history)} steps in {time.perf_counter() - start:.1f} s; best validation step "
           f"{run.best_step}; saved to {args.out}")
     if "auto" in run.extra and not args.holdout:
-        from jaxseries import auto
-
-        _print_auto(auto.table(run.extra["auto"]))
+        _print_auto(metrics.auto_table(run.extra["auto"]))
     if args.holdout:
-        _print_evaluation(forecast.evaluate(run))
+        _print_evaluation(metrics.evaluate(run))
 
 
 def _print_auto(table) -> None:
@@ -142,53 +143,40 @@ def _print_auto(table) -> None:
 def _print_evaluation(report: dict) -> None:
     if "auto" in report:
         _print_auto(report["auto"])
-    if "per_series" in report:
-        print(f"holdout, {report['horizon']}-step forecast of {report['series']} series; mean over series "
-              f"(sMAPE 0-200 as in M3; MASE against each series' in-sample seasonal naive):")
-        print(report["overall"].round(3).to_string())
-        print(f"jaxseries beats seasonal naive (sMAPE) on {report['beats_seasonal_naive']:.1%} of series")
-        return
-    print(f"holdout, {report['horizon']}-step forecast (series units):")
+    print(f"holdout, {report['horizon']}-step forecast of {report['series']} series in their units; mean over series "
+          f"(sMAPE 0-200 as in M3; MASE against each series' in-sample seasonal naive):")
     print(report["overall"].round(3).to_string())
+    print(f"jaxseries beats seasonal naive (sMAPE) on {report['beats_seasonal_naive']:.1%} of series")
 
 
 def _forecast(args) -> None:
-    from jaxseries import forecasting as forecast, plots, runs
+    from jaxseries import forecasting, plots, runs
 
     run = runs.load(args.run_dir)
-    frame = forecast.forecast(run, horizon=args.horizon, level=args.level)
-    frame.to_csv(args.csv, index="panel" not in run.extra and forecast.series_spec(run).time is not None)
+    frame = forecasting.forecast(run, horizon=args.horizon, level=args.level)
+    single = bool(forecasting.panel_spec(run).targets)
+    frame.to_csv(args.csv, index=single)
     print(f"wrote {len(frame)} rows to {args.csv}")
     if args.plot:
         print(f"plot saved to {plots.save(plots.plot_forecast(run, forecast=frame), args.plot)}")
 
 
 def _evaluate(args) -> None:
-    from jaxseries import checkpoint, forecasting as forecast, runs
+    from jaxseries import checkpoint, metrics, runs
 
     run = runs.load(args.run_dir)
-    report = forecast.evaluate(run)
-    auto = {"auto": run.extra["auto"]} if "auto" in run.extra else {}
+    report = metrics.evaluate(run)
     if args.per_series:
-        if "per_series" not in report:
-            raise ValueError("--per-series is for panel runs (trained with --id)")
         report["per_series"].to_csv(args.per_series)
-    if "per_series" in report:
-        if args.json:
-            print(json.dumps({"horizon": report["horizon"], "series": report["series"],
-                              "beats_seasonal_naive": report["beats_seasonal_naive"],
-                              "metrics": {name: {m: checkpoint.json_number(v) for m, v in row.items()}
-                                          for name, row in report["overall"].iterrows()}, **auto}, indent=2))
-        else:
-            _print_evaluation(report)
-        return
     if not args.json:
         _print_evaluation(report)
-        print("MAPE% by horizon step:")
+        print("MAPE% by horizon step (mean over series):")
         print(report["per_step"].round(2).to_string())
         return
+    auto = {"auto": run.extra["auto"]} if "auto" in run.extra else {}
     print(json.dumps({
-        "horizon": report["horizon"],
+        "horizon": report["horizon"], "series": report["series"],
+        "beats_seasonal_naive": report["beats_seasonal_naive"],
         "metrics": {name: {m: checkpoint.json_number(v) for m, v in row.items()} for name, row in report["overall"].iterrows()},
         "per_step_mape": {name: [checkpoint.json_number(v) for v in col] for name, col in report["per_step"].items()},
         **auto,
@@ -196,30 +184,23 @@ def _evaluate(args) -> None:
 
 
 def _backtest(args) -> None:
-    from jaxseries import backtesting, intervals
+    from jaxseries import api
 
-    result = backtesting.backtest(args.data, **_series_kwargs(args), folds=args.folds, stride=args.stride, refit=args.refit,
-                                  level=args.level)
+    result = api.backtest(args.data, **_series_kwargs(args), folds=args.folds, stride=args.stride, refit=args.refit,
+                          level=args.level)
     if args.csv:
         result.forecasts.to_csv(args.csv, index=False)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return
-    panel = result.per_series is not None
     print(f"{args.folds} folds{' (refit)' if args.refit else ''} in {result.seconds:.1f} s; horizon {args.horizon}; "
-          + ("mean over series and folds (sMAPE 0-200 as in M3):" if panel
-             else "metrics in the series' units, mean over folds:"))
+          "mean over series and folds, in the series' units (sMAPE 0-200 as in M3):")
     print(result.overall.round(3).to_string())
-    metric, where = ("sMAPE", "rows_after_origin") if panel else ("MAPE%", "origin")
-    print(f"per fold, {metric}:")
-    print(result.folds[metric].unstack("forecaster").round(2).assign(
-        **{where: result.folds[where].xs("jaxseries", level="forecaster")}).to_string())
+    print("per fold, sMAPE:")
+    print(result.folds["sMAPE"].unstack("forecaster").round(2).assign(
+        rows_after_origin=result.folds["rows_after_origin"].xs("jaxseries", level="forecaster")).to_string())
     if result.coverage is not None:
-        how = "calibrated before the first origin" if panel else "each fold calibrated on the others"
-        print(f"{result.level:.0%} interval coverage ({how}): {result.coverage:.1%}")
-    elif result.level is not None:
-        print(f"too few folds to calibrate a {result.level:.0%} interval: use at least "
-              f"{intervals.min_folds(result.level)} folds")
+        print(f"{result.level:.0%} interval coverage: {result.coverage:.1%}")
     print(f"steps chosen by the backtest (median best step): {result.chosen_steps}")
     if args.csv:
         print(f"wrote {len(result.forecasts)} rows to {args.csv}")

@@ -108,6 +108,77 @@ class TrainConfig:
             _require_non_negative_float("weight_decay", self.weight_decay)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SeriesOptions:
+    """How `train_series` and `backtest` build and train a forecaster: every option, listed and checked once.
+
+    One recipe serves one series and panels of many (chosen by validation on training parts: benchmarks/RESULTS.md):
+    log values where every training value is positive, each window measured from the mean of its last season and
+    seasonal series deseasonalized, a 64-wide LSTM with a decoder over the horizon, MAE, batches of 256 windows.
+    Defaults that depend on the data (season, context, validation) are filled in by `encoding.window_settings`.
+    """
+
+    horizon: int
+    holdout: int | None = None  # last rows of each series never seen (None: none)
+    context: int | None = None  # encoder rows (default: two seasons, at least the horizon)
+    validation: int | None = None  # rows before the holdout that drive early stopping (default: the horizon)
+    season: int | None = None  # default: from the frequency (monthly 12, quarterly 4, ...)
+    calendar: bool = True  # calendar features from the timestamps
+    strategy: str = "direct"  # "recursive": the seed's one-step-shift windows, rolled forward
+    transform: str = "auto"  # "log", "none", or "auto": log where every training value is positive
+    deseasonalize: bool = True  # seasonal series lose their seasonal indices before the windows
+    min_observed: int = 1  # the fewest real rows a training window's context needs (short series are padded)
+    sampling: str = "window"  # batches over every window, or over every series equally ("series")
+    mode: str = "global"  # "local": one model per series, all in one compiled call
+    hidden_dim: int | None = None  # 64 (local: 16)
+    num_layers: int = 1
+    loss: str = "mae"
+    steps: int = 1500
+    learning_rate: float = 1e-3
+    batch_size: int | None = None  # 256 windows (local: 16 per series)
+    seed: int = 0
+    weight_decay: float | None = None
+    patience: int | None = 20
+    eval_every: int = 10
+    members: int = 1  # a seed ensemble trained in one compiled call; intervals from its spread
+    refit: bool = False  # after early stopping, retrain as long on every row before the holdout
+
+    def __post_init__(self):
+        _require_int("horizon", self.horizon, 1)
+        if self.holdout is not None:
+            _require_int("holdout", self.holdout, 1)  # omit it (None) for no holdout
+        for name in ("context", "validation", "season", "hidden_dim", "batch_size"):
+            if getattr(self, name) is not None:
+                _require_int(name, getattr(self, name), 1)
+        if self.validation is not None and self.validation < self.horizon and self.strategy == "direct":
+            raise ValueError(f"validation={self.validation} must be >= horizon={self.horizon} so one validation "
+                             "window fits")
+        for name, allowed in (("strategy", ("direct", "recursive")), ("transform", ("auto", "log", "none")),
+                              ("sampling", ("window", "series")), ("mode", ("global", "local")), ("loss", LOSSES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name in ("min_observed", "num_layers", "members"):
+            _require_int(name, getattr(self, name), 1)
+        TrainConfig(steps=self.steps, learning_rate=self.learning_rate, seed=self.seed, eval_every=self.eval_every,
+                    patience=self.patience, weight_decay=self.weight_decay)  # checks those the same way
+        if self.mode == "local" and (self.members > 1 or self.refit or self.strategy != "direct"):
+            raise ValueError("mode='local' trains one direct model per series: drop members, refit and strategy")
+
+
+def series_options(**options) -> SeriesOptions:
+    """SeriesOptions from keyword arguments, an unknown name refused with the list of known ones."""
+    known = {f.name for f in dataclasses.fields(SeriesOptions)}
+    unknown = sorted(set(options) - known)
+    if "normalize" in unknown:
+        raise TypeError("normalize= was the single-series forecaster's option in jaxseries 0.1; every window is now "
+                        "measured from its own level (one recipe for one series and for panels): drop it")
+    if unknown:
+        raise TypeError(f"unknown option(s) {unknown}; the forecaster's options are {sorted(known)}")
+    if options.get("holdout") == 0:
+        options["holdout"] = None
+    return SeriesOptions(**options)
+
+
 def to_dict(config) -> dict:
     return dataclasses.asdict(config)
 

@@ -56,14 +56,38 @@ def read_table(data, *, time: str | None = None) -> pd.DataFrame:
     if time is not None:
         if time not in frame.columns:
             raise ValueError(f"time column {time!r} is not in the data; columns are {list(frame.columns)}")
-        try:
-            stamps = pd.to_datetime(frame[time])
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"time column {time!r} has values that are not timestamps: {error}") from None
+        stamps = parse_times(frame[time], time)
         frame = frame.drop(columns=[time]).set_index(pd.DatetimeIndex(stamps, name=time))
     if len(frame) == 0:
         raise ValueError("data is empty: pass at least one row")
     return frame
+
+
+SLASHED_DATE = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})")
+
+
+def parse_times(column: pd.Series, name: str) -> pd.DatetimeIndex:
+    """A time column as timestamps. Dates such as 13/01/2000 parse month-first in pandas; where that fails, or
+    leaves the timestamps irregular while day-first would make them regular, the error says so and how to fix it."""
+    try:
+        stamps, failure = pd.DatetimeIndex(pd.to_datetime(column)), None
+    except (ValueError, TypeError) as error:
+        stamps, failure = None, error
+    if column.dtype == object and column.astype(str).str.match(SLASHED_DATE).all():
+        try:
+            day_first = pd.DatetimeIndex(pd.to_datetime(column, dayfirst=True))
+        except (ValueError, TypeError):
+            day_first = None
+        regular = lambda index: _infer_freq(index.unique().sort_values()) is not None  # noqa: E731
+        if day_first is not None and regular(day_first) and (stamps is None or not regular(stamps)):
+            example = column.iloc[int(np.argmax(day_first != stamps)) if stamps is not None else 0]
+            raise ValueError(
+                f"time column {name!r} holds day-first dates ({example!r}), which pandas reads month-first"
+                f"{'' if stamps is None else ' and which are then irregularly spaced'}: convert the column first, "
+                f"e.g. frame[{name!r}] = pd.to_datetime(frame[{name!r}], dayfirst=True) (or format='%d/%m/%Y')")
+    if failure is not None:
+        raise ValueError(f"time column {name!r} has values that are not timestamps: {failure}") from None
+    return stamps
 
 
 def check_time_index(frame: pd.DataFrame, *, fill: bool = False) -> tuple[pd.DataFrame, str | None]:

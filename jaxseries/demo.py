@@ -70,19 +70,17 @@ def generated_part(progress: bool = True, count: int = 3000, seed: int = 0) -> d
 
 
 def airline_part(out_dir: str, progress: bool = True) -> dict:
-    from jaxseries import datasets, forecasting, plots
+    from jaxseries import api, datasets, forecasting, metrics, plots
 
     print("3. Real-world data, honestly: airline passengers, 1960 held out, one 12-month forecast from 1959-12")
     start = time.perf_counter()
     series = datasets.airline()
-    run = forecasting.train_series(
-        series, horizon=12, holdout=12, checkpoint_dir=os.path.join(out_dir, "airline"), overwrite=True,
-        progress=progress,
-    )
+    run = api.train_series(series, horizon=12, holdout=12, checkpoint_dir=os.path.join(out_dir, "airline"),
+                           overwrite=True, progress=progress)
     seconds = time.perf_counter() - start
-    report = forecasting.evaluate(run)
+    report = metrics.evaluate(run)
     print(f"  trained {len(run.history)} steps (best validation step {run.best_step}) in {seconds:.1f} s")
-    spec = forecasting.series_spec(run)
+    spec = forecasting.panel_spec(run)
     train_end = len(series) - spec.holdout - spec.validation
     print(f"  errors on 1960 in passengers (thousands); scaling fitted on {series.index[0]:%Y-%m} to "
           f"{series.index[train_end - 1]:%Y-%m} only, early stopping on the {spec.validation} months after:")

@@ -1,62 +1,72 @@
-"""A raw series in model units: read and check the table, plan the windows, fit leak-free scaling, cut windows.
+"""A panel in model units: per-series split, leak-free scaling, padded device arrays and the table of windows.
 
-Timeline of a series with T rows (holdout N, validation V, context L, horizon H):
+One series is a panel of one, so this is the only encoding. Each series (n rows; holdout N kept out first) is split:
 
-    rows:  0 ............................ T-N-V ........ T-N ........ T
-           |<------- training part ------>|<-- valid. -->|<- holdout ->|
-           scaling statistics come from here only          never seen in training or validation
+    rows:  0 .................. n-N-V ......... n-N ......... n
+           |<-- training part -->|<- validation ->|<- holdout ->|
 
-A direct window with origin o (its last observed row) reads rows o-L+1..o (targets, past covariates,
-known features) plus one decoder row per forecast step o+1..o+H (that step's known features: calendar,
-known-future covariates; the known features of the row its value is measured from; its position k/H; a flag)
-and predicts rows o+1..o+H, each output from its own decoder row. Worked example, L=3, H=2, o=5: input rows
-3,4,5 and decoder rows 6,7; targets rows 6,7. No target after the origin is read. A training window's targets all
-lie in the training part; a validation window's in the validation part.
-
-Each value is measured from a reference known at the origin (normalize="auto"): for a seasonal series the value
-one season earlier, so inputs are seasonal differences and the network predicts what the seasonal-naive
-forecast misses ("season"); otherwise the window's last value ("window"). The network sees scale-free shapes.
+with V = the validation rows (default: the horizon). Every statistic comes from training parts only: the transform
+("auto": log when every training value of the panel is positive), each series' level (1 for log values, which are
+scale-free already; else the mean |value| of its training part), and one panel-wide factor that brings the
+series' relative changes to unit spread. Windows are measured from their own level (see `windows`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from jaxseries import data as data_lib
-from jaxseries import metrics
-from jaxseries.config import _require_int
+from jaxseries.config import SeriesOptions
+from jaxseries.panel import Panel
+from jaxseries.windows import PanelArrays, WindowLayout
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SeriesSpec:
-    """Everything about the data a forecast needs, saved in the checkpoint metadata."""
+class PanelSpec:
+    """Everything about a panel a forecast needs (saved in the run's metadata)."""
 
-    targets: list
-    covariates: list  # past covariates: observed up to the origin only
-    future_covariates: list  # known for the forecast horizon too
+    id: str
     time: str | None
+    target: str
     freq: str | None
     season: int
     context: int
     horizon: int
     holdout: int
     validation: int
-    strategy: str
-    transforms: list  # per target: "log" or "none"
-    normalize: str
+    reference: int
+    transform: str  # "log" or "none"
+    factor: float  # the panel-wide spread of relative changes
     calendar: bool
-    target_center: list
-    target_scale: list
+    sampling: str
+    deseasonalize: bool  # seasonal series lose their seasonal indices (classical decomposition) before windows
+    min_observed: int  # a training window needs this many observed context rows
+    covariates: list
+    future_covariates: list
+    static: list
     covariate_center: list
     covariate_scale: list
     future_center: list
     future_scale: list
-    mase_scale: list
-    decoder: str = "last"  # "horizon": one decoder row per forecast step; "last": runs saved before it
+    static_numbers: dict  # name -> [center, scale]
+    static_categories: dict  # name -> the categories seen in training (one-hot)
+    mode: str = "global"  # "global": one model for every series; "local": one model per series (a population)
+    strategy: str = "direct"  # "recursive": the seed's one-step-shift windows, rolled forward
+    targets: list = dataclasses.field(default_factory=list)  # a single input's target columns ([]: a panel)
+
+    def layout(self) -> WindowLayout:
+        return WindowLayout(self.context, self.horizon, self.reference, self.sampling, self.strategy)
+
+
+def window_settings(panel: Panel, options: SeriesOptions) -> dict:
+    """The defaults that depend on the data, in one place: the season from the frequency, the context (two
+    seasons, at least the horizon; two horizons without a season) and the validation rows (the horizon)."""
+    season = options.season or data_lib.default_season(panel.freq)
+    context = options.context or (max(2 * season, options.horizon) if season > 1 else 2 * options.horizon)
+    return {"season": season, "context": context, "validation": options.validation or options.horizon}
 
 
 def _center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,233 +75,220 @@ def _center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return center, np.where(scale > 1e-12, scale, 1.0)  # a constant column is centred, not blown up
 
 
-def transform_values(values: np.ndarray, transforms) -> np.ndarray:
-    return np.stack([np.log(v) if t == "log" else v for v, t in zip(values.T, transforms)], axis=1)
+def transformed(values: np.ndarray, transform: str) -> np.ndarray:
+    return np.log(values) if transform == "log" else values
 
 
-def untransform_values(values: np.ndarray, transforms) -> np.ndarray:
-    return np.stack([np.exp(v) if t == "log" else v for v, t in zip(np.moveaxis(values, -1, 0), transforms)], axis=-1)
+def untransformed(values: np.ndarray, transform: str) -> np.ndarray:
+    return np.exp(values) if transform == "log" else values
 
 
-class Encoded:
-    """A table turned into model units: transformed targets, scaled covariates and known features."""
-
-    def __init__(self, spec: SeriesSpec, targets, covariates, known):
-        self.spec = spec
-        self.values = transform_values(targets, spec.transforms)  # [T, k], not yet centred
-        self.past = (covariates - np.asarray(spec.covariate_center)) / np.asarray(spec.covariate_scale)
-        self.known = known  # [T (+ horizon), q]
-
-    def input_reference(self, rows: np.ndarray, origins: np.ndarray) -> np.ndarray:
-        """What each input value is measured from: [n, L, k]."""
-        if self.spec.normalize == "window":
-            return self.values[origins][:, None]
-        if self.spec.normalize == "season":
-            return self.values[rows - self.spec.season]
-        return np.broadcast_to(np.asarray(self.spec.target_center), rows.shape + (self.values.shape[1],))
-
-    def reference_rows(self, origins: np.ndarray, steps: int) -> np.ndarray:
-        """The row each predicted value is measured from, at or before the origin: [n, steps]."""
-        ahead = origins[:, None] + np.arange(1, steps + 1)
-        if self.spec.normalize == "season":  # the seasonal-naive forecast: the model learns what it misses
-            return ahead - self.spec.season * np.ceil((ahead - origins[:, None]) / self.spec.season).astype(int)
-        return np.broadcast_to(origins[:, None], ahead.shape)  # the window's last value (or, global: the origin's)
-
-    def target_reference(self, origins: np.ndarray, steps: int) -> np.ndarray:
-        """What each predicted value is measured from, known at the origin: [n, steps, k]."""
-        if self.spec.normalize == "global":
-            return np.broadcast_to(np.asarray(self.spec.target_center), (len(origins), steps, self.values.shape[1]))
-        return self.values[self.reference_rows(origins, steps)]
-
-    def first_origin(self) -> int:
-        return self.spec.context - 1 + (self.spec.season if self.spec.normalize == "season" else 0)
-
-    def direct(self, origins: np.ndarray, with_targets: bool = True):
-        """Windows for the direct strategy: context rows, then one row per forecast step (see the module doc)."""
-        spec, scale = self.spec, np.asarray(self.spec.target_scale)
-        context = data_lib.window_index(origins, spec.context, 0)
-        parts = [(self.values[context] - self.input_reference(context, origins)) / scale, self.past[context],
-                 self.known[context]]
-        ahead = origins[:, None] + np.arange(1, spec.horizon + 1)
-        blank = np.zeros(ahead.shape + (self.values.shape[1] + self.past.shape[1],))
-        if spec.decoder == "horizon":  # the decoder's rows: known features of the step and of its reference row
-            encoder = np.concatenate(parts + [np.zeros(context.shape + (self.known.shape[1] + 2,))], axis=-1)
-            position = np.broadcast_to(np.arange(1, spec.horizon + 1) / spec.horizon, ahead.shape)[..., None]
-            decoder = np.concatenate([blank, self.known[ahead], self.known[self.reference_rows(origins, spec.horizon)],
-                                      position, np.ones(ahead.shape + (1,))], -1)
-            x = np.concatenate([encoder, decoder], axis=1)
-        else:  # runs saved before the decoder: known-feature rows appended only when there are known features
-            x = np.concatenate(parts + [np.zeros(context.shape + (1,))], axis=-1)
-            if self.known.shape[1]:
-                x = np.concatenate([x, np.concatenate([blank, self.known[ahead], np.ones(ahead.shape + (1,))], -1)], 1)
-        if not with_targets:
-            return x.astype(np.float32)
-        y = ((self.values[ahead] - self.target_reference(origins, spec.horizon)) / scale).reshape(len(origins), -1)
-        return x.astype(np.float32), y.astype(np.float32)
-
-    def recursive(self, origins: np.ndarray):
-        """One-step-shift windows: rows o-L+1..o in, rows o-L+2..o+1 out (known features of the next row in)."""
-        spec, scale = self.spec, np.asarray(self.spec.target_scale)
-        rows = data_lib.window_index(origins, spec.context, 0)
-        ref = self.input_reference(rows, origins)
-        x = np.concatenate([(self.values[rows] - ref) / scale, self.known[rows + 1]], axis=-1)
-        y = (self.values[rows + 1] - ref) / scale
-        return x.astype(np.float32), y.astype(np.float32)
+def fit_spec(panel: Panel, fit_lengths: np.ndarray, options: SeriesOptions, validation: int
+             ) -> tuple[PanelSpec, np.ndarray]:
+    """The spec and each series' level, from the training parts only (rows before fit_length - validation)."""
+    settings = window_settings(panel, options)
+    season, context, transform = settings["season"], settings["context"], options.transform
+    train_rows = _rows_before(panel, fit_lengths - validation)
+    y_train = panel.y[train_rows]
+    if transform == "auto":
+        transform = "log" if (y_train > 0).all() else "none"
+    if transform == "log" and not (y_train > 0).all():
+        raise ValueError("transform='log' needs strictly positive training values: use transform='none' or 'auto'")
+    levels = series_levels(panel, fit_lengths - validation, transform)
+    z = transformed(y_train, transform) / np.repeat(levels, np.maximum(fit_lengths - validation, 0))
+    same_series = np.diff(panel.series_of_rows()[train_rows]) == 0
+    changes = np.diff(z)[same_series]
+    factor = float(changes.std()) if len(changes) > 1 and changes.std() > 1e-12 else 1.0
+    c_center, c_scale = _center_scale(panel.past[train_rows])
+    f_center, f_scale = _center_scale(panel.future[train_rows])
+    numbers, categories = {}, {}
+    for name in panel.names["static"]:
+        column = panel.static[name]
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            center, scale = _center_scale(column.to_numpy(float)[:, None])
+            numbers[name] = [float(center[0]), float(scale[0])]
+        else:
+            categories[name] = sorted(str(v) for v in column.unique())
+    spec = PanelSpec(
+        id=panel.id, time=panel.time, target=panel.target, freq=panel.freq, season=season, context=context,
+        horizon=options.horizon, holdout=options.holdout or 0, validation=validation,
+        reference=min(max(season, 1), context), transform=transform, factor=factor, calendar=options.calendar,
+        sampling=options.sampling, min_observed=options.min_observed,
+        deseasonalize=options.deseasonalize and season > 1,
+        **{k: panel.names[k] for k in ("covariates", "future_covariates", "static")},
+        covariate_center=c_center.tolist(), covariate_scale=c_scale.tolist(), future_center=f_center.tolist(),
+        future_scale=f_scale.tolist(), static_numbers=numbers, static_categories=categories, mode=options.mode,
+        strategy=options.strategy, targets=list(panel.targets))
+    return spec, levels
 
 
-def _prepare(frame, spec_args: dict):
-    """The target, past-covariate and known-future columns of the checked table, as float arrays."""
-    targets = data_lib.numeric_columns(frame, spec_args["targets"], "target")
-    covariates = data_lib.numeric_columns(frame, spec_args["covariates"], "covariate")
-    future = data_lib.numeric_columns(frame, spec_args["future_covariates"], "future covariate")
-    return targets, covariates, future
+def series_levels(panel: Panel, lengths: np.ndarray, transform: str) -> np.ndarray:
+    """Each series' level from its first `lengths` rows: 1 for log values, else the mean |value| (1 if all 0)."""
+    if transform == "log":
+        return np.ones(len(panel.ids))
+    lengths = np.maximum(lengths, 1)
+    rows = _rows_before(panel, lengths)
+    sums = np.bincount(panel.series_of_rows()[rows], weights=np.abs(panel.y[rows]), minlength=len(panel.ids))
+    level = sums / lengths
+    return np.where(level > 1e-12, level, 1.0)
 
 
-def _known(index, freq, calendar: bool, future_scaled: np.ndarray) -> np.ndarray:
-    cal = data_lib.calendar_features(index, freq) if calendar else np.zeros((len(index), 0))
-    return np.concatenate([cal, future_scaled], axis=1)
+def seasonal_indices(panel: Panel, lengths: np.ndarray, spec: PanelSpec) -> np.ndarray:
+    """[S, season] additive seasonal indices of the transformed values, from each series' first `lengths` rows;
+    index j applies to the rows j (mod season) after its last one. Zero for a series that fails the seasonality
+    test (lag-season autocorrelation beyond 90% limits, as the M3/M4 Theta benchmarks use) or has under 3 seasons.
+
+    Classical decomposition: the centred moving average of one season is the trend; a position's index is the
+    mean of the values' departures from it, centred to sum to zero."""
+    m = spec.season
+    out = np.zeros((len(panel.ids), max(m, 1)))
+    if not spec.deseasonalize:
+        return out
+    weights = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
+    lead = (len(weights) - 1) // 2
+    for n in np.unique(lengths[lengths >= 3 * m]):  # series of one length at a time, as a [k, n] matrix
+        which = np.flatnonzero(lengths == n)
+        z = transformed(panel.y[panel.starts[which, None] + np.arange(n)], spec.transform)
+        centred = z - z.mean(1, keepdims=True)
+        acf = np.stack([np.sum(centred[:, k:] * centred[:, : n - k], 1) for k in range(m + 1)], 1)
+        acf /= np.maximum(np.sum(centred**2, 1), 1e-12)[:, None]
+        limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:, 1:m] ** 2, 1)) / n)
+        seasonal = np.abs(acf[:, m]) > limit
+        trend = np.lib.stride_tricks.sliding_window_view(z, len(weights), axis=1) @ weights  # symmetric weights
+        departures = z[:, lead : lead + trend.shape[1]] - trend
+        phase = (np.arange(lead, lead + trend.shape[1]) - (n - 1)) % m
+        index = np.stack([departures[:, phase == j].mean(1) for j in range(m)], 1)
+        out[which[seasonal]] = (index - index.mean(1, keepdims=True))[seasonal]
+    return out
 
 
-def required_length(context: int, horizon: int, holdout: int, validation: int) -> int:
-    return context + horizon + validation + holdout
+def mase_scales(panel: Panel, fit_lengths: np.ndarray, season: int) -> np.ndarray:
+    """MASE's denominator per series: the in-sample seasonal-naive MAE of the rows before the holdout (lag 1 for a
+    series no longer than a season; NaN when it is too short or the MAE is 0), as `metrics.mase_scale`."""
+    lags = np.where(fit_lengths > season, season, 1)
+    rows = _rows_before(panel, fit_lengths)
+    series = panel.series_of_rows()[rows]
+    position = rows - panel.starts[series]
+    later = position >= lags[series]
+    changes = np.abs(panel.y[rows[later]] - panel.y[rows[later] - lags[series[later]]])
+    total = np.bincount(series[later], weights=changes, minlength=len(panel.ids))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = total / (fit_lengths - lags)
+    return np.where((fit_lengths > lags) & (scale > 0), scale, np.nan)
 
 
-class Series(NamedTuple):
-    """A checked table and its numeric parts."""
+def build_arrays(panel: Panel, spec: PanelSpec, levels: np.ndarray, seasonal: np.ndarray, fit_lengths: np.ndarray,
+                 future: Panel | None = None, extra_rows: int = 0) -> tuple[PanelArrays, int]:
+    """The padded arrays of the rows before each series' fit end (seasonal indices removed), known features
+    `horizon` rows further.
 
-    frame: pd.DataFrame
-    freq: str | None
-    time: str | None
-    names: dict  # targets, covariates, future_covariates: column name lists
-    targets: np.ndarray  # [T, k]
-    past: np.ndarray  # [T, c]
-    future: np.ndarray  # [T, f]
-
-
-def head(series: Series, rows: int) -> Series:
-    """The series' first `rows` rows."""
-    return Series(series.frame.iloc[:rows], series.freq, series.time, series.names, series.targets[:rows],
-                  series.past[:rows], series.future[:rows])
-
-
-def load_series(data, target, time, fill, covariates, future_covariates, strategy) -> Series:
-    """Reads and checks the table (sorted regular timestamps, known numeric columns, no NaN/inf)."""
-    if isinstance(data, Series):  # checked already
-        return data
-    frame, freq = data_lib.check_time_index(data_lib.read_table(data, time=time), fill=fill)
-    targets_list = _names(target, frame, "target") if target is not None else [frame.columns[0]]
-    names = {"targets": targets_list, "covariates": list(covariates), "future_covariates": list(future_covariates)}
-    for name in names["covariates"] + names["future_covariates"]:
-        if name in targets_list:
-            raise ValueError(f"column {name!r} is both a target and a covariate: name it once")
-    if strategy == "recursive" and names["covariates"]:
-        raise ValueError("strategy='recursive' cannot roll past covariates forward: use strategy='direct' or drop them")
-    return Series(frame, freq, time, names, *_prepare(frame, names))
+    Returns the arrays and P, the column of every series' last fitted row plus one. Known-future covariates after the
+    fit end come from the panel's later rows (a holdout) or from `future` (a panel of the rows ahead)."""
+    count, context, horizon = len(panel.ids), spec.context, max(spec.horizon, extra_rows)  # rows of known features
+    width = context + int(fit_lengths.max())
+    series = panel.series_of_rows()
+    position = np.arange(len(panel.y)) - np.repeat(panel.starts, panel.lengths)  # row within its series
+    column = position + np.repeat(width - fit_lengths, panel.lengths)
+    fitted = position < np.repeat(fit_lengths, panel.lengths)
+    values = np.zeros((count, width), np.float32)
+    observed = np.zeros((count, width), np.float32)
+    phase = (column - (width - 1)) % seasonal.shape[1]
+    z = transformed(panel.y[fitted], spec.transform) - seasonal[series, phase][fitted]
+    values[series[fitted], column[fitted]] = z
+    observed[series[fitted], column[fitted]] = 1.0
+    scale = (levels * spec.factor).astype(np.float32)
+    past = np.zeros((count, width, len(spec.covariates)), np.float32)
+    past[series[fitted], column[fitted]] = (panel.past[fitted] - spec.covariate_center) / spec.covariate_scale
+    known = np.concatenate([_calendar(panel, spec, fit_lengths, width, horizon),
+                            _future_features(panel, spec, future, column, width + horizon)], -1)
+    static = static_features(panel.static, spec)
+    return PanelArrays(values, observed, past, known.astype(np.float32), static, scale,
+                       np.zeros(0, np.int32), np.zeros(0, np.int32)), width
 
 
-def plan_windows(series: Series, args: dict, strategy: str, normalize: str, season, fit_end: int) -> dict:
-    """The window settings, defaults filled in: season, context, horizon, validation, normalize, lookback."""
-    season = season or data_lib.default_season(series.freq)
-    context = args["context"] or (2 * season if season > 1 else 24)
-    validation = args["validation"] or max(args["horizon"], round(0.1 * fit_end))
-    if normalize == "auto":
-        normalize = "season" if season > 1 and strategy == "direct" else "window"
-    if normalize == "season" and (strategy != "direct" or season < 2):
-        raise ValueError("normalize='season' needs strategy='direct' and a season >= 2: use normalize='window'")
-    lookback = context + (season if normalize == "season" else 0)
-    return {"season": season, "context": context, "horizon": args["horizon"], "validation": validation,
-            "normalize": normalize, "strategy": strategy, "lookback": lookback}
+def static_features(static: pd.DataFrame, spec: PanelSpec) -> np.ndarray:
+    """Numbers standardized by the training panel's statistics, categories one-hot (an unseen one: all zeros)."""
+    parts = [np.zeros((len(static), 0))]
+    for name in spec.static:
+        if name in spec.static_numbers:
+            center, scale = spec.static_numbers[name]
+            parts.append(((static[name].to_numpy(float) - center) / scale)[:, None])
+        else:
+            known = spec.static_categories[name]
+            parts.append((static[name].astype(str).to_numpy()[:, None] == np.array(known)[None]).astype(float))
+    return np.concatenate(parts, 1).astype(np.float32)
 
 
-def describe_length(plan: dict) -> str:
-    season = f" + one season {plan['season']}" if plan["lookback"] > plan["context"] else ""
-    return f"context {plan['context']}{season} + horizon {plan['horizon']} + validation {plan['validation']}"
+def training_pairs(arrays: PanelArrays, spec: PanelSpec, fit_lengths: np.ndarray, width: int
+                   ) -> tuple[PanelArrays, np.ndarray]:
+    """(series, origin) for every window whose targets lie in its training part and whose context holds at least
+    `min_observed` real rows (recursive windows: all of it); the pairs go into the arrays' sampling table.
+    Returns (arrays, pairs)."""
+    first_real = width - fit_lengths
+    needed = spec.context if spec.strategy == "recursive" else min(spec.min_observed, spec.context)
+    first = first_real + needed - 1
+    last = width - spec.validation - _ahead(spec) - 1  # targets end before the validation part
+    counts = np.maximum(last - first + 1, 0)
+    has = np.flatnonzero(counts > 0)
+    series = np.repeat(has, counts[has])
+    origins = np.concatenate([np.arange(first[s], last + 1) for s in has]) if len(has) else np.zeros(0, int)
+    pairs = np.stack([series, origins], 1).astype(np.int32)
+    starts = np.concatenate([[0], np.cumsum(counts[has])[:-1]]).astype(np.int32)
+    return arrays._replace(pair_start=starts, pair_count=counts[has].astype(np.int32)), pairs
 
 
-def fit_scaling(series: Series, plan: dict, fit_end: int, transform: str, calendar: bool, holdout: int):
-    """The spec (transforms and scaling fitted on the training part, rows before fit_end - validation) and
-    the encoded rows up to fit_end (targets) and fit_end + horizon (known features): later rows are never read."""
-    train_end = fit_end - plan["validation"]
-    targets = series.targets[:fit_end]
-    transforms = [("log" if (targets[:, j] > 0).all() else "none") if transform == "auto" else transform
-                  for j in range(targets.shape[1])]
-    if "log" in transforms and not all((targets[:, j] > 0).all() for j, t in enumerate(transforms) if t == "log"):
-        raise ValueError("transform='log' needs strictly positive targets: use transform='none' or 'auto'")
-    train_values = transform_values(targets[:train_end], transforms)
-    t_center, t_scale = _center_scale(train_values)
-    if plan["normalize"] != "global":  # relative values: scale by the spread of the changes they are made of
-        lag = plan["season"] if plan["normalize"] == "season" else 1
-        changes = (train_values[lag:] - train_values[:-lag]) * (np.sqrt(plan["horizon"]) if lag == 1 else 1.0)
-        if len(changes) > 1:
-            t_scale = np.where(changes.std(axis=0) > 1e-12, changes.std(axis=0), 1.0)
-    c_center, c_scale = _center_scale(series.past[:train_end])
-    f_center, f_scale = _center_scale(series.future[:train_end])
-    spec = SeriesSpec(
-        **series.names, time=series.time, freq=series.freq, season=plan["season"], context=plan["context"],
-        horizon=plan["horizon"], holdout=holdout, validation=plan["validation"], strategy=plan["strategy"],
-        transforms=transforms, normalize=plan["normalize"], calendar=calendar,
-        target_center=t_center.tolist(), target_scale=t_scale.tolist(), covariate_center=c_center.tolist(),
-        covariate_scale=c_scale.tolist(), future_center=f_center.tolist(), future_scale=f_scale.tolist(),
-        mase_scale=metrics.mase_scale(targets[:train_end], plan["season"]).tolist(),
-        decoder="horizon" if plan["strategy"] == "direct" else "last",
-    )
-    return spec, encode(series, spec, fit_end)
+def _ahead(spec: PanelSpec) -> int:
+    """How far a training window's targets reach past its origin."""
+    return 1 if spec.strategy == "recursive" else spec.horizon
 
 
-def model_head(spec: SeriesSpec) -> dict:
-    """The head the spec's windows need: a decoder over the forecast rows, one output per step (direct; "last" in
-    runs saved before it), or the seed's output at every step (recursive)."""
-    targets = len(spec.targets)
-    if spec.strategy != "direct":
-        return {"head": "sequence", "output_dim": targets}
-    if spec.decoder == "horizon":
-        return {"head": "horizon", "output_dim": targets, "horizon": spec.horizon, "context": spec.context}
-    return {"head": "last", "output_dim": spec.horizon * targets}
+def validation_pairs(spec: PanelSpec, count: int, width: int) -> np.ndarray:
+    """Each series' windows whose targets end in its validation part (one when validation = horizon)."""
+    origins = np.arange(width - spec.validation - 1, width - _ahead(spec))
+    return np.stack(np.broadcast_arrays(np.arange(count)[:, None], origins[None]), -1).reshape(-1, 2).astype(np.int32)
 
 
-def encode(series: Series, spec: SeriesSpec, end: int) -> Encoded:
-    """Rows before `end` in model units (known features `horizon` rows further): later targets are never read."""
-    rows = slice(0, end + spec.horizon)
-    future = (series.future[rows] - np.asarray(spec.future_center)) / np.asarray(spec.future_scale)
-    known = _known(series.frame.index[rows], series.freq, spec.calendar, future)
-    return Encoded(spec, series.targets[:end], series.past[:end], known)
+def forecast_pairs(count: int, width: int) -> np.ndarray:
+    return np.stack([np.arange(count), np.full(count, width - 1)], 1).astype(np.int32)
 
 
-def training_windows(encoded: Encoded, fit_end: int):
-    """((x, y), (x_val, y_val)): windows whose targets lie in the training part, and in the validation part."""
-    spec = encoded.spec
-    train_end = fit_end - spec.validation
-    if spec.strategy == "direct":
-        train_origins = np.arange(encoded.first_origin(), train_end - spec.horizon)
-        val_origins = np.arange(train_end - 1, fit_end - spec.horizon)
-        return encoded.direct(train_origins), encoded.direct(val_origins)
-    return (encoded.recursive(np.arange(spec.context - 1, train_end - 1)),
-            encoded.recursive(np.arange(train_end - 1, fit_end - 1)))
+def _rows_before(panel: Panel, lengths: np.ndarray) -> np.ndarray:
+    lengths = np.maximum(lengths, 0)
+    return np.repeat(panel.starts, lengths) + (np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
 
 
-def _names(value, frame, role) -> list[str]:
-    names = [value] if isinstance(value, str) else list(value)
-    if not names:
-        raise ValueError(f"pass at least one {role} column")
-    for name in names:
-        if name not in frame.columns:
-            raise ValueError(f"{role} column {name!r} is not in the data; columns are {list(frame.columns)}")
-    return names
+def _calendar(panel: Panel, spec: PanelSpec, fit_lengths: np.ndarray, width: int, ahead: int) -> np.ndarray:
+    """Calendar features of every column [S, width + ahead, q]: the grid ending at each series' last fitted stamp,
+    then `ahead` rows after it, built once per distinct last stamp."""
+    count = len(panel.ids)
+    if not spec.calendar or not isinstance(panel.stamps, pd.DatetimeIndex):
+        return np.zeros((count, width + ahead, 0))
+    last = panel.stamps.asi8[panel.starts + fit_lengths - 1]
+    out = None
+    for stamp in np.unique(last):
+        grid = pd.date_range(end=pd.Timestamp(stamp), periods=width, freq=spec.freq)
+        grid = grid.append(data_lib.future_index(grid, spec.freq, ahead))
+        features = data_lib.calendar_features(grid, spec.freq)
+        if out is None:
+            out = np.zeros((count, width + ahead, features.shape[1]))
+        out[last == stamp] = features
+    return out
 
 
-def check_series_args(horizon, holdout, context, validation, strategy, transform, normalize, season) -> dict:
-    _require_int("horizon", horizon, 1)
-    if holdout is not None:
-        _require_int("holdout", holdout, 1)  # omit it (None) for no holdout
-    holdout = holdout or 0
-    for name, value in (("context", context), ("validation", validation), ("season", season)):
-        if value is not None:
-            _require_int(name, value, 1)
-    if validation is not None and validation < horizon and strategy == "direct":
-        raise ValueError(f"validation={validation} must be >= horizon={horizon} so one validation window fits")
-    for name, value, allowed in (("strategy", strategy, ("direct", "recursive")),
-                                 ("transform", transform, ("auto", "log", "none")),
-                                 ("normalize", normalize, ("auto", "season", "window", "global"))):
-        if value not in allowed:
-            raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-    return {"horizon": horizon, "holdout": holdout, "context": context, "validation": validation}
+def _future_features(panel: Panel, spec: PanelSpec, future: Panel | None, column: np.ndarray,
+                     columns: int) -> np.ndarray:
+    """Scaled known-future covariates [S, columns, f] from the panel's rows (and `future`'s rows after them)."""
+    out = np.zeros((len(panel.ids), columns, len(spec.future_covariates)))
+    if not spec.future_covariates:
+        return out
+    inside = column < columns
+    series = panel.series_of_rows()
+    out[series[inside], column[inside]] = (panel.future[inside] - spec.future_center) / spec.future_scale
+    if future is not None:  # rows ahead: the first future row of a series goes right after its last panel row
+        own = {key: s for s, key in enumerate(panel.ids)}
+        ends = column[panel.starts + panel.lengths - 1]
+        for s_future, key in enumerate(future.ids):
+            s, start = own[key], future.starts[s_future]
+            rows = np.arange(start, start + future.lengths[s_future])[: columns - ends[own[key]] - 1]
+            out[s, ends[s] + 1 : ends[s] + 1 + len(rows)] = (future.future[rows] - spec.future_center) / spec.future_scale
+    return out

@@ -1,9 +1,10 @@
-"""From a raw series to an honest forecast: train (early stopping on the validation part), forecast, evaluate.
+"""The forecaster: one global LSTM trained on windows from every series of a panel (one series is a panel of one),
+and its forecasts in the series' units.
 
-The series is put in model units by `encoding` (split, leak-free scaling, windows). Targets stay in their units
-by default; transform="log" (or "auto": log when positive) models log values, which measured worse on airline
-passengers, in a backtest before the holdout and on it (benchmarks/RESULTS.md). Outputs go back to the series'
-units. The recursive strategy trains one-step-shift windows (the seed's layout) and rolls forward with `lax.scan`.
+The panel is checked (`panel`), put in model units (`encoding`) and trained by the one loop on windows cut on the
+device (`windows`). Validation is the last `validation` rows (default: the horizon) of each series' training part;
+early stopping on the panel's mean loss. A run stores its spec, per-series statistics and the rows a forecast
+reads, so it forecasts again after `js.load` without the data.
 """
 
 from __future__ import annotations
@@ -12,359 +13,346 @@ import dataclasses
 import functools
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
 from jaxseries import data as data_lib
-from jaxseries import intervals, loop, metrics
-from jaxseries.config import ModelConfig, TrainConfig, _require_int
+from jaxseries import intervals, loop
+from jaxseries.config import ModelConfig, SeriesOptions, TrainConfig, _require_int
 from jaxseries.encoding import (
-    Encoded, SeriesSpec, _known, check_series_args, describe_length, fit_scaling, load_series, model_head, plan_windows,
-    required_length, training_windows, untransform_values,
+    PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, seasonal_indices, series_levels, training_pairs,
+    untransformed, validation_pairs, window_settings,
 )
 from jaxseries.model import LSTMRegressor
-from jaxseries.runs import Trained
+from jaxseries.panel import Panel, is_single, load_panel
+from jaxseries.windows import gather_all
+
+PREDICT_CHUNK = 8192
+DEFAULT_HIDDEN = {"global": 64, "local": 16}
+DEFAULT_BATCH = 256
+LINEAR_RATE = 1.0  # the decoder's linear path learns at the network's rate (model.py; RESULTS.md)
 
 
-def train_series(
-    data,
-    *,
-    id: str | None = None,
-    target: str | list[str] | None = None,
-    time: str | None = None,
-    horizon: int,
-    holdout: int | None = None,
-    context: int | None = None,
-    validation: int | None = None,
-    covariates: list[str] = (),
-    future_covariates: list[str] = (),
-    static: list[str] = (),
-    calendar: bool = True,
-    season: int | None = None,
-    strategy: str = "direct",
-    transform: str | None = None,
-    normalize: str = "auto",
-    fill: bool = False,
-    hidden_dim: int | None = None,
-    num_layers: int = 1,
-    steps: int = 1500,
-    learning_rate: float = 1e-3,
-    batch_size: int | None = None,
-    loss: str | None = None,
-    sampling: str = "window",
-    min_observed: int = 1,
-    deseasonalize: bool = True,
-    mode: str = "global",
-    seed: int = 0,
-    weight_decay: float | None = None,
-    patience: int | None = 20,
-    eval_every: int = 10,
-    refit: bool = False,
-    members: int = 1,
-    checkpoint_dir=None,
-    checkpoint_every: int | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
-    progress: bool = True,
-    auto: bool = False,
-    budget_s: float | None = None,
-) -> Trained:
-    """Trains a forecaster on a raw series, or on a panel of many; returns a run whose metadata holds everything to
-    forecast.
+def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None = None):
+    """Trains the forecaster on a checked panel: a global model, or one model per series (`mode="local"`)."""
+    if options.strategy == "recursive" and panel.names["covariates"]:
+        raise ValueError("strategy='recursive' cannot roll past covariates forward: use strategy='direct' or drop them")
+    holdout = options.holdout or 0
+    validation = window_settings(panel, options)["validation"]
+    fit_lengths = panel.lengths - holdout
+    short = np.flatnonzero(fit_lengths < validation + 1)
+    if len(short):
+        raise ValueError(f"series {panel.ids[short[0]]!r} has {panel.lengths[short[0]]} rows, but holdout {holdout} + "
+                         f"validation {validation} + 1 needs {holdout + validation + 1} ({len(short)} series that "
+                         "short): drop them, or shorten holdout/validation")
+    spec, levels, seasonal, arrays, width, pairs = _encode(panel, fit_lengths, validation, options)
+    layout = spec.layout()
+    x_val, y_val = gather_all(layout, arrays, validation_pairs(spec, len(panel.ids), width))
+    head = dict(head="sequence") if spec.strategy == "recursive" else \
+        dict(head="horizon", horizon=spec.horizon, context=spec.context, linear_rate=LINEAR_RATE)
+    model_config = ModelConfig(input_dim=layout.input_dim(arrays), hidden_dim=options.hidden_dim or
+                               DEFAULT_HIDDEN[options.mode], num_layers=options.num_layers, output_dim=1,
+                               loss=options.loss, **head)
+    train_config = TrainConfig(steps=options.steps, learning_rate=options.learning_rate,
+                               batch_size=options.batch_size or DEFAULT_BATCH, seed=options.seed,
+                               log_every=options.eval_every, eval_every=options.eval_every,
+                               patience=options.patience, weight_decay=options.weight_decay)
 
-    `auto=True` first chooses the context length (and for one series, log values or not) by a backtest inside the
-    rows before the holdout, every candidate one model, within `budget_s` seconds when given (`auto`); settings
-    passed explicitly are not searched. The choice and every candidate's score are in `run.extra["auto"]`.
+    def configs(config):
+        seeds = range(options.seed, options.seed + options.members)
+        return tuple(dataclasses.replace(config, seed=s) for s in seeds) if options.members > 1 else config
 
-    `holdout` last rows (None: none) are never seen; the `validation` rows before them (default: the larger of `horizon`
-    and a tenth of the rest) drive early stopping with `patience` evaluations, and the best weights are kept.
+    def extra(spec, levels, seasonal):
+        return {**(notes or {}), "panel": dataclasses.asdict(spec),
+                "panel_series": _series_table(panel, levels, seasonal, fit_lengths, spec.season),
+                "panel_rows": _stored_rows(panel, spec, fit_lengths)}
 
-    A panel (a long table with an `id` column, a dict of series, a list of arrays) trains one global model on
-    windows from every series (`panel_forecasting`): per series the last `holdout` rows are kept out and the last
-    `validation` (default: `horizon`) rows of the rest validate; `static` names per-series columns; `sampling`
-    draws batches over every window ("window") or every series equally ("series"); `min_observed` is the fewest
-    real rows a training window's context needs (short series are left-padded, with a mask the model sees);
-    `deseasonalize` removes each seasonal series' seasonal indices (classical decomposition) before the windows;
-    `mode="local"` trains one model per series instead (hidden_dim 16 by default), all in one compiled call.
-    Panel defaults: transform "auto" (log when positive), hidden_dim 64, batch 256, loss "mae".
-    """
-    if budget_s is not None and not auto:
-        raise ValueError("budget_s= caps the auto search: pass auto=True too (CLI --auto), or drop it")
-    if id is not None or isinstance(data, (dict, list)):
-        from jaxseries import panel_forecasting
+    if options.mode == "local":
+        from jaxseries import local
 
-        args = check_series_args(horizon, holdout, context, validation, strategy, transform or "auto", normalize,
-                                 season)
-        _require_int("members", members, 1)
-        saving = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
-                      overwrite=overwrite, progress=progress)
-        record = None
-        if auto and mode != "global":
-            raise ValueError("auto=True chooses the settings of the global model: drop mode='local' or auto")
-        if auto:
-            from jaxseries import auto as auto_lib
-            from jaxseries.panel import load_panel
-
-            data = load_panel(data, id=id, time=time, target=target, covariates=covariates,
-                              future_covariates=future_covariates, static=static)
-            options = dict(id=data.id, static=list(static), covariates=list(covariates),
-                           future_covariates=list(future_covariates), context=context, validation=validation,
-                           calendar=calendar, transform=transform, hidden_dim=hidden_dim, num_layers=num_layers,
-                           steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
-                           weight_decay=weight_decay, patience=patience, eval_every=eval_every, loss=loss,
-                           sampling=sampling, min_observed=min_observed, deseasonalize=deseasonalize)
-            chosen, record = auto_lib.choose(data, panel=True, horizon=horizon, holdout=args["holdout"],
-                                             season=season, budget_s=budget_s, progress=progress,
-                                             fits=lambda *_: None, options=options)
-            context = chosen["context"]
-        return panel_forecasting.train_panel(
-            data, id=id, time=time, target=target, horizon=horizon, holdout=args["holdout"], context=context,
-            validation=validation, covariates=list(covariates), future_covariates=list(future_covariates),
-            static=list(static), calendar=calendar, season=season, transform=transform or "auto",
-            hidden_dim=hidden_dim or (16 if mode == "local" else 64), num_layers=num_layers, steps=steps, learning_rate=learning_rate,
-            batch_size=batch_size, seed=seed, weight_decay=weight_decay, patience=patience, eval_every=eval_every,
-            members=members, loss=loss or panel_forecasting.DEFAULT_LOSS, sampling=sampling,
-            min_observed=min_observed, deseasonalize=deseasonalize, refit=refit,
-            mode=mode, saving=saving, notes={"auto": record} if record else {})
-    if static:
-        raise ValueError("static= names per-series columns of a panel: pass id= (the id column) too")
-    explicit_transform = transform
-    transform, hidden_dim, loss = transform or "none", hidden_dim or 32, loss or "mse"
-    args = check_series_args(horizon, holdout, context, validation, strategy, transform, normalize, season)
-    _require_int("members", members, 1)
-    if members > 1 and (strategy != "direct" or refit):
-        raise ValueError("members > 1 (an ensemble) works with strategy='direct' and without refit: drop those "
-                         "options or train one member")
-    series = load_series(data, target, time, fill, covariates, future_covariates, strategy)
-    holdout = args["holdout"]
-    record = None
-    if auto:
-        context, transform, record = _choose(series, auto_context=context, auto_transform=explicit_transform,
-                                             horizon=horizon, holdout=holdout, validation=validation,
-                                             normalize=normalize, season=season, budget_s=budget_s,
-                                             progress=progress, strategy=strategy, options=dict(
-                                                 calendar=calendar, hidden_dim=hidden_dim, num_layers=num_layers,
-                                                 steps=steps, learning_rate=learning_rate, batch_size=batch_size,
-                                                 seed=seed, weight_decay=weight_decay, patience=patience,
-                                                 eval_every=eval_every))
-        args["context"] = context
-    fit_end = len(series.frame) - holdout
-    plan = plan_windows(series, args, strategy, normalize, season, fit_end)
-    needed = required_length(plan["lookback"], plan["horizon"], holdout, plan["validation"])
-    if len(series.frame) < needed:
-        raise ValueError(f"the series has {len(series.frame)} rows but {describe_length(plan)} + holdout {holdout} "
-                         f"needs at least {needed}: shorten context/validation/holdout or supply more data")
-    spec, encoded = fit_scaling(series, plan, fit_end, transform, calendar, holdout)
-    (x, y), (x_val, y_val) = training_windows(encoded, fit_end)
-    model_config = ModelConfig(input_dim=x.shape[-1], hidden_dim=hidden_dim, num_layers=num_layers, loss=loss,
-                               **model_head(spec))
-    train_config = TrainConfig(steps=steps, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
-                               log_every=eval_every, eval_every=eval_every, patience=patience,
-                               weight_decay=weight_decay)
-    extra = {"series": dataclasses.asdict(spec), **_stored_rows(series.frame, spec, fit_end),
-             **({"auto": record} if record else {})}
-    saving = dict(checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
-                  overwrite=overwrite, progress=progress, extra=extra)
-    # An ensemble's members differ in seed, trained in one compiled call, forecasts averaged; one model is one config.
-    configs = tuple(dataclasses.replace(train_config, seed=seed + i) for i in range(members)) if members > 1 \
-        else train_config
-    if not refit:
-        return loop.fit(x, y, model_config, configs, validation_data=(x_val, y_val), **saving)
-    chosen = loop.fit(x, y, model_config, train_config, validation_data=(x_val, y_val), progress=progress)
-    refit_config = dataclasses.replace(train_config, steps=max(chosen.best_step, eval_every), patience=None)
-    extra["chosen_steps"] = refit_config.steps
-    return loop.fit(np.concatenate([x, x_val]), np.concatenate([y, y_val]), model_config, refit_config, **saving)
+        local_config = dataclasses.replace(train_config, batch_size=options.batch_size or local.LOCAL_BATCH)
+        return local.train_local(panel.ids, layout, arrays, pairs, (x_val, y_val), model_config, local_config,
+                                 extra(spec, levels, seasonal), saving)
+    if not options.refit:
+        return loop.fit(arrays, pairs, model_config, configs(train_config), validation_data=(x_val, y_val),
+                        layout=layout, extra=extra(spec, levels, seasonal), **saving)
+    # Refit: the validation rows chose the number of steps; the final model trains that long on every row before
+    # the holdout (the newest rows are the ones a forecast leans on most), its statistics from those rows too.
+    chosen = loop.fit(arrays, pairs, model_config, configs(train_config), validation_data=(x_val, y_val),
+                      layout=layout, progress=saving.get("progress", True))
+    chosen_steps = max(int(np.median(chosen.best_step)), options.eval_every)
+    spec, levels, seasonal, arrays, width, pairs = _encode(panel, fit_lengths, 0, options)
+    final = dataclasses.replace(train_config, steps=chosen_steps, patience=None)
+    return loop.fit(arrays, pairs, model_config, configs(final), layout=spec.layout(),
+                    extra={**extra(spec, levels, seasonal), "chosen_steps": chosen_steps}, **saving)
 
 
-def _choose(series, *, auto_context, auto_transform, horizon, holdout, validation, normalize, season, budget_s,
-            progress, strategy, options):
-    """`auto` for one series: (context, transform, record)."""
-    from jaxseries import auto as auto_lib, backtesting
-    from jaxseries.encoding import head
-
-    if strategy != "direct":
-        raise ValueError("auto=True chooses settings for strategy='direct': drop strategy='recursive'")
-    before = head(series, len(series.frame) - holdout)
-
-    def fits(candidate, folds, stride):
-        args = check_series_args(horizon, None, candidate["context"], validation, "direct",
-                                 candidate["transform"], normalize, season)
-        return backtesting.shortfall(before, args, normalize, season, stride, folds)
-
-    chosen, record = auto_lib.choose(series, panel=False, horizon=horizon, holdout=holdout, season=season,
-                                     budget_s=budget_s, progress=progress, fits=fits,
-                                     options=dict(options, context=auto_context, transform=auto_transform,
-                                                  validation=validation, normalize=normalize))
-    return chosen["context"], chosen["transform"], record
+def _encode(panel: Panel, fit_lengths, validation: int, options: SeriesOptions):
+    """Spec, levels, seasonal indices, device arrays and training pairs, with `validation` rows per series held for
+    early stopping (statistics from the rows before them)."""
+    spec, levels = fit_spec(panel, fit_lengths, options, validation)
+    # the indices come from the training part; anchored at the last fitted row, as the arrays' columns are
+    seasonal = np.roll(seasonal_indices(panel, fit_lengths - validation, spec), -validation, axis=1)
+    arrays, width = build_arrays(panel, spec, levels, seasonal, fit_lengths)
+    arrays, pairs = training_pairs(arrays, spec, fit_lengths, width)
+    if len(pairs) == 0:
+        whole = " (recursive windows need the whole context observed)" if spec.strategy == "recursive" else ""
+        raise ValueError(f"no series has a training window (context {spec.context}, horizon {spec.horizon}, "
+                         f"validation {validation}){whole}: supply longer series or shorten the horizon/context")
+    return spec, levels, seasonal, arrays, width, pairs
 
 
-def _rows_dict(frame: pd.DataFrame, columns: list[str]) -> dict:
-    index = frame.index
-    stamps = [t.isoformat() for t in index] if isinstance(index, pd.DatetimeIndex) else [int(i) for i in index]
-    return {"index": stamps, "columns": {c: frame[c].astype(float).tolist() for c in columns}}
+def json_ids(ids) -> list:
+    return [v.item() if isinstance(v, np.generic) else v for v in ids]
 
 
-def _stored_rows(frame: pd.DataFrame, spec: SeriesSpec, fit_end: int) -> dict:
-    """The rows a forecast and its evaluation need: the tail before the holdout, and the holdout itself."""
-    columns = spec.targets + spec.covariates + spec.future_covariates
-    keep = min(fit_end, max(spec.context + spec.season, 3 * spec.season, 36) + 1)
-    return {"tail": _rows_dict(frame.iloc[fit_end - keep : fit_end], columns),
-            "holdout": _rows_dict(frame.iloc[fit_end:], columns)}
+def _series_table(panel: Panel, levels, seasonal, fit_lengths, season) -> dict:
+    return {"ids": json_ids(panel.ids), "levels": levels.tolist(), "seasonal": seasonal.round(8).tolist(),
+            "mase_scale": [None if not np.isfinite(v) else float(v) for v in mase_scales(panel, fit_lengths, season)]}
 
 
-def _frame_from(stored: dict) -> pd.DataFrame:
-    index = stored["index"]
-    if index and isinstance(index[0], str):
-        index = pd.DatetimeIndex(pd.to_datetime(index))
-    return pd.DataFrame(stored["columns"], index=index)
+def _stored_rows(panel: Panel, spec: PanelSpec, fit_lengths) -> dict:
+    """Each series' last rows before the holdout (what a forecast and the baselines read), then its holdout rows,
+    as long-format columns."""
+    # enough rows for the last validation window too (intervals are calibrated on it)
+    keep = np.minimum(fit_lengths, max(spec.context + spec.validation, spec.season, 1))
+    rows = panel.last_rows(keep + spec.holdout)
+    series = panel.series_of_rows()[rows]
+    stamps = panel.stamps[rows]
+    columns = {panel.id: json_ids(panel.ids[series]),
+               panel.time or "step": [t.isoformat() for t in stamps] if isinstance(stamps, pd.DatetimeIndex)
+               else [int(t) for t in stamps],
+               panel.target: panel.y[rows].tolist()}
+    for j, name in enumerate(spec.covariates):
+        columns[name] = panel.past[rows, j].tolist()
+    for j, name in enumerate(spec.future_covariates):
+        columns[name] = panel.future[rows, j].tolist()
+    for name in spec.static:
+        columns[name] = json_ids(panel.static[name].to_numpy()[series])
+    return {"columns": columns, "holdout": spec.holdout}
 
 
-def series_spec(run) -> SeriesSpec:
-    if "series" not in run.extra:
+def panel_spec(run) -> PanelSpec:
+    if "series" in run.extra:
+        raise ValueError("this run was saved by jaxseries 0.1's single-series forecaster, whose window layout 0.2 "
+                         "replaced (one series is now a panel of one): retrain it with js.train_series; its weights "
+                         "still load (js.load) and predict on arrays (js.predict)")
+    if "panel" not in run.extra:
         raise ValueError("this model was trained by js.train on arrays, not on a series: use js.predict instead")
-    return SeriesSpec(**run.extra["series"])
+    return PanelSpec(**run.extra["panel"])
 
 
-def history_frames(run: Trained) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The stored tail before the forecast origin and the holdout rows (raw units)."""
-    return _frame_from(run.extra["tail"]), _frame_from(run.extra["holdout"])
+def stored_panel(run) -> tuple[Panel, np.ndarray]:
+    """The stored rows as a panel, and each series' rows before its holdout."""
+    spec, stored = panel_spec(run), run.extra["panel_rows"]
+    frame = pd.DataFrame(stored["columns"])
+    panel = load_panel(frame, id=spec.id, time=spec.time or "step", target=spec.target, covariates=spec.covariates,
+                       future_covariates=spec.future_covariates, static=spec.static)
+    return panel._replace(targets=tuple(spec.targets)), panel.lengths - stored["holdout"]
 
 
-@functools.lru_cache(maxsize=None)
-def _compiled_rollout(model_config: ModelConfig, horizon: int):
-    """Recursive forecast as one `lax.scan`: predict the next row, append it, slide the window."""
-    model = LSTMRegressor(model_config)
-
-    def rollout(params, values_LxK, known_next, scale, window_relative):
-        context = values_LxK.shape[0]
-
-        def step(window, j):
-            ref = jnp.where(window_relative, window[-1], 0.0)
-            features = jnp.concatenate([(window - ref) / scale, jax.lax.dynamic_slice_in_dim(known_next, j, context)], -1)
-            next_value = ref + scale * model.apply(params, features[None])[0, -1]
-            return jnp.concatenate([window[1:], next_value[None]]), next_value
-
-        _, predicted = jax.lax.scan(step, values_LxK, jnp.arange(horizon))
-        return predicted
-
-    return jax.jit(rollout)
+def load_like(spec: PanelSpec, data) -> Panel:
+    """New data in the layout of the run's training data (one series, or a panel with its id column)."""
+    if spec.targets and is_single(data, None):
+        time = spec.time if isinstance(data, pd.DataFrame) and spec.time in data.columns else None
+        return load_panel(data, time=time, target=list(spec.targets), covariates=spec.covariates,
+                          future_covariates=spec.future_covariates)
+    return load_panel(data, id=spec.id, time=spec.time, target=spec.target, covariates=spec.covariates,
+                      future_covariates=spec.future_covariates, static=spec.static)
 
 
-def forecast(run: Trained, *, data=None, horizon: int | None = None, future: pd.DataFrame | None = None,
+def forecast(run, *, data=None, horizon: int | None = None, future: pd.DataFrame | None = None,
              level: float | None = None, calibration: dict | None = None) -> pd.DataFrame:
-    """Forecast in the series' units with its timestamps.
+    """Forecasts in the series' units with their timestamps, from the end of the data the model was trained on
+    (the start of the holdout), or from the end of `data` (same layout; a panel may hold series never seen).
 
-    By default from the end of the data the model was trained on (the start of the holdout). Pass `data` (same
-    columns, and the time column if there was one) to forecast from the end of new data instead. Known-future
-    covariates for the horizon come from the holdout, or from `future`.
-    `level` (e.g. 0.8) adds `lower`/`upper` columns: the members' quantiles (an ensemble from `members=N`),
-    widened by `calibration` (a backtest's `.calibration`, same horizon and level) when given. Without
-    calibration the members' spread is all there is, and it covers too little (see `js.backtest`).
-    A panel run returns a long frame (id, time, `forecast`) for every series: see `panel_forecasting.forecast_panel`.
+    Returns for a panel a long frame (id, time, `forecast`); for one series a frame indexed by time with a
+    `forecast` column (`forecast_<target>` for several targets). `future` gives known-future covariates for the
+    rows ahead (a frame of them; for a panel with the id column). `level` (e.g. 0.8) adds `lower`/`upper`: the
+    members' interval (an ensemble from `members=N`) widened by split-conformal calibration on the validation
+    windows, or by `calibration` (a backtest's `.calibration`, same horizon and level) when given.
     """
-    if "panel" in run.extra:
-        from jaxseries import panel_forecasting
+    frame = forecast_long(run, data=data, horizon=horizon, future=future, level=level, calibration=calibration)
+    spec = panel_spec(run)
+    return as_series_frame(frame, spec) if spec.targets else frame
 
-        if calibration is not None:
-            raise ValueError("calibration= is for single-series runs; a panel run's interval comes from members=N")
-        return panel_forecasting.forecast_panel(run, data=data, future=future, horizon=horizon, level=level)
-    spec = series_spec(run)
+
+def forecast_long(run, *, data=None, horizon=None, future=None, level=None, calibration=None) -> pd.DataFrame:
+    """`forecast` as a long frame (id, time, forecast[, lower, upper]) whatever the input was."""
+    spec = panel_spec(run)
     horizon = spec.horizon if horizon is None else horizon
     _require_int("horizon", horizon, 1)
+    if horizon > spec.horizon and spec.strategy == "direct":
+        raise ValueError(f"horizon={horizon} exceeds the trained horizon {spec.horizon}: retrain with a longer one "
+                         "or use strategy='recursive'")
     if level is None and calibration is not None:
         level = calibration.get("level")  # the calibrated level, unless asked for another (then refused below)
     level = intervals.check_level(level)
-    if calibration is not None:
-        if calibration.get("level") != level or calibration.get("horizon", 0) < horizon \
-                or calibration.get("targets") != spec.targets:
-            raise ValueError(f"calibration is for level {calibration.get('level')}, horizon {calibration.get('horizon')} "
-                             f"and targets {calibration.get('targets')}; this forecast asks for level {level}, horizon "
-                             f"{horizon}, targets {spec.targets}: backtest with the same settings")
-    if spec.strategy == "direct" and horizon > spec.horizon:
-        raise ValueError(f"horizon={horizon} exceeds the trained direct horizon {spec.horizon}: retrain or use strategy='recursive'")
+    table = run.extra["panel_series"]
     if data is None:
-        history, ahead = history_frames(run)
+        history, fit_lengths = stored_panel(run)
+        ahead = None
+        levels, seasonal = np.asarray(table["levels"]), np.asarray(table["seasonal"])
     else:
-        history, _ = data_lib.check_time_index(data_lib.read_table(data, time=spec.time))
-        ahead = future if future is not None else pd.DataFrame()
-    lookback = spec.context + (spec.season if spec.normalize == "season" else 0)
-    if len(history) < lookback:
-        raise ValueError(f"forecasting needs the last {lookback} rows (context and reference), got {len(history)}")
-    targets = data_lib.numeric_columns(history, spec.targets, "target")
-    past = data_lib.numeric_columns(history, spec.covariates, "covariate")
-    index = data_lib.future_index(history.index, spec.freq, horizon)
+        history = load_like(spec, data)
+        fit_lengths = history.lengths
+        # the data in hand before the origin: levels (of unseen series) and seasonal indices come from it (below)
+    ahead = None if future is None else _future_panel(spec, history, future)
+    if data is not None:
+        trained_levels = dict(zip(table["ids"], table["levels"]))
+        own = series_levels(history, fit_lengths, spec.transform)
+        levels = np.array([trained_levels.get(key, fallback) for key, fallback in zip(json_ids(history.ids), own)])
+        seasonal = seasonal_indices(history, fit_lengths, spec)
     if spec.future_covariates:
-        if len(ahead) < horizon or any(c not in ahead.columns for c in spec.future_covariates):
-            raise ValueError(f"known-future covariates {spec.future_covariates} are needed for {horizon} rows ahead: pass future=")
-        future_values = np.concatenate([data_lib.numeric_columns(history, spec.future_covariates, "future covariate"),
-                                        data_lib.numeric_columns(ahead.iloc[:horizon], spec.future_covariates, "future covariate")])
-    else:
-        future_values = np.zeros((len(history) + horizon, 0))
-    full_index = history.index.append(index) if isinstance(history.index, pd.DatetimeIndex) else pd.RangeIndex(len(history) + horizon)
-    known = _known(full_index, spec.freq, spec.calendar, (future_values - np.asarray(spec.future_center)) / np.asarray(spec.future_scale))
-    encoded = Encoded(spec, targets, past, known)
-    origin = len(history) - 1
-    scale = np.asarray(spec.target_scale)
-    if spec.strategy == "direct":
-        x = encoded.direct(np.array([origin]), with_targets=False)
-        out = np.asarray(run.predict(x)).reshape(-1, spec.horizon, len(spec.targets))[:, :horizon]  # [members, H, k]
-        predicted = encoded.target_reference(np.array([origin]), horizon) + scale * out
-    else:
-        rows = np.arange(origin - spec.context + 1, origin + 1)
-        rollout = _compiled_rollout(run.model_config, horizon)
-        predicted = np.asarray(rollout(run.params, encoded.values[rows].astype(np.float32),
-                                       known[rows[0] + 1 :].astype(np.float32), scale.astype(np.float32),
-                                       spec.normalize == "window"))
-    predicted = predicted if predicted.ndim == 3 else predicted[None]  # [members, H, k]
-    values = untransform_values(predicted, spec.transforms).mean(axis=0)  # an ensemble's mean forecast, in series units
-    suffix = [""] if len(spec.targets) == 1 else [f"_{t}" for t in spec.targets]
-    frame = pd.DataFrame(values, index=index, columns=[f"forecast{s}" for s in suffix])
+        _check_future_rows(history, fit_lengths, ahead, horizon, spec)
+    widening = None if level is None else _widening(run, spec, level, calibration, horizon)
+    out, base, scale = predictions(run, history, spec, levels, seasonal, fit_lengths, horizon, ahead)
+    forecast, lower, upper = series_units(out, base, scale, seasonal, spec.transform, level, widening)
+    frame = forecast_frame(history, fit_lengths, spec, horizon)
+    frame["forecast"] = forecast.reshape(-1)
     if level is not None:
-        if len(predicted) == 1 and calibration is None:
-            raise ValueError("one model has no spread to make an interval from: train an ensemble (members=5) or pass "
-                             "calibration= from js.backtest")
-        low, high = intervals.member_interval(predicted, level, axis=0)
-        if calibration is not None:
-            widening = np.asarray(calibration["widening"], float)[:horizon] * scale
-            low, high = low - widening, high + widening
-        for name, bound in (("lower", low), ("upper", high)):
-            frame[[f"{name}{s}" for s in suffix]] = untransform_values(bound, spec.transforms)
-    frame.index.name = spec.time or ("time" if isinstance(index, pd.DatetimeIndex) else "step")
+        frame["lower"], frame["upper"] = lower.reshape(-1), upper.reshape(-1)
     return frame
 
 
-def evaluate(run: Trained) -> dict:
-    """Scores the forecast from the holdout's start on the holdout, beside persistence and seasonal-naive.
-
-    Returns {"overall": DataFrame (forecaster x metric), "per_step": DataFrame (MAPE% by horizon step),
-    "horizon": steps scored}. A panel run scores every series: see `panel_forecasting.evaluate_panel`.
-    """
-    if "panel" in run.extra:
-        from jaxseries import panel_forecasting
-
-        return {**panel_forecasting.evaluate_panel(run), **_auto_report(run)}
-    spec = series_spec(run)
-    history, holdout = history_frames(run)
-    if len(holdout) == 0:
-        raise ValueError("this run has no holdout to score: train with holdout > 0 (CLI --holdout N)")
-    steps = min(spec.horizon, len(holdout)) if spec.strategy == "direct" else len(holdout)
-    actual = holdout[spec.targets].to_numpy(float)[:steps]
-    past = history[spec.targets].to_numpy(float)
-    forecasts = {
-        "jaxseries": forecast(run, horizon=steps).to_numpy(float),
-        "persistence": metrics.persistence(past, steps),
-        "seasonal_naive": metrics.seasonal_naive(past, steps, spec.season),
-    }
-    scale = np.asarray(spec.mase_scale, float)
-    return {"overall": metrics.table(actual, forecasts, scale),
-            "per_step": metrics.per_horizon(actual, forecasts, scale), "horizon": steps, **_auto_report(run)}
+def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_lengths, horizon: int, ahead=None):
+    """Every member's outputs [members, S, horizon] from each series' fit end, and each window's base and scale:
+    series units are base + scale * output + seasonal index (a recursive rollout: base 0, scale 1)."""
+    arrays, width = build_arrays(history, spec, levels, seasonal, fit_lengths, future=ahead, extra_rows=horizon)
+    pairs = forecast_pairs(len(history.ids), width)
+    if spec.strategy == "recursive":  # the rollout's values, measured from 0 in units of each series' scale
+        rollout = _compiled_rollout(run.model_config, spec.layout(), horizon, hasattr(run, "member"))
+        out = np.asarray(rollout(run.params, arrays, pairs), np.float64).reshape(-1, len(history.ids), horizon)
+        scale = arrays.scale.astype(np.float64)
+        return out / scale[None, :, None], np.zeros(len(scale)), scale
+    x, base, scale = gather_all(spec.layout(), arrays, pairs, with_targets=False)
+    return model_outputs(run, x, json_ids(history.ids))[:, :, :horizon], base, scale
 
 
-def _auto_report(run) -> dict:
-    """{"auto": the candidates' table} for a run trained with auto=True, else {}."""
-    if "auto" not in run.extra:
-        return {}
-    from jaxseries import auto
+@functools.lru_cache(maxsize=None)
+def _compiled_rollout(model_config: ModelConfig, layout, horizon: int, members: bool):
+    model = LSTMRegressor(model_config)
 
-    return {"auto": auto.table(run.extra["auto"])}
+    def rollout(params, arrays, pairs):
+        return layout.rollout(lambda x: model.apply(params, x), arrays, pairs, horizon)
+
+    return jax.jit(jax.vmap(rollout, in_axes=(0, None, None)) if members else rollout)
+
+
+def as_series_frame(frame: pd.DataFrame, spec: PanelSpec) -> pd.DataFrame:
+    """A single input's forecast: indexed by time, one `forecast` column (`forecast_<target>` for several)."""
+    time = spec.time or "step"
+    wide = frame.pivot(index=time, columns=spec.id)
+    names = spec.targets
+    suffix = {t: "" if len(names) == 1 else f"_{t}" for t in names}
+    out = pd.DataFrame({f"{column}{suffix[t]}": wide[column][t].to_numpy() for t in names
+                        for column in ("forecast", "lower", "upper") if column in frame}, index=wide.index)
+    order = [f"{column}{suffix[t]}" for column in ("forecast", "lower", "upper") for t in names if column in frame]
+    out.index.name = time
+    return out[order]
+
+
+def _future_panel(spec: PanelSpec, history: Panel, future: pd.DataFrame) -> Panel:
+    """The rows ahead as a panel; for one series a frame of the future covariates (rows after the history)."""
+    if spec.targets:  # a single input's rows ahead: numbered after its last row, for every target series
+        rows = pd.DataFrame(future).reset_index(drop=True)
+        long = pd.concat([rows.assign(**{spec.id: t, "_step": np.arange(len(rows))}) for t in spec.targets])
+        return load_panel(long.assign(**{spec.target: 0.0}), id=spec.id, time="_step", target=spec.target,
+                          future_covariates=spec.future_covariates)
+    ahead = load_panel(future.assign(**{spec.target: 0.0}), id=spec.id, time=spec.time, target=spec.target,
+                       future_covariates=spec.future_covariates)
+    unknown = sorted(set(json_ids(ahead.ids)) - set(json_ids(history.ids)), key=str)
+    if unknown:
+        raise ValueError(f"future= has ids that are not in data: {unknown[:5]}")
+    return ahead
+
+
+def series_units(out, base, scale, seasonal, transform: str, level=None, widening=None):
+    """Model outputs [members, S, H] back in the series' units: the members' mean forecast [S, H], and with `level`
+    the members' interval widened by `widening` [H] (model units); else None, None."""
+    ahead_phase = np.arange(1, out.shape[-1] + 1) % seasonal.shape[1]
+    predicted = base[None, :, None] + scale[None, :, None] * out + seasonal[None][:, :, ahead_phase]
+    forecast = untransformed(predicted, transform).mean(0)
+    if level is None:
+        return forecast, None, None
+    low, high = intervals.member_interval(predicted, level, axis=0)
+    widening = scale[:, None] * widening[None]
+    return forecast, untransformed(low - widening, transform), untransformed(high + widening, transform)
+
+
+def model_outputs(run, x: np.ndarray, ids: list) -> np.ndarray:
+    """The model's outputs for windows x of the series `ids`: [members, N, H] (local runs: each series' own)."""
+    spec = panel_spec(run)
+    if spec.mode == "local":
+        from jaxseries import local
+
+        member = {key: m for m, key in enumerate(run.extra["panel_series"]["ids"])}
+        unknown = [key for key in ids if key not in member]
+        if unknown:
+            raise ValueError(f"a local run has a model for each trained series only; unknown ids: {unknown[:5]}")
+        out = local.predict_local(run, x, np.array([member[k] for k in ids]))[None]
+    else:  # in chunks: the activations of a whole large panel at once would not fit
+        out = np.concatenate([np.asarray(run.predict(x[i : i + PREDICT_CHUNK]), np.float64)
+                              for i in range(0, len(x), PREDICT_CHUNK)], axis=-2)
+    return out.reshape(-1, len(x), spec.horizon)
+
+
+def _widening(run, spec: PanelSpec, level: float, calibration: dict | None, horizon: int) -> np.ndarray:
+    """[horizon] the interval's widening in model units: from a backtest's calibration, else the validation windows."""
+    if calibration is None:
+        return calibration_widening(run, level)[:horizon]
+    if calibration.get("level") != level or calibration.get("horizon", 0) < horizon or "widening" not in calibration:
+        raise ValueError(f"calibration is for level {calibration.get('level')} and horizon {calibration.get('horizon')}"
+                         f"; this forecast asks for level {level} and horizon {horizon}: backtest with the same "
+                         "settings")
+    return np.asarray(calibration["widening"], float)[:horizon]
+
+
+def calibration_widening(run, level: float) -> np.ndarray:
+    """[H] how far to widen the members' `level` interval, in model units, per horizon step: the conformal quantile
+    of how far each series' validation window fell outside it (split conformal on absolute residuals for one model;
+    conformalized quantile regression for an ensemble), pooled across series (the units are scale-free)."""
+    spec = panel_spec(run)
+    if spec.validation == 0:
+        raise ValueError("this run was refit on its validation rows, so nothing unseen is left to calibrate an "
+                         "interval on: pass calibration= from js.backtest, or train without refit")
+    if spec.strategy == "recursive":
+        raise ValueError("a recursive run's validation windows score one step ahead, not its horizon: pass "
+                         "calibration= from js.backtest for an interval")
+    table = run.extra["panel_series"]
+    history, fit_lengths = stored_panel(run)
+    arrays, width = build_arrays(history, spec, np.asarray(table["levels"]), np.asarray(table["seasonal"]),
+                                 fit_lengths)
+    pairs = validation_pairs(spec, len(history.ids), width)
+    x_val, y_val = gather_all(spec.layout(), arrays, pairs)
+    out = model_outputs(run, x_val, [json_ids(history.ids)[s] for s in pairs[:, 0]])
+    low, high = intervals.member_interval(out, level, axis=0)
+    widening = intervals.widening(intervals.scores(low, high, y_val, 1.0), level)
+    if not np.isfinite(widening).all():
+        raise ValueError(f"a {level:.0%} interval needs at least {int(np.ceil(level / (1 - level)))} validation windows "
+                         f"to calibrate on; this run has {len(y_val)}: train with more validation rows "
+                         "(validation=), pass calibration= from js.backtest, or ask for a lower level")
+    return widening
+
+
+def _check_future_rows(history, fit_lengths, ahead, horizon, spec) -> None:
+    after = history.lengths - fit_lengths + (0 if ahead is None else
+                                             pd.Series(ahead.lengths, ahead.ids).reindex(history.ids).fillna(0).to_numpy())
+    missing = np.flatnonzero(after < horizon)
+    if len(missing):
+        raise ValueError(f"known-future covariates {spec.future_covariates} are needed for {horizon} rows ahead, id "
+                         f"{history.ids[missing[0]]!r} has {int(after[missing[0]])}: pass future= (a frame of "
+                         "the rows ahead)")
+
+
+def forecast_frame(history: Panel, fit_lengths, spec: PanelSpec, horizon: int) -> pd.DataFrame:
+    """id and time columns of each series' next `horizon` rows after its fit end."""
+    last = history.starts + fit_lengths - 1
+    ids = np.repeat(history.ids, horizon)
+    if isinstance(history.stamps, pd.DatetimeIndex):
+        ends = history.stamps[last]
+        grids = {end: data_lib.future_index(pd.DatetimeIndex([end]), spec.freq, horizon) for end in ends.unique()}
+        stamps = pd.DatetimeIndex(np.concatenate([grids[end].to_numpy() for end in ends]))
+    else:
+        stamps = (np.asarray(history.stamps)[last][:, None] + np.arange(1, horizon + 1)).reshape(-1)
+    return pd.DataFrame({spec.id: ids, spec.time or "step": stamps})

@@ -1,58 +1,91 @@
-"""Forecast errors in the series' own units, and the baselines every model is printed beside."""
+"""Forecast errors per series beside the baselines every model is printed with, and `evaluate` on a run's holdout.
+
+sMAPE is M3's 200|y - f| / (|y| + |f|) (0-200); MASE divides the MAE by each series' in-sample seasonal-naive MAE
+(`encoding.mase_scales`); MAPE% is NaN where the truth is 0. Every figure is in the series' own units.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-METRICS = ("MAE", "RMSE", "MAPE%", "sMAPE%", "MASE")
+from jaxseries.panel import Panel
+
+METRICS = ("sMAPE", "MASE", "MAPE%", "MAE", "RMSE")
+BASELINES = ("naive", "seasonal_naive")
 
 
-def persistence(history: np.ndarray, horizon: int) -> np.ndarray:
-    """Next values = the last value seen. history [T, k] -> [horizon, k]."""
-    return np.repeat(history[-1:], horizon, axis=0)
+def baselines(panel: Panel, fit_lengths: np.ndarray, horizon: int, season: int) -> dict[str, np.ndarray]:
+    """Naive (the last value) and seasonal naive (the last season repeated; naive for a series shorter than a
+    season) from each series' first `fit_lengths` rows: {name: [S, H]}."""
+    ends = panel.starts + fit_lengths  # the first row after each series' fitted part
+    last = panel.y[ends - 1]
+    season = max(season, 1)
+    seasonal = panel.y[np.maximum(ends[:, None] - season + np.arange(horizon) % season, 0)]
+    return {"naive": np.repeat(last[:, None], horizon, 1),
+            "seasonal_naive": np.where((fit_lengths >= season)[:, None], seasonal, last[:, None])}
 
 
-def seasonal_naive(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
-    """Next values = the value one season earlier (repeating the last season). history [T, k] -> [horizon, k]."""
-    if season <= 1 or len(history) < season:
-        return persistence(history, horizon)
-    last_season = history[-season:]
-    return np.stack([last_season[h % season] for h in range(horizon)])
-
-
-def mase_scale(train: np.ndarray, season: int) -> np.ndarray:
-    """In-sample MAE of the seasonal-naive forecast on the training part, per column (MASE's denominator)."""
-    lag = season if len(train) > season else 1
-    if len(train) <= lag:
-        return np.full(train.shape[1], np.nan)
-    scale = np.mean(np.abs(train[lag:] - train[:-lag]), axis=0)
-    return np.where(scale > 0, scale, np.nan)
-
-
-def errors(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray, axis=None) -> dict[str, np.ndarray]:
-    """MAE, RMSE, MAPE (%), sMAPE (%), MASE over `axis` (None: all). MAPE is NaN where the truth is 0."""
-    diff = predicted - actual
+def errors(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray, ids=None) -> pd.DataFrame:
+    """Per series (rows of [S, H] arrays): the METRICS."""
+    diff = np.abs(predicted - actual)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ape = np.where(actual != 0, np.abs(diff) / np.abs(actual), np.nan)
-        sape = np.where(np.abs(actual) + np.abs(predicted) > 0, 2 * np.abs(diff) / (np.abs(actual) + np.abs(predicted)), 0.0)
-        return {
-            "MAE": np.mean(np.abs(diff), axis=axis),
-            "RMSE": np.sqrt(np.mean(diff**2, axis=axis)),
-            "MAPE%": 100 * np.mean(ape, axis=axis),
-            "sMAPE%": 100 * np.mean(sape, axis=axis),
-            "MASE": np.mean(np.abs(diff) / scale, axis=axis),
-        }
+        denominator = np.abs(actual) + np.abs(predicted)
+        smape = np.mean(np.where(denominator > 0, 200 * diff / denominator, 0.0), axis=1)
+        mape = 100 * np.mean(np.where(actual != 0, diff / np.abs(actual), np.nan), axis=1)
+        mase = diff.mean(1) / scale
+    return pd.DataFrame({"sMAPE": smape, "MASE": mase, "MAPE%": mape, "MAE": diff.mean(1),
+                         "RMSE": np.sqrt(np.mean(diff**2, axis=1))}, index=ids)
 
 
-def table(actual: np.ndarray, forecasts: dict[str, np.ndarray], scale: np.ndarray) -> pd.DataFrame:
-    """Overall errors, one row per forecaster (model and baselines side by side). Arrays are [H, k]."""
-    rows = {name: {m: float(v) for m, v in errors(actual, pred, scale).items()} for name, pred in forecasts.items()}
-    return pd.DataFrame.from_dict(rows, orient="index")[list(METRICS)]
+def per_step(actual: np.ndarray, forecasts: dict[str, np.ndarray], metric: str = "MAPE%") -> pd.DataFrame:
+    """One metric by horizon step (rows) and forecaster (columns), the mean over series."""
+    columns = {}
+    for name, predicted in forecasts.items():
+        steps = [errors(actual[:, [h]], predicted[:, [h]], np.ones(len(actual)))[metric].mean()
+                 for h in range(actual.shape[1])]
+        columns[name] = steps
+    return pd.DataFrame(columns, index=pd.RangeIndex(1, actual.shape[1] + 1, name="step"))
 
 
-def per_horizon(actual: np.ndarray, forecasts: dict[str, np.ndarray], scale: np.ndarray, metric: str = "MAPE%") -> pd.DataFrame:
-    """One metric per horizon step (rows) and forecaster (columns), averaged over targets."""
-    columns = {name: errors(actual, pred, scale, axis=1)[metric] for name, pred in forecasts.items()}
-    frame = pd.DataFrame(columns, index=pd.RangeIndex(1, len(actual) + 1, name="step"))
+def report(actual, forecasts: dict[str, np.ndarray], scale, ids: pd.Index) -> dict:
+    """Per-series errors of every forecaster, their means, the errors by step and the share of series where the
+    model beats seasonal naive (by sMAPE)."""
+    per_series = {name: errors(actual, predicted, scale, ids) for name, predicted in forecasts.items()}
+    table = pd.concat(per_series, names=["forecaster"])
+    beats = np.mean(per_series["jaxseries"]["sMAPE"].to_numpy() < per_series["seasonal_naive"]["sMAPE"].to_numpy())
+    return {"overall": table.groupby(level="forecaster", sort=False).mean(), "per_series": table,
+            "per_step": per_step(actual, forecasts), "beats_seasonal_naive": float(beats)}
+
+
+def evaluate(run) -> dict:
+    """Scores the forecast from the holdout's start on the holdout, every series beside naive and seasonal naive.
+
+    Returns {"overall": forecaster x metric (the mean over series), "per_series": (forecaster, id) x metric,
+    "per_step": MAPE% by horizon step, "beats_seasonal_naive": share of series, "horizon": steps scored,
+    "series": how many}, and "auto": the candidates' table for a run trained with auto=True.
+    """
+    from jaxseries import forecasting
+
+    spec = forecasting.panel_spec(run)
+    if spec.holdout == 0:
+        raise ValueError("this run has no holdout to score: train with holdout > 0 (CLI --holdout N)")
+    history, fit_lengths = forecasting.stored_panel(run)
+    steps = spec.holdout if spec.strategy == "recursive" else min(spec.horizon, spec.holdout)
+    count = len(history.ids)
+    actual = history.y[history.starts[:, None] + fit_lengths[:, None] + np.arange(steps)]
+    model = forecasting.forecast_long(run, horizon=steps)["forecast"].to_numpy().reshape(count, steps)
+    forecasts = {"jaxseries": model, **baselines(history, fit_lengths, steps, spec.season)}
+    scale = np.array([np.nan if v is None else v for v in run.extra["panel_series"]["mase_scale"]], float)
+    ids = pd.Index(forecasting.json_ids(history.ids), name=spec.id)
+    out = {**report(actual, forecasts, scale, ids), "horizon": steps, "series": count}
+    if "auto" in run.extra:
+        out["auto"] = auto_table(run.extra["auto"])
+    return out
+
+
+def auto_table(record: dict) -> pd.DataFrame:
+    """An auto search's candidates (settings, backtest MASE, seconds), the chosen one marked."""
+    frame = pd.DataFrame(record["candidates"])
+    frame["chosen"] = [all(row[k] == v for k, v in record["chosen"].items()) for _, row in frame.iterrows()]
     return frame

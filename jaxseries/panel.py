@@ -1,5 +1,6 @@
-"""Many series at once: read a panel (a long table `id, time, target, ...`, a dict of series, a list of arrays),
-check it, and hold it as ragged rows sorted by (id, time).
+"""Every input as a panel: a long table `id, time, target, ...`, a dict of series, a list of arrays, or one series
+(an array, Series, DataFrame or CSV without an id: a panel of one, or of one series per target column), checked
+and held as ragged rows sorted by (id, time).
 
 Series may differ in length and start; the panel has one frequency. Everything is checked here, in NumPy/pandas,
 before anything compiles, and every message names the id (and time) at fault.
@@ -14,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from jaxseries import data as data_lib
+
+SERIES_ID = "series"  # the id column a single input gets (its values: the target names)
 
 
 class Panel(NamedTuple):
@@ -32,6 +35,7 @@ class Panel(NamedTuple):
     future: np.ndarray  # [R, f] known-future covariates
     static: pd.DataFrame  # [S, static columns], indexed by id
     names: dict  # covariates, future_covariates, static: column name lists
+    targets: tuple = ()  # a single input's target columns (one series each); () for a panel
 
     def series_of_rows(self) -> np.ndarray:
         return np.repeat(np.arange(len(self.ids)), self.lengths)
@@ -43,15 +47,61 @@ class Panel(NamedTuple):
         return np.concatenate([np.arange(e - c, e) for e, c in zip(ends, count)]) if len(ends) else np.zeros(0, int)
 
 
-def to_long(data, id: str | None, time: str | None) -> tuple[pd.DataFrame, str]:
-    """Any panel input -> (long DataFrame, id column name). A dict maps ids to series, frames or arrays; a list of
-    arrays gets ids 0..n-1."""
+def is_single(data, id: str | None) -> bool:
+    """Whether `data` is one series (or one table of target columns) rather than a panel."""
+    return id is None and not isinstance(data, (dict, list, Panel))
+
+
+def single_to_long(data, *, target, time, covariates, future_covariates, fill) -> tuple[pd.DataFrame, dict]:
+    """One series (array, Series, DataFrame, CSV) -> a long table with one series per target column, and the
+    load options that read it back (id, time, target, targets)."""
+    frame, _ = data_lib.check_time_index(data_lib.read_table(data, time=time), fill=fill)
+    inputs = list(covariates) + list(future_covariates)
+    targets = _names(target, frame, "target") if target is not None else _only_value_column(frame, inputs)
+    for name in inputs:
+        if name in targets:
+            raise ValueError(f"column {name!r} is both a target and a covariate: name it once")
+        if name not in frame.columns:
+            raise ValueError(f"covariate column {name!r} is not in the data; columns are {list(frame.columns)}")
+    for name in targets:
+        data_lib.numeric_columns(frame, [name], "target")  # refused here, by row and time, as for a table
+    stamped = isinstance(frame.index, pd.DatetimeIndex)
+    time = (frame.index.name or time or "time") if stamped else None
+    base = frame[inputs].reset_index(names=time) if stamped else frame[inputs].reset_index(drop=True)
+    value = targets[0] if len(targets) == 1 else "value"
+    long = pd.concat([base.assign(**{SERIES_ID: name, value: frame[name].to_numpy()}) for name in targets],
+                     ignore_index=True)
+    return long, {"id": SERIES_ID, "time": time, "target": value, "targets": tuple(targets)}
+
+
+def _only_value_column(frame: pd.DataFrame, inputs: list[str]) -> list[str]:
+    candidates = [c for c in frame.columns if c not in inputs]
+    numeric = [c for c in candidates if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    if len(candidates) == 1 or len(numeric) == 1:
+        return candidates if len(candidates) == 1 else numeric
+    raise ValueError(f"name the target column(s): target=... (CLI --target COL); the data has {candidates}")
+
+
+def _names(value, frame, role) -> list[str]:
+    names = [value] if isinstance(value, str) else list(value)
+    if not names:
+        raise ValueError(f"pass at least one {role} column")
+    for name in names:
+        if name not in frame.columns:
+            raise ValueError(f"{role} column {name!r} is not in the data; columns are {list(frame.columns)}")
+    return names
+
+
+def to_long(data, id: str | None, time: str | None) -> tuple[pd.DataFrame, str, str | None, str | None]:
+    """Any panel input -> (long DataFrame, id column, time column, the value column the series carry). A dict maps
+    ids to series, frames or arrays (a Series keeps its DatetimeIndex as the time column); a list of arrays gets
+    ids 0..n-1."""
     if isinstance(data, (str, os.PathLike)):
         data = data_lib.read_table(data)
     if isinstance(data, pd.DataFrame):
         if id is None:
             raise ValueError("a panel table needs its id column: pass id='unique_id' (CLI --id COL)")
-        return data, id
+        return data, id, time, None
     if isinstance(data, list):
         data = dict(enumerate(data))
     if not isinstance(data, dict):
@@ -60,29 +110,47 @@ def to_long(data, id: str | None, time: str | None) -> tuple[pd.DataFrame, str]:
     if not data:
         raise ValueError("the panel is empty: pass at least one series")
     id = id or "unique_id"
-    frames = []
+    frames, values = [], set()
     for key, series in data.items():
         if isinstance(series, pd.Series):
-            frame = series.to_frame(series.name if series.name is not None else "y")
+            name = series.name if series.name is not None else "y"
+            frame = series.to_frame(name)
+            values.add(name)
             if isinstance(series.index, pd.DatetimeIndex):
-                frame = frame.rename_axis(time or "ds").reset_index()
+                time = time or series.index.name or "ds"
+                frame = frame.rename_axis(time).reset_index()
         elif isinstance(series, pd.DataFrame):
-            frame = series.reset_index() if isinstance(series.index, pd.DatetimeIndex) else series.copy()
+            if isinstance(series.index, pd.DatetimeIndex):
+                time = time or series.index.name or "ds"
+                frame = series.rename_axis(time).reset_index()
+            else:
+                frame = series.copy()
         else:
             array = np.asarray(series, dtype=float)
             if array.ndim != 1:
                 raise ValueError(f"series {key!r} must be 1-D, got shape {array.shape}")
             frame = pd.DataFrame({"y": array})
+            values.add("y")
         frames.append(frame.assign(**{id: key}))
-    return pd.concat(frames, ignore_index=True), id
+    return pd.concat(frames, ignore_index=True), id, time, values.pop() if len(values) == 1 else None
 
 
-def load_panel(data, *, id: str | None, time: str | None, target: str | None, covariates=(), future_covariates=(),
-               static=()) -> Panel:
-    """Reads and checks a panel (see the module doc). Raises ValueError naming the id, time and column at fault."""
+def load_panel(data, *, id: str | None = None, time: str | None = None, target=None, covariates=(),
+               future_covariates=(), static=(), fill: bool = False) -> Panel:
+    """Reads and checks any input as a panel (see the module doc). Raises ValueError naming the id, time and
+    column at fault. `fill=True` puts a single series' irregular timestamps on their grid (interpolated)."""
     if isinstance(data, Panel):  # checked already
         return data
-    frame, id = to_long(data, id, time)
+    targets = ()
+    if is_single(data, id):
+        if static:
+            raise ValueError("static= names per-series columns of a panel: pass id= (the id column) too")
+        data, read = single_to_long(data, target=target, time=time, covariates=covariates,
+                                    future_covariates=future_covariates, fill=fill)
+        id, time, target, targets = read["id"], read["time"], read["target"], read["targets"]
+    elif fill:
+        raise ValueError("fill=True puts one series on its grid; a panel must be on its grid already: resample it")
+    frame, id, time, value_column = to_long(data, id, time)
     if any(not isinstance(c, str) for c in frame.columns):
         frame = frame.rename(columns=str)
     if len(frame) == 0:
@@ -91,19 +159,16 @@ def load_panel(data, *, id: str | None, time: str | None, target: str | None, co
         raise ValueError(f"id column {id!r} is not in the data; columns are {list(frame.columns)}")
     if time is None and "ds" in frame.columns and id == "unique_id" and target in (None, "y"):
         time = "ds"  # the long-format convention (unique_id, ds, y)
-    if target is None:
-        if "y" not in frame.columns:
-            raise ValueError(f"name the target column: target=... (CLI --target COL); columns are {list(frame.columns)}")
-        target = "y"
-    if isinstance(target, (list, tuple)):
-        if len(target) != 1:
-            raise ValueError(f"a panel takes one target column, got {list(target)}: train one panel per target")
-        target = target[0]
     names = {"covariates": list(covariates), "future_covariates": list(future_covariates), "static": list(static)}
+    target = _panel_target(frame, target, value_column, [id, time, *sum(names.values(), [])])
     for role, columns in (("target", [target]), ("time", [time] if time else []), *names.items()):
         for name in columns:
             if name not in frame.columns:
                 raise ValueError(f"{role} column {name!r} is not in the data; columns are {list(frame.columns)}")
+    missing_id = np.flatnonzero(pd.isna(frame[id]).to_numpy())
+    if len(missing_id):
+        raise ValueError(f"row {missing_id[0]} has no id (NaN in id column {id!r}; {len(missing_id)} such rows): "
+                         "give those rows an id or drop them")
     stamps, freq_hint = _stamps(frame, time, id)
     # Sort by (id, time) through integer codes and one index: no copy of the whole table, no hashing of rows.
     codes, uniques = pd.factorize(frame[id], sort=True)
@@ -135,7 +200,27 @@ def load_panel(data, *, id: str | None, time: str | None, target: str | None, co
     past = data_lib.numeric_columns(frame, names["covariates"], "covariate")
     future = data_lib.numeric_columns(frame, names["future_covariates"], "future covariate")
     static_frame = _static(frame, id, names["static"], ids, starts)
-    return Panel(id, time, target, freq, ids, starts, lengths, stamp_index, y, past, future, static_frame, names)
+    return Panel(id, time, target, freq, ids, starts, lengths, stamp_index, y, past, future, static_frame, names,
+                 targets)
+
+
+def _panel_target(frame: pd.DataFrame, target, value_column: str | None, others: list) -> str:
+    """The one target column: as named, else the one the series carry (a dict of Series), else "y", else the one
+    numeric column that is nothing else."""
+    if isinstance(target, (list, tuple)):
+        if len(target) != 1:
+            raise ValueError(f"a panel takes one target column, got {list(target)}: train one panel per target")
+        target = target[0]
+    if target is not None:
+        return target
+    if value_column is not None:
+        return value_column
+    if "y" in frame.columns:
+        return "y"
+    rest = [c for c in frame.columns if c not in others and pd.api.types.is_numeric_dtype(frame[c])]
+    if len(rest) == 1:
+        return rest[0]
+    raise ValueError(f"name the target column: target=... (CLI --target COL); columns are {list(frame.columns)}")
 
 
 def _stamps(frame: pd.DataFrame, time: str | None, id: str):
@@ -145,10 +230,7 @@ def _stamps(frame: pd.DataFrame, time: str | None, id: str):
     column = frame[time]
     if pd.api.types.is_integer_dtype(column):
         return column.to_numpy(), "step"
-    try:
-        return pd.to_datetime(column).to_numpy().astype("datetime64[ns]"), "time"  # one unit, whatever pandas infers
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"time column {time!r} has values that are not timestamps: {error}") from None
+    return data_lib.parse_times(column, time).to_numpy().astype("datetime64[ns]"), "time"
 
 
 def _target(frame: pd.DataFrame, target: str, id: str) -> np.ndarray:

@@ -6,37 +6,34 @@ from __future__ import annotations
 import matplotlib.pyplot as plt  # without a display matplotlib picks Agg itself; notebooks keep inline
 import numpy as np
 
-from jaxseries import forecasting as forecast_lib
-from jaxseries import metrics
+from jaxseries import forecasting, metrics
 from jaxseries.runs import Trained
 
 
 def plot_forecast(run, ax=None, *, forecast=None):
-    """History (the stored tail), holdout truth, the model's forecast (and interval) and both baselines, per target.
-    A panel run draws a grid of its first series (`plot_panel`)."""
-    if "panel" in run.extra:
-        return plot_panel(run, forecast=forecast)
-    spec = forecast_lib.series_spec(run)
-    history, holdout = forecast_lib.history_frames(run)
-    forecast = forecast_lib.forecast(run) if forecast is None else forecast
+    """One series: history (the stored tail), holdout truth, the model's forecast (and interval) and both
+    baselines, every target on one axes. A panel run draws a grid of its first series (`plot_panel`)."""
+    spec = forecasting.panel_spec(run)
+    if len(spec.targets) != 1:
+        return plot_panel(run, forecast=None if forecast is None or spec.targets else forecast)
+    history, fit_lengths = forecasting.stored_panel(run)
+    forecast = forecasting.forecast(run) if forecast is None else forecast
     steps = len(forecast)
-    past = history[spec.targets].to_numpy(float)
-    baselines = {"persistence": metrics.persistence(past, steps),
-                 "seasonal naive": metrics.seasonal_naive(past, steps, spec.season)}
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 4))
-    for j, target in enumerate(spec.targets):
-        ax.plot(history.index, history[target], color="black", lw=1.2, label=f"{target} (history)")
-        if len(holdout):
-            ax.plot(holdout.index, holdout[target], color="black", lw=1.2, ls="--", label=f"{target} (holdout)")
-        suffix = "" if len(spec.targets) == 1 else f"_{target}"
-        ax.plot(forecast.index, forecast[f"forecast{suffix}"], color="C0", lw=2, label="jaxseries forecast")
-        if f"lower{suffix}" in forecast:  # a prediction interval (forecast(level=...))
-            ax.fill_between(forecast.index, forecast[f"lower{suffix}"], forecast[f"upper{suffix}"], color="C0",
-                            alpha=0.2, lw=0, label="interval")
-        for k, (name, values) in enumerate(baselines.items()):
-            ax.plot(forecast.index, values[:, j], color=f"C{k + 1}", lw=1, alpha=0.8, label=name)
-    ax.set_title(f"{', '.join(spec.targets)}: {steps}-step forecast")
+    start, fitted, n = history.starts[0], fit_lengths[0], history.lengths[0]
+    stamps, values = history.stamps[start : start + n], history.y[start : start + n]
+    target = spec.targets[0]
+    ax.plot(stamps[:fitted], values[:fitted], color="black", lw=1.2, label=f"{target} (history)")
+    if n > fitted:
+        ax.plot(stamps[fitted:], values[fitted:], color="black", lw=1.2, ls="--", label=f"{target} (holdout)")
+    ax.plot(forecast.index, forecast["forecast"], color="C0", lw=2, label="jaxseries forecast")
+    if "lower" in forecast:  # a prediction interval (forecast(level=...))
+        ax.fill_between(forecast.index, forecast["lower"], forecast["upper"], color="C0", alpha=0.2, lw=0,
+                        label="interval")
+    for k, (name, baseline) in enumerate(metrics.baselines(history, fit_lengths, steps, spec.season).items()):
+        ax.plot(forecast.index, baseline[0], color=f"C{k + 1}", lw=1, alpha=0.8, label=name.replace("_", " "))
+    ax.set_title(f"{target}: {steps}-step forecast")
     ax.legend(fontsize=8, loc="upper left")
     ax.figure.autofmt_xdate()
     return ax.figure
@@ -54,7 +51,7 @@ def plot_losses(run: Trained, ax=None):
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(dict(zip(labels, handles)).values(), dict(zip(labels, handles)).keys())
     ax.set_xlabel("Adam step")
-    ax.set_ylabel("MSE (model units)")
+    ax.set_ylabel(f"{run.model_config.loss.upper()} (model units)")
     return ax.figure
 
 
@@ -67,15 +64,13 @@ def save(figure, path: str) -> str:
 def plot_panel(run, ids=None, *, count: int = 9, forecast=None, columns: int = 3):
     """A grid of a panel run's series: stored history, holdout truth, forecast (and interval when it has one).
     `ids` picks the series (default: the first `count`)."""
-    from jaxseries import panel_forecasting
-
-    spec = panel_forecasting.panel_spec(run)
-    history, fit_lengths = panel_forecasting.stored_panel(run)
-    forecast = forecast_lib.forecast(run) if forecast is None else forecast
+    spec = forecasting.panel_spec(run)
+    history, fit_lengths = forecasting.stored_panel(run)
+    forecast = forecasting.forecast_long(run) if forecast is None else forecast
     chosen = list(history.ids[:count]) if ids is None else list(ids)
     rows = -(-len(chosen) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 2.6 * rows), squeeze=False)
-    where = {key: s for s, key in enumerate(panel_forecasting.json_ids(history.ids))}
+    where = {key: s for s, key in enumerate(forecasting.json_ids(history.ids))}
     time = spec.time or "step"
     for ax, key in zip(axes.flat, chosen):
         if key not in where:

@@ -10,6 +10,9 @@ windows inside the compiled step from the pairs it drew. One window, origin o, c
 
 Values are measured from the window's level (the mean of its last `reference` observed values, known at the
 origin) and divided by the series' scale, so every series reaches the network as a scale-free shape.
+
+The recursive strategy (the seed's layout) cuts one-step-shift windows instead: rows o-L+1..o in, each with the
+known features of the row after it, and rows o-L+2..o+1 as targets; a forecast rolls it forward a row at a time.
 """
 
 from __future__ import annotations
@@ -44,36 +47,72 @@ class WindowLayout:
     horizon: int
     reference: int  # the window's level is the mean of this many last observed values
     sampling: str = "window"  # "window": every window equally likely; "series": every series equally likely
+    strategy: str = "direct"  # or "recursive" (see the module doc)
 
     def input_dim(self, arrays: PanelArrays) -> int:
         return 2 + arrays.past.shape[-1] + arrays.known.shape[-1] + 2 + arrays.static.shape[-1]
 
     def gather(self, arrays: PanelArrays, pairs, with_targets: bool = True):
-        """Windows for pairs [B, 2] (series, origin): x [B, L + H, input_dim], and y [B, H] when asked."""
+        """Windows for pairs [B, 2] (series, origin): x [B, L + H, input_dim] (recursive: [B, L, input_dim]), and
+        y [B, H] (recursive: [B, L, 1]) when asked; without targets, x and each window's level and scale."""
         series, origins = pairs[:, 0], pairs[:, 1]
         rows = origins[:, None] + jnp.arange(1 - self.context, 1)
-        ahead = origins[:, None] + jnp.arange(1, self.horizon + 1)
         at = series[:, None]
         values, observed = arrays.values[at, rows], arrays.observed[at, rows]
-        tail = observed[:, -self.reference:]
-        level = jnp.sum(values[:, -self.reference:] * tail, 1) / jnp.maximum(jnp.sum(tail, 1), 1.0)
-        scale = arrays.scale[series][:, None]
-        batch = len(origins)
-        encoder = jnp.concatenate([
-            (observed * (values - level[:, None]) / scale)[..., None], observed[..., None],
-            arrays.past[at, rows] * observed[..., None], arrays.known[at, rows],
-            jnp.zeros((batch, self.context, 2), values.dtype)], -1)
-        position = jnp.broadcast_to(jnp.arange(1, self.horizon + 1, dtype=values.dtype) / self.horizon,
-                                    (batch, self.horizon))
-        decoder = jnp.concatenate([
-            jnp.zeros((batch, self.horizon, 2 + arrays.past.shape[-1]), values.dtype), arrays.known[at, ahead],
-            position[..., None], jnp.ones((batch, self.horizon, 1), values.dtype)], -1)
-        static = jnp.broadcast_to(arrays.static[series][:, None], (batch, self.context + self.horizon,
-                                                                    arrays.static.shape[-1]))
-        x = jnp.concatenate([jnp.concatenate([encoder, decoder], 1), static], -1)
+        level, scale = self.level(values, observed), arrays.scale[series][:, None]
+        recursive = self.strategy == "recursive"
+        known = arrays.known[at, rows + 1 if recursive else rows]
+        x = self.encoder(values, observed, arrays.past[at, rows], known, arrays.static[series], level, scale)
+        if not recursive:
+            ahead = origins[:, None] + jnp.arange(1, self.horizon + 1)
+            x = jnp.concatenate([x, self.decoder(arrays.known[at, ahead], arrays.static[series], arrays.past.shape[-1])], 1)
         if not with_targets:
             return x, level, scale[:, 0]
+        if recursive:
+            return x, ((arrays.values[at, rows + 1] - level[:, None]) / scale)[..., None]
         return x, (arrays.values[at, ahead] - level[:, None]) / scale
+
+    def level(self, values, observed):
+        """The mean of each window's last `reference` observed values: [B]."""
+        tail = observed[:, -self.reference:]
+        return jnp.sum(values[:, -self.reference:] * tail, 1) / jnp.maximum(jnp.sum(tail, 1), 1.0)
+
+    def encoder(self, values, observed, past, known, static, level, scale):
+        """The context rows [B, L, input_dim]: value (from the level, scaled), observed flag, past covariates, known
+        features, two empty decoder columns, static features."""
+        batch, length = values.shape
+        return jnp.concatenate([
+            (observed * (values - level[:, None]) / scale)[..., None], observed[..., None], past * observed[..., None],
+            known, jnp.zeros((batch, length, 2), values.dtype),
+            jnp.broadcast_to(static[:, None], (batch, length, static.shape[-1]))], -1)
+
+    def decoder(self, known, static, past_columns: int):
+        """The forecast rows [B, H, input_dim]: known features, the step's position k/H and a flag."""
+        batch, dtype = known.shape[0], known.dtype
+        position = jnp.broadcast_to(jnp.arange(1, self.horizon + 1, dtype=dtype) / self.horizon, (batch, self.horizon))
+        return jnp.concatenate([
+            jnp.zeros((batch, self.horizon, 2 + past_columns), dtype), known, position[..., None],
+            jnp.ones((batch, self.horizon, 1), dtype),
+            jnp.broadcast_to(static[:, None], (batch, self.horizon, static.shape[-1]))], -1)
+
+    def rollout(self, predict, arrays: PanelArrays, pairs, steps: int):
+        """Recursive forecasts from pairs [B, 2]: `predict` (windows -> outputs [B, L, 1]) reads the window, its last
+        output becomes the next row, the window slides; [B, steps] transformed values (seasonal indices removed)."""
+        series, origins = pairs[:, 0], pairs[:, 1]
+        rows = origins[:, None] + jnp.arange(1 - self.context, 1)
+        at, scale, static = series[:, None], arrays.scale[series][:, None], arrays.static[series]
+        values, observed = arrays.values[at, rows], arrays.observed[at, rows]
+        no_past = jnp.zeros(values.shape + (arrays.past.shape[-1],), values.dtype)  # refused for this strategy
+
+        def step(window, j):
+            values, observed = window
+            level = self.level(values, observed)
+            x = self.encoder(values, observed, no_past, arrays.known[at, rows + 1 + j], static, level, scale)
+            next_value = level + scale[:, 0] * predict(x)[:, -1, 0]
+            slide = lambda a, new: jnp.concatenate([a[:, 1:], new[:, None]], 1)  # noqa: E731
+            return (slide(values, next_value), slide(observed, jnp.ones_like(next_value))), next_value
+
+        return jax.lax.scan(step, (values, observed), jnp.arange(steps))[1].T
 
     def sample(self, arrays: PanelArrays, key, batch_size: int):
         """Pair indices for one batch of the "series" sampling: a series uniformly, then one of its windows."""
