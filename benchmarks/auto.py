@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 import jaxseries as js
-from jaxseries import forecasting
 
 from accuracy import generated
 from common import machine, verdict
@@ -72,7 +71,7 @@ def score(series: pd.Series, name: str) -> tuple[list[str], dict]:
             results[how].append((report.loc["jaxseries", "MAPE%"], report.loc["jaxseries", "MASE"]))
             if how == "auto":
                 chosen.append(run.extra["auto"]["chosen"]["context"])
-    scale = forecasting.series_spec(run).mase_scale[0]
+    scale = run.extra["panel_series"]["mase_scale"][0]
     naive = report.loc["seasonal_naive"]
     rows = [f"| {name} | seasonal naive | {naive['MAPE%']:.2f} | {naive['MASE']:.3f} | | |"]
     references = {"seasonal naive": naive["MASE"]}

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import common  # noqa: E402
 import jaxseries as js  # noqa: E402
-from jaxseries.panel_forecasting import panel_errors  # noqa: E402
+from jaxseries.metrics import errors as panel_errors  # noqa: E402
 
 HORIZON, SEASON = 18, 12
 

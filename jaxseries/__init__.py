@@ -30,7 +30,7 @@ def __getattr__(name):
     module = importlib.import_module(f"jaxseries.{_LAZY[name] or name}")
     return module if _LAZY[name] is None else getattr(module, name)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Backtest",

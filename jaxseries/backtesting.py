@@ -99,7 +99,7 @@ def backtest(panel: Panel, options: SeriesOptions, *, folds: int, stride: int = 
     validation = window_settings(panel, options)["validation"]
     windows = len(panel.ids) * (validation - options.horizon + 1)  # the windows an interval is calibrated on
     leave_one_out = level is not None and (windows < intervals.min_folds(level) or options.strategy == "recursive")
-    if leave_one_out and folds * len(panel.ids) < intervals.min_folds(level) + len(panel.ids):
+    if leave_one_out and (folds - 1) * len(panel.ids) < intervals.min_folds(level) - 1:
         raise ValueError(f"a {level:.0%} interval needs at least {intervals.min_folds(level)} validation windows to "
                          f"calibrate on, or as many other folds; this backtest has {windows} and {folds - 1}: "
                          "add folds, raise validation=, or ask for a lower level (or level=None)")
@@ -113,6 +113,7 @@ def backtest(panel: Panel, options: SeriesOptions, *, folds: int, stride: int = 
     lower = upper = coverage = calibration = None
     if level is not None:
         lower, upper, calibration = _intervals(runs, outputs, actual, level, leave_one_out)
+        lower, upper = intervals.around(forecast, lower, upper)
         coverage = intervals.coverage(lower, upper, actual)
     return _report(runs, panel, fit_lengths, actual, forecast, lower, upper, level, coverage, calibration,
                    options.refit, clock.perf_counter() - started)

@@ -78,7 +78,8 @@ def _series_options(parser) -> None:
     parser.add_argument("--loss", choices=["mse", "mae", "huber"], help="training loss (default: mae)")
     parser.add_argument("--sampling", choices=["window", "series"], default="window",
                         help="panel batches: every window equally likely, or every series")
-    parser.add_argument("--target", action="append", required=True, help="target column (repeat for several)")
+    parser.add_argument("--target", action="append",
+                        help="target column (repeat for several; default: the one value column, or y)")
     parser.add_argument("--time", help="timestamp column (calendar features, frequency, timestamps in forecasts)")
     parser.add_argument("--horizon", type=int, required=True, help="steps to forecast")
     parser.add_argument("--steps", type=int, default=1500, help="most Adam steps (early stopping may end sooner)")

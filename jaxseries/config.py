@@ -174,8 +174,6 @@ def series_options(**options) -> SeriesOptions:
                         "measured from its own level (one recipe for one series and for panels): drop it")
     if unknown:
         raise TypeError(f"unknown option(s) {unknown}; the forecaster's options are {sorted(known)}")
-    if options.get("holdout") == 0:
-        options["holdout"] = None
     return SeriesOptions(**options)
 
 

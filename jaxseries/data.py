@@ -73,7 +73,7 @@ def parse_times(column: pd.Series, name: str) -> pd.DatetimeIndex:
         stamps, failure = pd.DatetimeIndex(pd.to_datetime(column)), None
     except (ValueError, TypeError) as error:
         stamps, failure = None, error
-    if column.dtype == object and column.astype(str).str.match(SLASHED_DATE).all():
+    if pd.api.types.is_string_dtype(column) and column.astype(str).str.match(SLASHED_DATE).all():
         try:
             day_first = pd.DatetimeIndex(pd.to_datetime(column, dayfirst=True))
         except (ValueError, TypeError):

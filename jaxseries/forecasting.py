@@ -45,6 +45,16 @@ def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None =
         raise ValueError(f"series {panel.ids[short[0]]!r} has {panel.lengths[short[0]]} rows, but holdout {holdout} + "
                          f"validation {validation} + 1 needs {holdout + validation + 1} ({len(short)} series that "
                          "short): drop them, or shorten holdout/validation")
+    # a training window needs its targets (horizon rows; recursive: one) before the validation rows, and its context
+    # `min_observed` real rows (recursive: all of it); shorter series in a panel are forecast by what the others taught
+    window = (1 + window_settings(panel, options)["context"]) if options.strategy == "recursive" else \
+        options.horizon + options.min_observed
+    longest = int(np.argmax(fit_lengths))
+    if fit_lengths[longest] < window + validation:
+        name = "series" if len(panel.ids) == 1 else f"the longest of the {len(panel.ids)} series,"
+        raise ValueError(f"{name} {panel.ids[longest]!r} has {panel.lengths[longest]} rows, but holdout {holdout} + "
+                         f"validation {validation} + {window} for one training window need "
+                         f"{holdout + validation + window}: supply more data or shorten holdout/validation/horizon")
     spec, levels, seasonal, arrays, width, pairs = _encode(panel, fit_lengths, validation, options)
     layout = spec.layout()
     x_val, y_val = gather_all(layout, arrays, validation_pairs(spec, len(panel.ids), width))
@@ -63,8 +73,12 @@ def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None =
         return tuple(dataclasses.replace(config, seed=s) for s in seeds) if options.members > 1 else config
 
     def extra(spec, levels, seasonal):
+        # forecasts deseasonalize with the indices of every row before the holdout (known at the origin), as a
+        # forecast from new data does; the validation windows with the training part's (`seasonal_train`)
+        forecasting = seasonal_indices(panel, fit_lengths, spec)
         return {**(notes or {}), "panel": dataclasses.asdict(spec),
-                "panel_series": _series_table(panel, levels, seasonal, fit_lengths, spec.season),
+                "panel_series": {**_series_table(panel, levels, forecasting, fit_lengths, spec.season),
+                                 "seasonal_train": seasonal.round(8).tolist()},
                 "panel_rows": _stored_rows(panel, spec, fit_lengths)}
 
     if options.mode == "local":
@@ -277,7 +291,8 @@ def series_units(out, base, scale, seasonal, transform: str, level=None, widenin
         return forecast, None, None
     low, high = intervals.member_interval(predicted, level, axis=0)
     widening = scale[:, None] * widening[None]
-    return forecast, untransformed(low - widening, transform), untransformed(high + widening, transform)
+    return forecast, *intervals.around(forecast, untransformed(low - widening, transform),
+                                       untransformed(high + widening, transform))
 
 
 def model_outputs(run, x: np.ndarray, ids: list) -> np.ndarray:
@@ -321,8 +336,8 @@ def calibration_widening(run, level: float) -> np.ndarray:
                          "calibration= from js.backtest for an interval")
     table = run.extra["panel_series"]
     history, fit_lengths = stored_panel(run)
-    arrays, width = build_arrays(history, spec, np.asarray(table["levels"]), np.asarray(table["seasonal"]),
-                                 fit_lengths)
+    seasonal = np.asarray(table.get("seasonal_train", table["seasonal"]))  # 0.1 runs stored only these
+    arrays, width = build_arrays(history, spec, np.asarray(table["levels"]), seasonal, fit_lengths)
     pairs = validation_pairs(spec, len(history.ids), width)
     x_val, y_val = gather_all(spec.layout(), arrays, pairs)
     out = model_outputs(run, x_val, [json_ids(history.ids)[s] for s in pairs[:, 0]])

@@ -60,3 +60,9 @@ def leave_one_out_widening(fold_scores: np.ndarray, level: float) -> np.ndarray:
 def coverage(lower: np.ndarray, upper: np.ndarray, actual: np.ndarray) -> float:
     """The share of true values inside their interval."""
     return float(np.mean((lower <= actual) & (actual <= upper)))
+
+
+def around(forecast: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The interval stretched to hold its point forecast: a negative widening (members that disagree more than the
+    validation windows did) may shrink it past the members' mean, and coverage only grows from this."""
+    return np.minimum(lower, forecast), np.maximum(upper, forecast)

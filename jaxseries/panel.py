@@ -55,7 +55,11 @@ def is_single(data, id: str | None) -> bool:
 def single_to_long(data, *, target, time, covariates, future_covariates, fill) -> tuple[pd.DataFrame, dict]:
     """One series (array, Series, DataFrame, CSV) -> a long table with one series per target column, and the
     load options that read it back (id, time, target, targets)."""
-    frame, _ = data_lib.check_time_index(data_lib.read_table(data, time=time), fill=fill)
+    table = data_lib.read_table(data, time=time)
+    time = time or _time_column(table)
+    if time is not None and time in table.columns:
+        table = data_lib.read_table(table, time=time)
+    frame, _ = data_lib.check_time_index(table, fill=fill)
     inputs = list(covariates) + list(future_covariates)
     targets = _names(target, frame, "target") if target is not None else _only_value_column(frame, inputs)
     for name in inputs:
@@ -72,6 +76,23 @@ def single_to_long(data, *, target, time, covariates, future_covariates, fill) -
     long = pd.concat([base.assign(**{SERIES_ID: name, value: frame[name].to_numpy()}) for name in targets],
                      ignore_index=True)
     return long, {"id": SERIES_ID, "time": time, "target": value, "targets": tuple(targets)}
+
+
+def _time_column(frame: pd.DataFrame) -> str | None:
+    """The one text column, when there is one and it holds dates (a CSV's `month` column): timestamps are kept
+    without `time=`."""
+    if isinstance(frame.index, pd.DatetimeIndex):
+        return None
+    text = [c for c in frame.columns if pd.api.types.is_string_dtype(frame[c]) or frame[c].dtype == object]
+    if len(text) != 1:
+        return None
+    for day_first in (False, True):  # either reading makes it a time column; parse_times then says which
+        try:
+            pd.to_datetime(frame[text[0]], dayfirst=day_first)
+            return text[0]
+        except (ValueError, TypeError):
+            pass
+    return None
 
 
 def _only_value_column(frame: pd.DataFrame, inputs: list[str]) -> list[str]:

@@ -17,7 +17,7 @@ def test_auto_scores_every_candidate_before_the_holdout_and_trains_the_best():
     scores = {c["context"]: c["MASE"] for c in record["candidates"]}
     assert sorted(scores) == [12, 24, 36] and all(np.isfinite(list(scores.values())))
     assert record["chosen"]["context"] == min(scores, key=scores.get)
-    assert js.forecasting.series_spec(run).context == record["chosen"]["context"]  # the run is the chosen one
+    assert run.extra["panel"]["context"] == record["chosen"]["context"]  # the run is the chosen one
     table = js.evaluate(run)["auto"]
     assert table["chosen"].sum() == 1 and table.loc[table.chosen, "context"].item() == record["chosen"]["context"]
     # the holdout is never read: wildly different holdout rows leave every candidate's score as it was
@@ -27,8 +27,7 @@ def test_auto_scores_every_candidate_before_the_holdout_and_trains_the_best():
     assert again["candidates"] == record["candidates"] or \
         [c["MASE"] for c in again["candidates"]] == pytest.approx([c["MASE"] for c in record["candidates"]])
     # a setting passed explicitly is not searched
-    assert auto.candidates(12, panel=False, context=12) == [{"context": 12, "transform": "none"}]
-    assert auto.candidates(12, panel=True, transform="log") == [{"context": c, "transform": "log"} for c in (24, 12, 36)]
+    assert auto.candidates(12, context=12) == [{"context": 12}]
 
 
 def test_the_budget_skips_the_candidates_that_would_not_fit(monkeypatch):
@@ -36,14 +35,14 @@ def test_the_budget_skips_the_candidates_that_would_not_fit(monkeypatch):
     monkeypatch.setattr(auto, "now", lambda: float(next(ticks)))
     run = js.train_series(seasonal_series(n=96), horizon=6, holdout=6, auto=True, budget_s=30, **FAST)
     record = run.extra["auto"]
-    assert [c["context"] for c in record["candidates"]] == [24] and record["chosen"] == {"context": 24, "transform": "none"}
+    assert [c["context"] for c in record["candidates"]] == [24] and record["chosen"] == {"context": 24}
     assert [c["context"] for c in record["not_run"]] == [12, 36] and record["budget_s"] == 30
 
 
 def test_auto_on_a_panel_chooses_one_context_for_every_series():
     run = js.train_series(make_panel(lengths=(60, 52, 56)), id="unique_id", holdout=4, auto=True, **PANEL_FAST)
     record = run.extra["auto"]
-    assert len(record["candidates"]) == 3 and record["folds"] == 1
+    assert len(record["candidates"]) == 3 and record["folds"] == auto.FOLDS["few"]  # 3 series: a few, 4 origins
     assert run.extra["panel"]["context"] == record["chosen"]["context"]
     assert "auto" in js.evaluate(run)
 
@@ -54,10 +53,9 @@ def test_auto_refuses_a_tiny_budget_and_a_grid_no_series_fits(tmp_path):
     assert not (tmp_path / "run").exists()
     with pytest.raises(ValueError, match=r"budget_s= caps the auto search: pass auto=True too"):
         js.train_series(seasonal_series(), horizon=6, budget_s=60, **FAST)
-    with pytest.raises(ValueError, match=r"no candidate of the auto grid fits .* the longest context it allows is 3"):
-        js.train_series(seasonal_series(n=48), horizon=6, holdout=6, auto=True, **FAST)
-    assert auto.candidates(12, panel=False) == [{"context": 24, "transform": "none"}, {"context": 12, "transform": "none"},
-                                                {"context": 36, "transform": "none"}]
+    with pytest.raises(ValueError, match=r"no candidate of the auto grid fits before the holdout: series 'y' has 20 rows"):
+        js.train_series(seasonal_series(n=20), horizon=6, holdout=6, auto=True, **FAST)
+    assert auto.candidates(12) == [{"context": 24}, {"context": 12}, {"context": 36}]
 
 
 def test_cli_auto_prints_and_stores_the_candidates(tmp_path, capsys):

@@ -18,12 +18,12 @@ def fold_forecasts(result, fold):
 @pytest.mark.parametrize("refit", [True, False])
 def test_a_spike_after_an_origin_is_seen_by_no_fold_before_it(refit):
     series = seasonal_series(72)
-    clean = js.backtest(series, folds=4, stride=2, refit=refit, members=2, **SMALL)
-    origins = clean.forecasts.groupby("fold")["origin"].first()
-    spike_at = series.index.get_loc(origins[2]) + 1  # the row right after fold 2's origin
+    clean = js.backtest(series, folds=4, stride=2, refit=refit, members=2, level=None, **SMALL)
+    origins = clean.forecasts.groupby("fold")["cutoff"].first()
+    spike_at = series.index.get_loc(origins[2]) + 1  # the row right after fold 2's origin (its cutoff)
     spiked = series.copy()
     spiked.iloc[spike_at] *= 5
-    result = js.backtest(spiked, folds=4, stride=2, refit=refit, members=2, **SMALL)
+    result = js.backtest(spiked, folds=4, stride=2, refit=refit, members=2, level=None, **SMALL)
     for fold in range(3):  # folds 0-2 have their origins before the spike
         np.testing.assert_array_equal(fold_forecasts(result, fold), fold_forecasts(clean, fold))
     assert not np.allclose(fold_forecasts(result, 3), fold_forecasts(clean, 3))  # the spike is in fold 3's input
@@ -34,9 +34,9 @@ def test_a_spike_after_an_origin_is_seen_by_no_fold_before_it(refit):
 def test_a_refit_fold_equals_train_series_on_the_data_up_to_its_origin():
     series = seasonal_series(72)
     result = js.backtest(series, folds=3, stride=2, refit=True, level=None, **SMALL)
-    for fold in (0, 2):  # fold 0 is padded to fold 2's window count, fold 2 is not
-        origin = result.forecasts.loc[result.forecasts["fold"] == fold, "origin"].iloc[0]
-        single = js.train_series(series.loc[:origin], **SMALL)
+    for fold in (0, 2):
+        cutoff = result.forecasts.loc[result.forecasts["fold"] == fold, "cutoff"].iloc[0]
+        single = js.train_series(series.loc[:cutoff], **SMALL)
         np.testing.assert_allclose(fold_forecasts(result, fold), js.forecast(single)["forecast"], rtol=1e-4)
         assert result.best_steps[fold, 0] == single.best_step
 
@@ -44,15 +44,17 @@ def test_a_refit_fold_equals_train_series_on_the_data_up_to_its_origin():
 def test_report_holds_folds_baselines_and_a_calibrated_interval():
     series = seasonal_series(84)
     result = js.backtest(series, folds=6, members=3, level=0.8, **SMALL)
-    assert list(result.overall.index) == ["jaxseries", "persistence", "seasonal_naive"]
+    assert list(result.overall.index) == ["jaxseries", "naive", "seasonal_naive"]
     assert result.folds.shape[0] == 6 * 3 and len(result.forecasts) == 6 * 3
     table = result.forecasts
+    assert list(table.columns[:4]) == ["fold", "time", "step", "cutoff"]
     last = table[table["fold"] == 5]
     np.testing.assert_allclose(last["actual"], series.iloc[-3:].to_numpy())  # the last fold ends at the last row
     np.testing.assert_allclose(last["seasonal_naive"], series.iloc[-15:-12].to_numpy())
+    assert (last["cutoff"] == series.index[-4]).all()
     inside = (table["lower"] <= table["actual"]) & (table["actual"] <= table["upper"])
     assert result.coverage == pytest.approx(inside.mean())
-    assert np.asarray(result.calibration["widening"]).shape == (3, 1)
+    assert np.asarray(result.calibration["widening"]).shape == (3,)
     assert json.loads(json.dumps(result.to_json()))["coverage"] == pytest.approx(result.coverage)
     assert result.chosen_steps == int(np.median(result.best_steps))
 
@@ -61,17 +63,19 @@ def test_forecast_interval_uses_members_and_calibration():
     series = seasonal_series(84)
     run = js.train_series(series, holdout=3, members=3, **SMALL)
     result = js.backtest(series.iloc[:-3], folds=6, members=3, **SMALL)
-    plain = js.forecast(run, level=0.8)
+    plain = js.forecast(run, level=0.8)  # the members' spread, calibrated on the 4 validation windows
     calibrated = js.forecast(run, calibration=result.calibration)
     np.testing.assert_allclose(plain["forecast"], calibrated["forecast"])
-    assert (plain["lower"] <= plain["upper"]).all()
-    widening = np.asarray(result.calibration["widening"])[:, 0]
-    wider = (calibrated["upper"] - calibrated["lower"]) > (plain["upper"] - plain["lower"])
+    assert (plain["lower"] <= plain["upper"]).all() and (calibrated["lower"] <= calibrated["upper"]).all()
+    members = js.forecast(run, level=0.8, calibration=dict(result.calibration, widening=[0.0] * 3))
+    widening = np.asarray(result.calibration["widening"])
+    wider = (calibrated["upper"] - calibrated["lower"]) > (members["upper"] - members["lower"])
     np.testing.assert_array_equal(wider.to_numpy(), widening > 0)
     with pytest.raises(ValueError, match="calibration is for level 0.8"):
         js.forecast(run, level=0.9, calibration=result.calibration)
-    with pytest.raises(ValueError, match="one model has no spread"):
-        js.forecast(run.member(0), level=0.8)
+    one = js.train_series(series, holdout=3, **SMALL)
+    with pytest.raises(ValueError, match="a 95% interval needs at least 19 validation windows"):
+        js.forecast(one, level=0.95)
 
 
 def test_conformal_quantile_rank_and_coverage_by_hand():
@@ -92,7 +96,7 @@ def test_conformal_quantile_rank_and_coverage_by_hand():
     (dict(folds=2, stride=0), "stride must be"),
     (dict(folds=2, members=0), "members must be"),
     (dict(folds=2, level=1.5), "level must be a coverage"),
-    (dict(folds=60), "supports at most 37 folds"),
+    (dict(folds=70), "allows at most 63 folds"),
     (dict(folds=2, horizon=0), "horizon must be"),
 ])
 def test_bad_backtest_arguments_fail_before_training(kwargs, message):
@@ -111,9 +115,9 @@ def test_backtest_cli_table_json_and_csv(tmp_path):
     as_json = run_cli(*common, "--json")
     assert as_json.returncode == 0, as_json.stderr
     report = json.loads(as_json.stdout)
-    assert set(report["overall"]) == {"jaxseries", "persistence", "seasonal_naive"} and len(report["folds"]) == 15
+    assert set(report["overall"]) == {"jaxseries", "naive", "seasonal_naive"} and len(report["folds"]) == 15
     too_many = run_cli(*common[:-3], "--folds", "99")
-    assert too_many.returncode == 2 and "supports at most" in too_many.stderr
+    assert too_many.returncode == 2 and "allows at most" in too_many.stderr
 
 
 def test_ensemble_members_stop_at_their_own_patience_like_single_runs():

@@ -76,7 +76,6 @@ def test_seed_facade_checks_sequence_shape(tmp_path):
 # ---- raw series (forecasting) ----
 import pandas as pd  # noqa: E402
 
-from jaxseries import forecasting  # noqa: E402
 
 
 def month_frame(n=60):
@@ -87,7 +86,7 @@ def month_frame(n=60):
 SERIES_CASES = [
     (lambda f: f.assign(y=f.y.where(f.index != 7, np.nan)), {}, ["'y'", "NaN", "row 7", "2001-08"]),
     (lambda f: f.assign(y=f.y.where(f.index != 3, np.inf)), {}, ["'y'", "±inf", "row 3"]),
-    (lambda f: f.iloc[:20], {}, ["20 rows", "needs at least"]),
+    (lambda f: f.iloc[:6], {}, ["has 6 rows", "holdout 3 + validation 3 + 1 needs 7"]),
     (lambda f: f.iloc[::-1], {}, ["not sorted"]),
     (lambda f: pd.concat([f.iloc[:5], f.iloc[4:]]), {}, ["appears more than once"]),
     (lambda f: f.drop(index=10), {}, ["irregularly spaced", "fill=True"]),
@@ -104,7 +103,7 @@ SERIES_CASES = [
 def test_series_rejected_before_anything_is_written(tmp_path, change, kwargs, words):
     kwargs = {"target": "y", "time": "month", "horizon": 3, "holdout": 3, **kwargs}
     with pytest.raises(ValueError) as caught:
-        forecasting.train_series(change(month_frame()), checkpoint_dir=tmp_path / "run", steps=5, progress=False,
+        js.train_series(change(month_frame()), checkpoint_dir=tmp_path / "run", steps=5, progress=False,
                                  **kwargs)
     for word in words:
         assert word in str(caught.value), (word, str(caught.value))
@@ -113,4 +112,4 @@ def test_series_rejected_before_anything_is_written(tmp_path, change, kwargs, wo
 
 def test_missing_csv_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        forecasting.train_series(tmp_path / "none.csv", horizon=3)
+        js.train_series(tmp_path / "none.csv", horizon=3)

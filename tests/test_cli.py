@@ -39,7 +39,7 @@ def test_train_forecast_evaluate_end_to_end(tmp_path):
     trained = run_cli("train", "s.csv", "--target", "sales", "--time", "month", "--horizon", "6", "--holdout", "6",
                       "--out", "run", "--steps", "40", "--no-progress", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
-    assert "seasonal_naive" in trained.stdout and "persistence" in trained.stdout
+    assert "seasonal_naive" in trained.stdout and "naive" in trained.stdout
     forecast = run_cli("forecast", "run", "--csv", "f.csv", "--plot", "f.png", cwd=tmp_path)
     assert forecast.returncode == 0, forecast.stderr
     frame = pd.read_csv(tmp_path / "f.csv")
@@ -49,11 +49,11 @@ def test_train_forecast_evaluate_end_to_end(tmp_path):
     report = run_cli("evaluate", "run", "--json", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     scores = json.loads(report.stdout)
-    assert set(scores["metrics"]) == {"jaxseries", "persistence", "seasonal_naive"}
+    assert set(scores["metrics"]) == {"jaxseries", "naive", "seasonal_naive"}
     assert scores["horizon"] == 6 and len(scores["per_step_mape"]["jaxseries"]) == 6
     assert js.load(tmp_path / "run").model_config.head == "horizon"  # the Python API reads CLI runs (direct decoder)
-    single_interval = run_cli("forecast", "run", "--csv", "g.csv", "--level", "0.8", cwd=tmp_path)
-    assert single_interval.returncode == 2 and "one model has no spread" in single_interval.stderr
+    too_wide = run_cli("forecast", "run", "--csv", "g.csv", "--level", "0.95", cwd=tmp_path)
+    assert too_wide.returncode == 2 and "a 95% interval needs at least 19 validation windows" in too_wide.stderr
 
 
 def test_cli_ensemble_checkpoints_resumes_and_forecasts_an_interval(tmp_path):
@@ -61,7 +61,8 @@ def test_cli_ensemble_checkpoints_resumes_and_forecasts_an_interval(tmp_path):
 
     small_csv(tmp_path / "s.csv")
     common = ["train", "s.csv", "--target", "sales", "--time", "month", "--horizon", "6", "--holdout", "6",
-              "--out", "run", "--members", "2", "--checkpoint-every", "10", "--hidden-dim", "8", "--no-progress"]
+              "--out", "run", "--members", "2", "--checkpoint-every", "10", "--hidden-dim", "8", "--no-progress",
+              "--validation", "10"]  # 5 validation windows: enough to calibrate an 80% interval
     first = run_cli(*common, "--steps", "20", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     resumed = run_cli(*common, "--steps", "40", "--resume", cwd=tmp_path)
@@ -80,7 +81,7 @@ def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path):
         (["--target", "sales", "--time", "when"], "time column 'when' is not in the data"),
         (["--target", "sales", "--holdout", "0"], "holdout must be >= 1"),
         (["--target", "sales", "--horizon", "0"], "horizon must be >= 1"),
-        (["--target", "sales", "--context", "50"], "needs at least"),
+        (["--target", "sales", "--validation", "70"], "validation 70 + 1 needs 71"),
     ]:
         args = ["train", "s.csv", "--horizon", "3", "--out", "run", "--time", "month", *extra]
         if "--horizon" in extra:

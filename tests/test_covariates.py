@@ -1,4 +1,4 @@
-"""Covariates that move the forecast: the horizon decoder sees each step's known features, and its reference row's."""
+"""Covariates that move the forecast: the horizon decoder sees each step's known features."""
 
 import os
 import sys
@@ -8,12 +8,14 @@ import pandas as pd
 import pytest
 
 import jaxseries as js
+import jax.numpy as jnp
+
 from jaxseries import encoding
+from jaxseries.config import SeriesOptions
+from jaxseries.panel import load_panel
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 from decoder import leading, price, promotion  # noqa: E402  (the benchmark's generated series)
-
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
 
 def backtest_errors(frame, **options):
@@ -43,29 +45,21 @@ def test_a_past_driver_leading_by_three_steps_improves_the_first_steps():
     assert first_with < 0.9 * first_without, (first_with, first_without)
 
 
-def test_decoder_rows_carry_the_step_and_its_reference_rows_known_features():
+def test_decoder_rows_carry_each_steps_known_features_and_no_value_after_the_origin():
     frame = promotion(120)
-    series = encoding.load_series(frame, "sales", None, False, [], ["promo"], "direct")
-    args = encoding.check_series_args(14, None, None, None, "direct", "none", "auto", None)
-    plan = encoding.plan_windows(series, args, "direct", "auto", None, 100)
-    spec, encoded = encoding.fit_scaling(series, plan, 100, "none", True, 0)
-    assert spec.decoder == "horizon" and spec.normalize == "season" and spec.season == 7
+    panel = load_panel(frame, target="sales", future_covariates=["promo"])
+    options = SeriesOptions(horizon=14, calendar=False)
+    spec, levels = encoding.fit_spec(panel, panel.lengths, options, 14)
+    arrays, width = encoding.build_arrays(panel, spec, levels, np.zeros((1, spec.season)), panel.lengths)
     origin = 60
-    x = encoded.direct(np.array([origin]), with_targets=False)[0]
-    q = encoded.known.shape[1]
-    assert x.shape == (spec.context + 14, 1 + 2 * q + 2)
+    x = np.asarray(spec.layout().gather(arrays, jnp.array([[0, origin]]), with_targets=False)[0][0])
+    promo = (frame["promo"].to_numpy() - spec.future_center[0]) / spec.future_scale[0]
+    column = origin - (width - len(frame))  # the origin's row of the series
+    assert x.shape == (spec.context + 14, 2 + 1 + 2) and spec.season == 7
     decoder = x[spec.context:]
     for k in range(1, 15):
-        reference = origin + k - 7 * int(np.ceil(k / 7))
-        np.testing.assert_allclose(decoder[k - 1, 1 : 1 + q], encoded.known[origin + k])
-        np.testing.assert_allclose(decoder[k - 1, 1 + q : 1 + 2 * q], encoded.known[reference])
+        assert decoder[k - 1, 2] == pytest.approx(promo[column + k])  # the step's own known feature
         assert decoder[k - 1, -2] == pytest.approx(k / 14) and decoder[k - 1, -1] == 1
-    assert not x[: spec.context, 1 + q :].any()  # context rows leave the decoder's columns empty
-    assert not decoder[:, 0].any()  # no target value is read after the origin
-
-
-def test_a_run_saved_before_the_decoder_still_loads_and_forecasts_the_same():
-    run = js.load(os.path.join(FIXTURES, "series-run-last-head"))
-    assert run.model_config.head == "last" and encoding.SeriesSpec(**run.extra["series"]).decoder == "last"
-    expected = pd.read_csv(os.path.join(FIXTURES, "series-run-last-head-forecast.csv"), index_col=0, parse_dates=True)
-    np.testing.assert_allclose(js.forecast(run)["forecast"].to_numpy(), expected["forecast"].to_numpy(), rtol=1e-5)
+    np.testing.assert_allclose(x[: spec.context, 2], promo[column - spec.context + 1 : column + 1], rtol=1e-6)
+    assert not x[: spec.context, 3:].any()  # context rows leave the decoder's columns empty
+    assert not decoder[:, :2].any()  # no target value (nor its observed flag) is read after the origin

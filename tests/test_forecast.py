@@ -1,4 +1,8 @@
+"""One series is a panel of one: every input form runs the one forecaster and gets the same answer; timestamps,
+several targets, the recursive strategy, short histories, metrics, saved runs."""
+
 import dataclasses
+import os
 
 import numpy as np
 import pandas as pd
@@ -6,11 +10,11 @@ import pytest
 
 import jaxseries as js
 from jaxseries import data as data_lib
-from jaxseries import encoding as E
-from jaxseries import forecasting as F
-from jaxseries import metrics
+from jaxseries import forecasting, metrics
+from jaxseries.panel import load_panel
 
 FAST = dict(steps=60, eval_every=10, hidden_dim=8, progress=False)
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
 
 def monthly(values, start="2000-01"):
@@ -23,139 +27,98 @@ def seasonal_series(n=96, seed=0):
     return monthly(100 * np.exp(0.01 * t + 0.2 * np.sin(2 * np.pi * t / 12) + noise))
 
 
-def spec(**overrides):
-    base = dict(targets=["y"], covariates=[], future_covariates=[], time=None, freq=None, season=4, context=3,
-                horizon=2, holdout=0, validation=2, strategy="direct", transforms=["none"], normalize="window",
-                calendar=False, target_center=[0.0], target_scale=[2.0], covariate_center=[], covariate_scale=[],
-                future_center=[], future_scale=[], mase_scale=[1.0])
-    return E.SeriesSpec(**{**base, **overrides})
+def test_every_input_form_of_one_series_gives_the_same_forecast_as_a_panel_of_one(tmp_path):
+    series = seasonal_series(72).rename("sales").rename_axis("month")
+    frame = series.reset_index()
+    frame.to_csv(tmp_path / "sales.csv", index=False)
+    long = frame.rename(columns={"month": "ds", "sales": "y"}).assign(unique_id="shop")
+    options = dict(horizon=6, holdout=6, **FAST)
+    reference = js.forecast(js.train_series(series, **options))
+    assert list(reference.columns) == ["forecast"] and reference.index.name == "month"
+    assert reference.index[0] == pd.Timestamp("2005-07-01")  # the holdout's first month: the timestamps are kept
+    forms = {"frame": dict(data=frame, time="month"), "csv": dict(data=tmp_path / "sales.csv", time="month"),
+             "dict": dict(data={"shop": series}), "long": dict(data=long, id="unique_id")}
+    for name, form in forms.items():
+        out = js.forecast(js.train_series(**form, **options))
+        values = out["forecast"].to_numpy()
+        np.testing.assert_allclose(values, reference["forecast"].to_numpy(), rtol=1e-5, err_msg=name)
+        stamps = out.index if name in ("frame", "csv") else pd.DatetimeIndex(out.iloc[:, 1])
+        assert (stamps == reference.index).all(), name
+    array_run = js.train_series(series.to_numpy(), **options)  # no timestamps: integer steps, no season
+    assert js.forecast(array_run).index.name == "step" and forecasting.panel_spec(array_run).season == 1
 
 
-def encoded(spec_, values, known=None):
-    values = np.asarray(values, float)[:, None]
-    known = np.zeros((len(values), 0)) if known is None else known
-    return E.Encoded(spec_, values, np.zeros((len(values), 0)), known)
+def test_a_dict_of_series_keeps_timestamps_season_and_target_name():
+    run = js.train_series({"air": js.datasets.airline()}, horizon=12, holdout=12, **FAST)
+    spec = forecasting.panel_spec(run)
+    assert (spec.time, spec.freq, spec.season, spec.target) == ("month", "MS", 12, "passengers")
+    report = js.evaluate(run)["overall"]
+    assert report.loc["seasonal_naive", "MAPE%"] != pytest.approx(report.loc["naive", "MAPE%"])
 
 
-def test_direct_window_alignment_by_exact_values():
-    values = np.arange(10.0) ** 2  # 0 1 4 9 16 25 36 49 64 81
-    x, y = encoded(spec(), values).direct(np.array([5]))
-    # origin 5 (value 25): inputs rows 3..5 measured from 25, scaled by 2; targets rows 6, 7.
-    np.testing.assert_allclose(x[0, :, 0], [(9 - 25) / 2, (16 - 25) / 2, 0.0])
-    np.testing.assert_allclose(y[0], [(36 - 25) / 2, (49 - 25) / 2])
-
-
-def test_seasonal_reference_is_the_value_one_season_earlier():
-    values = np.arange(20.0)
-    enc = encoded(spec(normalize="season", season=4, horizon=6, context=2), values)
-    x, y = enc.direct(np.array([9]))
-    np.testing.assert_allclose(x[0, :, 0], [(8 - 4) / 2, (9 - 5) / 2])  # seasonal differences
-    # targets rows 10..15 against rows 6,7,8,9 then 6,7 again (the seasonal-naive forecast from origin 9)
-    np.testing.assert_allclose(y[0] * 2, np.arange(10, 16) - np.array([6, 7, 8, 9, 6, 7]))
-
-
-def test_known_future_rows_are_appended_with_a_flag():
-    values = np.arange(10.0)
-    known = np.arange(10.0)[:, None] * 10
-    x, _ = encoded(spec(), values, known).direct(np.array([5]))
-    assert x.shape == (1, 3 + 2, 1 + 1 + 1)  # target channel, known feature, future flag
-    np.testing.assert_allclose(x[0, :, 1], [30, 40, 50, 60, 70])
-    np.testing.assert_allclose(x[0, :, 2], [0, 0, 0, 1, 1])
-    np.testing.assert_allclose(x[0, 3:, 0], [0, 0])  # future targets are never inputs
-
-
-def test_recursive_windows_shift_by_one():
-    values = np.arange(10.0)
-    x, y = encoded(spec(strategy="recursive"), values).recursive(np.array([4]))
-    np.testing.assert_allclose(x[0, :, 0] * 2, [2 - 4, 3 - 4, 0])
-    np.testing.assert_allclose(y[0, :, 0] * 2, [3 - 4, 0, 5 - 4])
-
-
-@pytest.mark.parametrize("transform, apply", [("none", np.asarray), ("log", np.log)])
-def test_scaling_uses_the_training_part_only(transform, apply):
+def test_scaling_reads_the_training_part_only():
     series = seasonal_series()
-    run = F.train_series(series, horizon=6, holdout=12, validation=12, transform=transform, **FAST)
-    assert F.series_spec(run).transforms == [transform]
-    train_part = apply(series.to_numpy()[: 96 - 12 - 12])
-    saved = F.series_spec(run)
-    np.testing.assert_allclose(saved.target_center, [train_part.mean()], rtol=1e-6)
-    np.testing.assert_allclose(saved.target_scale, [np.std(train_part[12:] - train_part[:-12])], rtol=1e-6)
-    # Changing the validation and holdout parts changes neither the statistics nor the training data.
     wild = series.copy()
-    wild.iloc[-24:] *= 50
-    rerun = F.train_series(wild, horizon=6, holdout=12, validation=12, patience=None, **FAST)
-    plain = F.train_series(series, horizon=6, holdout=12, validation=12, patience=None, **FAST)
-    assert dataclasses.asdict(F.series_spec(rerun)) == dataclasses.asdict(F.series_spec(plain))
+    wild.iloc[-24:] *= 50  # the validation and holdout rows
+    plain, rerun = (js.train_series(s, horizon=6, holdout=12, validation=12, patience=None, **FAST)
+                    for s in (series, wild))
+    assert plain.extra["panel"] == rerun.extra["panel"]  # the spec: transform, scale factor, covariate statistics
+    for key in ("levels", "seasonal"):
+        assert plain.extra["panel_series"][key] == rerun.extra["panel_series"][key]
     np.testing.assert_array_equal(rerun.history, plain.history)
 
 
-def test_scaler_round_trip_in_series_units():
-    series = seasonal_series()
-    run = F.train_series(series, horizon=6, holdout=6, **FAST)
-    spec_ = F.series_spec(run)
-    enc = E.Encoded(spec_, series.to_numpy()[:, None], np.zeros((96, 0)), np.zeros((96 + 6, 2)))
-    origin = np.array([80])
-    _, y = enc.direct(origin)
-    back = E.untransform_values(enc.target_reference(origin, 6)[0] + np.asarray(spec_.target_scale) * y.reshape(6, 1), spec_.transforms)
-    np.testing.assert_allclose(back[:, 0], series.to_numpy()[81:87], rtol=1e-5)
-
-
 def test_constant_series_does_not_blow_up():
-    run = F.train_series(monthly(np.full(60, 7.0)), horizon=3, holdout=3, **FAST)
-    values = F.forecast(run)["forecast"].to_numpy()
+    run = js.train_series(monthly(np.full(60, 7.0)), horizon=3, holdout=3, **FAST)
+    values = js.forecast(run)["forecast"].to_numpy()
     assert np.isfinite(values).all() and np.abs(values - 7.0).max() < 1.0
 
 
 def test_early_stopping_keeps_the_best_step():
-    run = F.train_series(seasonal_series(), horizon=6, holdout=6, steps=400, patience=3, eval_every=10,
-                         hidden_dim=8, learning_rate=3e-2, progress=False)
+    run = js.train_series(seasonal_series(), horizon=6, holdout=6, steps=400, patience=3, eval_every=10,
+                          hidden_dim=8, learning_rate=3e-2, progress=False)
     losses = run.val_history[:, 1]
     assert len(run.history) < 400  # it stopped
     assert run.best_step == int(run.val_history[np.argmin(losses), 0])
     assert len(losses) - 1 - np.argmin(losses) == 3  # exactly `patience` evaluations without improvement
-    # The weights used to predict give the best validation loss, not the last.
-    assert run.params is run.state.best_params
+    assert run.params is run.state.best_params  # the weights that predict are the best, not the last
 
 
-def test_rollout_equals_step_by_step_prediction():
+def test_the_recursive_rollout_equals_step_by_step_prediction():
     series = seasonal_series()
-    run = F.train_series(series, horizon=5, holdout=5, strategy="recursive", context=12, transform="log", **FAST)
-    spec_ = F.series_spec(run)
-    forecast = F.forecast(run, horizon=5)["forecast"].to_numpy()
-    history, _ = F.history_frames(run)
-    log_values = list(np.log(history["y"].to_numpy()))
-    index = history.index.append(data_lib.future_index(history.index, spec_.freq, 5))
-    calendar = data_lib.calendar_features(index, spec_.freq)
-    scale = spec_.target_scale[0]
-    for step in range(5):
-        end = len(history) + step  # rows [end - context, end) are the window
-        window = np.array(log_values[end - 12 : end])
-        x = np.concatenate([((window - window[-1]) / scale)[:, None], calendar[end - 12 + 1 : end + 1]], axis=1)
-        out = js.predict(run, x[None].astype(np.float32))[0, -1, 0]
-        log_values.append(window[-1] + scale * out)
-    np.testing.assert_allclose(forecast, np.exp(log_values[-5:]), rtol=1e-5)
+    run = js.train_series(series, horizon=5, holdout=5, strategy="recursive", context=12, transform="log",
+                          calendar=False, deseasonalize=False, **FAST)
+    spec = forecasting.panel_spec(run)
+    assert run.model_config.head == "sequence"
+    forecast = js.forecast(run, horizon=8)["forecast"].to_numpy()  # past the trained horizon: it rolls on
+    values = list(np.log(series.to_numpy()[:-5]))
+    scale = run.extra["panel_series"]["levels"][0] * spec.factor
+    for _ in range(8):
+        window = np.array(values[-12:])
+        level = window[-spec.reference:].mean()
+        x = np.zeros((1, 12, run.model_config.input_dim), np.float32)
+        x[0, :, 0], x[0, :, 1] = (window - level) / scale, 1.0
+        values.append(level + scale * js.predict(run, x)[0, -1, 0])
+    np.testing.assert_allclose(forecast, np.exp(values[-8:]), rtol=1e-4)
 
 
-def test_metrics_against_hand_computed_values():
-    actual = np.array([[100.0], [200.0]])
-    predicted = np.array([[110.0], [180.0]])
-    got = metrics.errors(actual, predicted, scale=np.array([10.0]))
-    assert got["MAE"] == pytest.approx(15.0)
-    assert got["RMSE"] == pytest.approx(np.sqrt((100 + 400) / 2))
-    assert got["MAPE%"] == pytest.approx(100 * (0.1 + 0.1) / 2)
-    assert got["sMAPE%"] == pytest.approx(100 * (20 / 210 + 40 / 380) / 2)
-    assert got["MASE"] == pytest.approx(1.5)
-    history = np.arange(1.0, 9.0)[:, None]  # 1..8, season 4
-    np.testing.assert_array_equal(metrics.seasonal_naive(history, 6, 4)[:, 0], [5, 6, 7, 8, 5, 6])
-    np.testing.assert_array_equal(metrics.persistence(history, 2)[:, 0], [8, 8])
-    np.testing.assert_allclose(metrics.mase_scale(history, 4), [4.0])
+def test_metrics_and_baselines_against_hand_computed_values():
+    got = metrics.errors(np.array([[100.0, 200.0]]), np.array([[110.0, 180.0]]), scale=np.array([10.0]))
+    assert got["MAE"].item() == pytest.approx(15.0)
+    assert got["RMSE"].item() == pytest.approx(np.sqrt((100 + 400) / 2))
+    assert got["MAPE%"].item() == pytest.approx(100 * (0.1 + 0.1) / 2)
+    assert got["sMAPE"].item() == pytest.approx(100 * (10 / 210 + 20 / 380))
+    assert got["MASE"].item() == pytest.approx(1.5)
+    panel = load_panel(np.arange(1.0, 9.0))  # 1..8
+    base = metrics.baselines(panel, panel.lengths, 6, 4)
+    np.testing.assert_array_equal(base["seasonal_naive"][0], [5, 6, 7, 8, 5, 6])
+    np.testing.assert_array_equal(base["naive"][0], [8] * 6)
 
 
 def test_airline_baselines_match_the_reference_figures():
-    run = F.train_series(js.datasets.airline(), horizon=12, holdout=12, **FAST)
-    overall = F.evaluate(run)["overall"]
+    overall = js.evaluate(js.train_series(js.datasets.airline(), horizon=12, holdout=12, **FAST))["overall"]
     assert overall.loc["seasonal_naive", "MAPE%"] == pytest.approx(9.99, abs=0.01)
-    assert overall.loc["persistence", "MAPE%"] == pytest.approx(14.25, abs=0.01)
+    assert overall.loc["naive", "MAPE%"] == pytest.approx(14.25, abs=0.01)
 
 
 def test_several_targets_covariates_and_timestamps():
@@ -168,23 +131,66 @@ def test_several_targets_covariates_and_timestamps():
         "price": np.linspace(1, 2, n),
         "promo": (t % 10 == 0).astype(float),
     })
-    run = F.train_series(frame, target=["sales", "returns"], time="when", horizon=4, holdout=4,
-                         covariates=["price"], future_covariates=["promo"], **FAST)
-    out = F.forecast(run)
+    run = js.train_series(frame, target=["sales", "returns"], time="when", horizon=4, holdout=4,
+                          covariates=["price"], future_covariates=["promo"], **FAST)
+    out = js.forecast(run)
     assert list(out.columns) == ["forecast_sales", "forecast_returns"]
     assert out.index[0] == pd.Timestamp("2010-03-18") and len(out) == 4  # the holdout's first day
     assert np.isfinite(out.to_numpy()).all()
+    report = js.evaluate(run)
+    assert report["series"] == 2 and set(report["per_series"].loc["jaxseries"].index) == {"sales", "returns"}
+    truth = frame.sales.to_numpy()[-4:]
+    mae = np.abs(out["forecast_sales"].to_numpy() - truth).mean()
+    assert report["per_series"].loc[("jaxseries", "sales"), "MAE"] == pytest.approx(mae, rel=1e-6)
+
+
+def test_a_short_history_gets_a_forecast_and_a_too_short_one_names_its_rows():
+    series = seasonal_series(78)  # six and a half years of months, two-year horizon and holdout
+    frame = js.forecast(js.train_series(series, horizon=24, holdout=24, **FAST))
+    assert len(frame) == 24 and np.isfinite(frame["forecast"]).all()
+    with pytest.raises(ValueError, match=r"has 30 rows, but holdout 6 \+ validation 24 \+ 1 needs 31"):
+        js.train_series(series.iloc[:30], horizon=24, holdout=6, **FAST)
 
 
 def test_load_restores_a_series_run(tmp_path):
-    run = F.train_series(seasonal_series(), horizon=6, holdout=6, checkpoint_dir=tmp_path / "run", **FAST)
-    loaded = js.load(tmp_path / "run")
-    pd.testing.assert_frame_equal(F.forecast(loaded), F.forecast(run))
+    run = js.train_series(seasonal_series(), horizon=6, holdout=6, checkpoint_dir=tmp_path / "run", **FAST)
+    pd.testing.assert_frame_equal(js.forecast(js.load(tmp_path / "run")), js.forecast(run))
+
+
+def test_runs_saved_by_0_1_panel_path_forecast_as_before_and_its_single_path_is_refused():
+    panel_run = js.load(os.path.join(FIXTURES, "panel-run-0.1"))
+    expected = pd.read_csv(os.path.join(FIXTURES, "panel-run-0.1-forecast.csv"), parse_dates=["ds"])
+    expected["ds"] = expected["ds"].astype("datetime64[ns]")
+    pd.testing.assert_frame_equal(js.forecast(panel_run), expected, rtol=1e-6)
+    for name in ("series-run-0.1", "series-run-last-head"):
+        single = js.load(os.path.join(FIXTURES, name))  # the weights still load
+        with pytest.raises(ValueError, match=r"saved by jaxseries 0.1's single-series forecaster"):
+            js.forecast(single)
 
 
 def test_irregular_timestamps_are_refused_unless_filled():
     series = seasonal_series(48).drop(pd.Timestamp("2001-03-01"))
     with pytest.raises(ValueError, match="irregularly spaced.*fill=True"):
-        F.train_series(series, horizon=3, **FAST)
+        js.train_series(series, horizon=3, **FAST)
     frame, freq = data_lib.check_time_index(series.to_frame(), fill=True)
     assert freq == "MS" and len(frame) == 48 and np.isfinite(frame["y"]).all()
+    assert len(js.forecast(js.train_series(series, horizon=3, fill=True, **FAST))) == 3
+
+
+def test_options_of_0_1_and_unknown_options_are_named():
+    with pytest.raises(TypeError, match="normalize= was the single-series forecaster's option"):
+        js.train_series(seasonal_series(), horizon=3, normalize="season", **FAST)
+    with pytest.raises(TypeError, match=r"unknown option\(s\) \['hiden_dim'\]"):
+        js.train_series(seasonal_series(), horizon=3, hiden_dim=8)
+    options = js.SeriesOptions(horizon=3)
+    assert dataclasses.replace(options, context=12).context == 12
+
+
+def test_day_first_dates_and_rows_without_an_id_are_named():
+    months = [f"01/{m:02d}/{2000 + y}" for y in range(3) for m in range(1, 13)]  # day-first: the 1st of each month
+    frame = pd.DataFrame({"date": months, "y": np.arange(36.0)})
+    with pytest.raises(ValueError, match=r"day-first dates .* dayfirst=True"):
+        js.train_series(frame, time="date", horizon=3, **FAST)
+    long = pd.DataFrame({"unique_id": ["a"] * 30 + [None] * 2, "y": np.arange(32.0)})
+    with pytest.raises(ValueError, match=r"row 30 has no id \(NaN in id column 'unique_id'; 2 such rows\)"):
+        js.train_series(long, id="unique_id", horizon=3, **FAST)
