@@ -1,5 +1,5 @@
 """One command for the standing benchmarks (`make bench`): speed (with the both-cores comparison and the M profile),
-populations, accuracy and auto, written into
+populations, accuracy, auto and the one forecaster's defaults, written into
 benchmarks/RESULTS.md with the machine recorded. Each section replaces the section of the same heading; sections
 written by the longer single scripts (`m3.py`, `scale.py`) and the records of earlier issues are kept.
 
@@ -19,6 +19,7 @@ import accuracy  # noqa: E402
 import auto  # noqa: E402
 import common  # noqa: E402
 import cores  # noqa: E402
+import one_forecaster  # noqa: E402
 import populations  # noqa: E402
 import profile_m  # noqa: E402
 import speed  # noqa: E402
@@ -43,7 +44,7 @@ def main() -> None:
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
     body = open(path).read().split("\n## ", 1)[1] if os.path.exists(path) else ""
     body = "## " + body if body else ""
-    modules = (speed, cores, profile_m, populations, accuracy, auto)
+    modules = (speed, cores, profile_m, populations, accuracy, auto, one_forecaster)
     chosen = [m for m in modules if m.__name__ in sys.argv[1:]] or modules  # `run.py speed cores`: those alone
     for module in chosen:  # RESULTS.md is rewritten after each: a failure keeps the rest
         for part in ("\n" + module.main()).split("\n## ")[1:]:
