@@ -11,7 +11,6 @@ import sys
 import textwrap
 import time
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 
 from jaxseries import auto as auto_lib
-from jaxseries import backtesting, forecasting
+from jaxseries import backtesting, forecasting, loop
 from jaxseries.config import series_options
+from jaxseries.encoding import window_settings
 from jaxseries.panel import load_panel
 
 # Which columns of the data are what: passed to the loader; every other keyword is a `SeriesOptions` field.
@@ -42,9 +43,11 @@ def train_series(data, *, auto: bool = False, budget_s: float | None = None, che
     if budget_s is not None and not auto:
         raise ValueError("budget_s= caps the auto search: pass auto=True too (CLI --auto), or drop it")
     columns, settings = _split(options)
+    loop.check_checkpoint_args(checkpoint_dir, checkpoint_every, resume, overwrite)  # before any search or compile
     if auto:
         auto_lib.check_budget(budget_s)
     panel = load_panel(data, **columns)
+    forecasting.check_lengths(panel, settings, window_settings(panel, settings)["validation"])
     record = None
     if auto:
         chosen, record = auto_lib.choose(panel, settings, budget_s=budget_s, progress=progress)

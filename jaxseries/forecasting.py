@@ -37,24 +37,9 @@ def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None =
     """Trains the forecaster on a checked panel: a global model, or one model per series (`mode="local"`)."""
     if options.strategy == "recursive" and panel.names["covariates"]:
         raise ValueError("strategy='recursive' cannot roll past covariates forward: use strategy='direct' or drop them")
-    holdout = options.holdout or 0
     validation = window_settings(panel, options)["validation"]
-    fit_lengths = panel.lengths - holdout
-    short = np.flatnonzero(fit_lengths < validation + 1)
-    if len(short):
-        raise ValueError(f"series {panel.ids[short[0]]!r} has {panel.lengths[short[0]]} rows, but holdout {holdout} + "
-                         f"validation {validation} + 1 needs {holdout + validation + 1} ({len(short)} series that "
-                         "short): drop them, or shorten holdout/validation")
-    # a training window needs its targets (horizon rows; recursive: one) before the validation rows, and its context
-    # `min_observed` real rows (recursive: all of it); shorter series in a panel are forecast by what the others taught
-    window = (1 + window_settings(panel, options)["context"]) if options.strategy == "recursive" else \
-        options.horizon + options.min_observed
-    longest = int(np.argmax(fit_lengths))
-    if fit_lengths[longest] < window + validation:
-        name = "series" if len(panel.ids) == 1 else f"the longest of the {len(panel.ids)} series,"
-        raise ValueError(f"{name} {panel.ids[longest]!r} has {panel.lengths[longest]} rows, but holdout {holdout} + "
-                         f"validation {validation} + {window} for one training window need "
-                         f"{holdout + validation + window}: supply more data or shorten holdout/validation/horizon")
+    fit_lengths = panel.lengths - (options.holdout or 0)
+    check_lengths(panel, options, validation)
     spec, levels, seasonal, arrays, width, pairs = _encode(panel, fit_lengths, validation, options)
     layout = spec.layout()
     x_val, y_val = gather_all(layout, arrays, validation_pairs(spec, len(panel.ids), width))
@@ -99,6 +84,27 @@ def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None =
     final = dataclasses.replace(train_config, steps=chosen_steps, patience=None)
     return loop.fit(arrays, pairs, model_config, configs(final), layout=spec.layout(),
                     extra={**extra(spec, levels, seasonal), "chosen_steps": chosen_steps}, **saving)
+
+
+def check_lengths(panel: Panel, options: SeriesOptions, validation: int) -> None:
+    """Every series needs a validation window before its holdout; the longest needs one training window too (its
+    targets, `horizon` rows, recursive: one, before the validation rows, its context `min_observed` real rows,
+    recursive: all of it). Shorter series in a panel are forecast by what the others taught."""
+    holdout = options.holdout or 0
+    fit_lengths = panel.lengths - holdout
+    short = np.flatnonzero(fit_lengths < validation + 1)
+    if len(short):
+        raise ValueError(f"series {panel.ids[short[0]]!r} has {panel.lengths[short[0]]} rows, but holdout {holdout} + "
+                         f"validation {validation} + 1 needs {holdout + validation + 1} ({len(short)} series that "
+                         "short): drop them, or shorten holdout/validation")
+    window = (1 + window_settings(panel, options)["context"]) if options.strategy == "recursive" else \
+        options.horizon + options.min_observed
+    longest = int(np.argmax(fit_lengths))
+    if fit_lengths[longest] < window + validation:
+        name = "series" if len(panel.ids) == 1 else f"the longest of the {len(panel.ids)} series,"
+        raise ValueError(f"{name} {panel.ids[longest]!r} has {panel.lengths[longest]} rows, but holdout {holdout} + "
+                         f"validation {validation} + {window} for one training window need "
+                         f"{holdout + validation + window}: supply more data or shorten holdout/validation/horizon")
 
 
 def _encode(panel: Panel, fit_lengths, validation: int, options: SeriesOptions):

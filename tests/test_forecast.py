@@ -194,3 +194,19 @@ def test_day_first_dates_and_rows_without_an_id_are_named():
     long = pd.DataFrame({"unique_id": ["a"] * 30 + [None] * 2, "y": np.arange(32.0)})
     with pytest.raises(ValueError, match=r"row 30 has no id \(NaN in id column 'unique_id'; 2 such rows\)"):
         js.train_series(long, id="unique_id", horizon=3, **FAST)
+
+
+def test_options_that_do_not_fit_the_input_are_named_before_training(tmp_path):
+    frame = pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40.0) + 1})
+    cases = [(dict(data=frame), ValueError, r"name the target column\(s\): target=.*\['a', 'b'\]"),
+             (dict(data=seasonal_series(), static=["group"]), ValueError, "static= names per-series columns of a panel"),
+             (dict(data={"a": seasonal_series()}, fill=True), ValueError, "fill=True puts one series on its grid"),
+             (dict(data=frame, target="a", covariates=["b"], strategy="recursive"), ValueError,
+              "strategy='recursive' cannot roll past covariates forward")]
+    for kwargs, error, message in cases:
+        with pytest.raises(error, match=message):
+            js.train_series(horizon=3, checkpoint_dir=tmp_path / "run", **FAST, **kwargs)
+        assert not (tmp_path / "run").exists()
+    run = js.train_series(seasonal_series(), horizon=3, **FAST)
+    with pytest.raises(ValueError, match="horizon=6 exceeds the trained horizon 3"):
+        js.forecast(run, horizon=6)

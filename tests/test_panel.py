@@ -1,6 +1,5 @@
 """Panels: many series in one global model. Input layouts, the window gather, forecasts, evaluation, bad input."""
 
-import dataclasses
 import json
 import subprocess
 import sys
