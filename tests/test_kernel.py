@@ -4,6 +4,7 @@ gradients and in whole training runs; and the fallback where it is not used."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 
 import jaxseries as js
@@ -149,3 +150,46 @@ def test_without_the_kernel_the_scan_runs(monkeypatch):
 def test_status_names_the_way_to_turn_it_off(monkeypatch):
     monkeypatch.setenv("JAXSERIES_KERNEL", "0")
     assert kernel.status() == "off (JAXSERIES_KERNEL=0)"
+
+
+def _shapes(tree):
+    return jax.tree.map(lambda a: jax.ShapeDtypeStruct(np.shape(a), a.dtype) if hasattr(a, "dtype") else a, tree)
+
+
+def test_every_program_of_training_and_forecasting_lowers_for_gpu_and_tpu_without_the_cpu_kernel(monkeypatch):
+    """The chunk of training steps (one model, a population), the window gather, prediction and the recursive
+    rollout, captured from real calls and exported for CUDA and TPU: no CPU-only operation reaches them."""
+    from jaxseries import forecasting, loop, runs, windows
+
+    captured = []
+
+    def spy(module, name):
+        real = getattr(module, name)
+
+        def factory(*args, **kwargs):
+            program = real(*args, **kwargs)
+
+            def call(*inputs):
+                captured.append((name, program, _shapes(inputs)))
+                return program(*inputs)
+            return call
+        monkeypatch.setattr(module, name, factory)
+
+    for module, name in ((loop, "compiled_chunk"), (runs, "compiled_apply"), (windows, "compiled_gather"),
+                         (forecasting, "_compiled_rollout")):
+        spy(module, name)
+    t = np.arange(60)
+    frame = pd.DataFrame({"unique_id": np.repeat(["a", "b"], 60), "y": np.tile(10 + np.sin(t / 2) + 0.1 * t, 2)})
+    options = dict(id="unique_id", horizon=4, steps=10, eval_every=10, hidden_dim=8, progress=False)
+    js.forecast(js.train_series(frame, **options))
+    js.forecast(js.train_series(frame, members=2, **options))
+    js.forecast(js.train_series(frame, strategy="recursive", **options), horizon=6)
+    assert {name for name, *_ in captured} == {"compiled_chunk", "compiled_apply", "compiled_gather",
+                                               "_compiled_rollout"}
+    for name, program, inputs in {(n, p): (n, p, i) for n, p, i in captured}.values():
+        text = jax.export.export(program, platforms=["cuda", "tpu"])(*inputs).mlir_module()
+        assert "JaxseriesLstm" not in text, name
+        assert "stablehlo.while" in text or name == "compiled_gather", name  # the recurrence is XLA's scan there
+    if kernel.status().startswith("in use"):  # the check can fail: lowered for this CPU, the kernel is there
+        name, program, inputs = next(c for c in captured if c[0] == "compiled_chunk")
+        assert "JaxseriesLstm" in program.lower(*inputs).as_text()
