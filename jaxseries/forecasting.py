@@ -182,7 +182,7 @@ def load_like(spec: PanelSpec, data) -> Panel:
 
 
 def forecast(run, *, data=None, horizon: int | None = None, future: pd.DataFrame | None = None,
-             level: float | None = None, calibration: dict | None = None) -> pd.DataFrame:
+             level=None, calibration: dict | None = None, alias: str = "jaxseries") -> pd.DataFrame:
     """Forecasts in the series' units with their timestamps, from the end of the data the model was trained on
     (the start of the holdout), or from the end of `data` (same layout; a panel may hold series never seen).
 
@@ -191,13 +191,28 @@ def forecast(run, *, data=None, horizon: int | None = None, future: pd.DataFrame
     rows ahead (a frame of them; for a panel with the id column). `level` (e.g. 0.8) adds `lower`/`upper`: the
     members' interval (an ensemble from `members=N`) widened by split-conformal calibration on the validation
     windows, or by `calibration` (a backtest's `.calibration`, same horizon and level) when given.
+    A list of levels in percent, as statsforecast and NeuralForecast take them (`level=[80, 95]`), gives their
+    frame instead: the point forecast in a column named `alias`, then `<alias>-lo-95`, `<alias>-lo-80`,
+    `<alias>-hi-80`, `<alias>-hi-95`, which `utilsforecast.evaluate` and the peers' plots read as they are.
     """
-    frame = forecast_long(run, data=data, horizon=horizon, future=future, level=level, calibration=calibration)
+    frame = forecast_long(run, data=data, horizon=horizon, future=future, level=level, calibration=calibration,
+                          alias=alias)
     spec = panel_spec(run)
     return as_series_frame(frame, spec) if spec.targets else frame
 
 
-def forecast_long(run, *, data=None, horizon=None, future=None, level=None, calibration=None) -> pd.DataFrame:
+def interval_levels(level) -> tuple[list[float], bool]:
+    """The coverages asked for, in (0, 1), and whether they came as the peers' list of percentages."""
+    if not isinstance(level, (list, tuple)):
+        checked = intervals.check_level(level)
+        return ([] if checked is None else [checked]), False
+    if not level:
+        raise ValueError("level=[] asks for no interval: pass levels such as [80, 95], or None")
+    return sorted({intervals.check_level(v / 100 if v >= 1 else v) for v in level}), True
+
+
+def forecast_long(run, *, data=None, horizon=None, future=None, level=None, calibration=None,
+                  alias: str = "jaxseries") -> pd.DataFrame:
     """`forecast` as a long frame (id, time, forecast[, lower, upper]) whatever the input was."""
     spec = panel_spec(run)
     horizon = spec.horizon if horizon is None else horizon
@@ -207,30 +222,36 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, cali
                          "or use strategy='recursive'")
     if level is None and calibration is not None:
         level = calibration.get("level")  # the calibrated level, unless asked for another (then refused below)
-    level = intervals.check_level(level)
+    levels_asked, peers = interval_levels(level)
+    if not isinstance(alias, str) or not alias:
+        raise ValueError(f"alias names the forecast's columns: pass a non-empty string, got {alias!r}")
     table = run.extra["panel_series"]
     if data is None:
         history, fit_lengths = stored_panel(run)
-        ahead = None
         levels, seasonal = np.asarray(table["levels"]), np.asarray(table["seasonal"])
-    else:
+    else:  # the data in hand before the origin: levels (of unseen series) and seasonal indices come from it
         history = load_like(spec, data)
         fit_lengths = history.lengths
-        # the data in hand before the origin: levels (of unseen series) and seasonal indices come from it (below)
-    ahead = None if future is None else _future_panel(spec, history, future)
-    if data is not None:
         trained_levels = dict(zip(table["ids"], table["levels"]))
         own = series_levels(history, fit_lengths, spec.transform)
         levels = np.array([trained_levels.get(key, fallback) for key, fallback in zip(json_ids(history.ids), own)])
         seasonal = seasonal_indices(history, fit_lengths, spec)
+    ahead = None if future is None else _future_panel(spec, history, future)
     if spec.future_covariates:
         _check_future_rows(history, fit_lengths, ahead, horizon, spec)
-    widening = None if level is None else _widening(run, spec, level, calibration, horizon)
+    widenings = [_widening(run, spec, c, calibration, horizon) for c in levels_asked]
     out, base, scale = predictions(run, history, spec, levels, seasonal, fit_lengths, horizon, ahead)
-    forecast, lower, upper = series_units(out, base, scale, seasonal, spec.transform, level, widening)
     frame = forecast_frame(history, fit_lengths, spec, horizon)
-    frame["forecast"] = forecast.reshape(-1)
-    if level is not None:
+    frame[alias if peers else "forecast"] = series_units(out, base, scale, seasonal, spec.transform)[0].reshape(-1)
+    bounds = {c: series_units(out, base, scale, seasonal, spec.transform, c, w)[1:]
+              for c, w in zip(levels_asked, widenings)}  # coverage -> (lower, upper), each [S, H]
+    if peers:  # the peers' order: the widest interval's lower bound first, its upper bound last
+        percent = {c: f"{round(100 * c, 1):g}" for c in bounds}
+        for c in sorted(bounds, reverse=True):
+            frame[f"{alias}-lo-{percent[c]}"] = bounds[c][0].reshape(-1)
+        for c in sorted(bounds):
+            frame[f"{alias}-hi-{percent[c]}"] = bounds[c][1].reshape(-1)
+    for lower, upper in ([] if peers else bounds.values()):
         frame["lower"], frame["upper"] = lower.reshape(-1), upper.reshape(-1)
     return frame
 
@@ -260,16 +281,17 @@ def _compiled_rollout(model_config: ModelConfig, layout, horizon: int, members: 
 
 
 def as_series_frame(frame: pd.DataFrame, spec: PanelSpec) -> pd.DataFrame:
-    """A single input's forecast: indexed by time, one `forecast` column (`forecast_<target>` for several)."""
+    """A single input's forecast: indexed by time, its columns as they are for one target (`forecast`, ...), each
+    with the target's name after it for several (`forecast_sales`, ...)."""
     time = spec.time or "step"
+    columns = [c for c in frame.columns if c not in (spec.id, time)]
     wide = frame.pivot(index=time, columns=spec.id)
     names = spec.targets
     suffix = {t: "" if len(names) == 1 else f"_{t}" for t in names}
-    out = pd.DataFrame({f"{column}{suffix[t]}": wide[column][t].to_numpy() for t in names
-                        for column in ("forecast", "lower", "upper") if column in frame}, index=wide.index)
-    order = [f"{column}{suffix[t]}" for column in ("forecast", "lower", "upper") for t in names if column in frame]
+    out = pd.DataFrame({f"{column}{suffix[t]}": wide[column][t].to_numpy() for column in columns for t in names},
+                       index=wide.index)
     out.index.name = time
-    return out[order]
+    return out
 
 
 def _future_panel(spec: PanelSpec, history: Panel, future: pd.DataFrame) -> Panel:

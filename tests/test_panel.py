@@ -362,3 +362,28 @@ def test_cli_local_trains_one_model_per_series(tmp_path):
     assert code == 0
     run = js.load(tmp_path / "run")
     assert run.extra["panel"]["mode"] == "local" and run.size == 3
+
+
+def test_the_peers_frame_scores_the_same_in_utilsforecast():
+    from utilsforecast.evaluation import evaluate as peers_evaluate
+    from utilsforecast.losses import coverage, mae
+
+    data = make_panel(lengths=(30, 34, 38, 42) * 5)  # 20 validation windows: enough for a 95% interval
+    run = js.train_series(data, id="unique_id", holdout=4, members=3, **FAST)
+    frame = js.forecast(run, level=[80, 95])
+    assert list(frame.columns) == ["unique_id", "ds", "jaxseries", "jaxseries-lo-95", "jaxseries-lo-80",
+                                   "jaxseries-hi-80", "jaxseries-hi-95"]
+    np.testing.assert_allclose(frame["jaxseries-lo-80"], js.forecast(run, level=0.8)["lower"])  # one calibration
+    truth = data.groupby("unique_id").tail(4)[["unique_id", "ds", "y"]]
+    merged = frame.merge(truth, on=["unique_id", "ds"])
+    scores = peers_evaluate(merged, metrics=[mae, coverage], level=[80, 95]).set_index(["metric", "unique_id"])
+    ours = js.evaluate(run)["per_series"].loc["jaxseries"]
+    np.testing.assert_allclose(scores.loc["mae", "jaxseries"].sort_index(), ours["MAE"].sort_index(), rtol=1e-6)
+    for level in (80, 95):
+        inside = (merged[f"jaxseries-lo-{level}"] <= merged.y) & (merged.y <= merged[f"jaxseries-hi-{level}"])
+        np.testing.assert_allclose(scores.loc[f"coverage_level{level}", "jaxseries"].sort_index(),
+                                   inside.groupby(merged.unique_id).mean().sort_index())
+    named = js.forecast(run, level=[80], alias="LSTM")
+    assert list(named.columns[2:]) == ["LSTM", "LSTM-lo-80", "LSTM-hi-80"]
+    with pytest.raises(ValueError, match=r"level must be a coverage between 0 and 1"):
+        js.forecast(run, level=[180])
