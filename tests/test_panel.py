@@ -387,3 +387,7 @@ def test_the_peers_frame_scores_the_same_in_utilsforecast():
     assert list(named.columns[2:]) == ["LSTM", "LSTM-lo-80", "LSTM-hi-80"]
     with pytest.raises(ValueError, match=r"level must be a coverage between 0 and 1"):
         js.forecast(run, level=[180])
+    with pytest.raises(ValueError, match=r"level=\[\] asks for no interval"):
+        js.forecast(run, level=[])
+    with pytest.raises(ValueError, match="alias names the forecast's columns"):
+        js.forecast(run, level=[80], alias="")
