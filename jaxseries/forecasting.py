@@ -201,16 +201,6 @@ def forecast(run, *, data=None, horizon: int | None = None, future: pd.DataFrame
     return as_series_frame(frame, spec) if spec.targets else frame
 
 
-def interval_levels(level) -> tuple[list[float], bool]:
-    """The coverages asked for, in (0, 1), and whether they came as the peers' list of percentages."""
-    if not isinstance(level, (list, tuple)):
-        checked = intervals.check_level(level)
-        return ([] if checked is None else [checked]), False
-    if not level:
-        raise ValueError("level=[] asks for no interval: pass levels such as [80, 95], or None")
-    return sorted({intervals.check_level(v / 100 if v >= 1 else v) for v in level}), True
-
-
 def forecast_long(run, *, data=None, horizon=None, future=None, level=None, calibration=None,
                   alias: str = "jaxseries") -> pd.DataFrame:
     """`forecast` as a long frame (id, time, forecast[, lower, upper]) whatever the input was."""
@@ -222,7 +212,7 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, cali
                          "or use strategy='recursive'")
     if level is None and calibration is not None:
         level = calibration.get("level")  # the calibrated level, unless asked for another (then refused below)
-    levels_asked, peers = interval_levels(level)
+    levels_asked, peers = intervals.levels_asked(level)
     if not isinstance(alias, str) or not alias:
         raise ValueError(f"alias names the forecast's columns: pass a non-empty string, got {alias!r}")
     table = run.extra["panel_series"]

@@ -23,6 +23,17 @@ def check_level(level) -> float | None:
     return float(level)
 
 
+def levels_asked(level) -> tuple[list[float], bool]:
+    """The coverages asked for, in (0, 1), and whether they came as the peers' list of percentages ([80, 95])."""
+    if not isinstance(level, (list, tuple)):
+        checked = check_level(level)
+        return ([] if checked is None else [checked]), False
+    if not level:
+        raise ValueError("level=[] asks for no interval: pass levels such as [80, 95], or None")
+    percent = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1  # noqa: E731
+    return sorted({check_level(v / 100 if percent(v) else v) for v in level}), True
+
+
 def member_interval(predicted: np.ndarray, level: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The central `level` interval across members (along `axis`)."""
     tail = (1 - level) / 2
