@@ -75,7 +75,9 @@ def _series_options(parser) -> None:
     parser.add_argument("data", help="CSV file with a header row")
     parser.add_argument("--id", help="series id column: the CSV is a panel (long format), one global model")
     parser.add_argument("--static", action="append", default=[], help="panel: per-series column (repeatable)")
-    parser.add_argument("--loss", choices=["mse", "mae", "huber"], help="training loss (default: mae)")
+    parser.add_argument("--loss", choices=["mse", "mae", "huber", "pinball"],
+                        help="training loss (default: pinball at --quantile)")
+    parser.add_argument("--quantile", type=float, help="the pinball loss's quantile (default 0.48)")
     parser.add_argument("--sampling", choices=["window", "series"], default="window",
                         help="panel batches: every window equally likely, or every series")
     parser.add_argument("--target", action="append",
@@ -109,9 +111,9 @@ def _series_options(parser) -> None:
 def _series_kwargs(args) -> dict:
     """The data options and the forecaster's options given on the command line (the rest keep their defaults)."""
     chosen = dict(
-        id=args.id, static=args.static, loss=args.loss, sampling=args.sampling, target=args.target, time=args.time,
-        horizon=args.horizon, context=args.context, validation=args.validation, covariates=args.covariate,
-        future_covariates=args.future_covariate, calendar=not args.no_calendar, season=args.season,
+        id=args.id, static=args.static, loss=args.loss, quantile=args.quantile, sampling=args.sampling,
+        target=args.target, time=args.time, horizon=args.horizon, context=args.context, validation=args.validation,
+        covariates=args.covariate, future_covariates=args.future_covariate, calendar=not args.no_calendar, season=args.season,
         transform=args.transform, fill=args.fill, hidden_dim=args.hidden_dim, num_layers=args.num_layers,
         steps=args.steps, learning_rate=args.learning_rate, weight_decay=args.weight_decay,
         batch_size=args.batch_size, seed=args.seed, patience=args.patience, eval_every=args.eval_every,

@@ -47,7 +47,8 @@ def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None =
         dict(head="horizon", horizon=spec.horizon, context=spec.context, linear_rate=LINEAR_RATE)
     model_config = ModelConfig(input_dim=layout.input_dim(arrays), hidden_dim=options.hidden_dim or
                                DEFAULT_HIDDEN[options.mode], num_layers=options.num_layers, output_dim=1,
-                               loss=options.loss, **head)
+                               loss=options.loss, quantile=options.quantile if options.loss == "pinball" else 0.5,
+                               **head)
     train_config = TrainConfig(steps=options.steps, learning_rate=options.learning_rate,
                                batch_size=options.batch_size or DEFAULT_BATCH, seed=options.seed,
                                log_every=options.eval_every, eval_every=options.eval_every,

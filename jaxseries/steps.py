@@ -22,10 +22,12 @@ from jaxseries.windows import WindowLayout
 
 
 def example_losses(params, model_config: ModelConfig, x, y):
-    """Each example's loss (`model_config.loss`: mse, mae or huber), averaged over its outputs: [N]."""
+    """Each example's loss (`model_config.loss`: mse, mae, huber or pinball), averaged over its outputs: [N]."""
     error = LSTMRegressor(model_config).apply(params, x) - y
     if model_config.loss == "mae":
         pointwise = jnp.abs(error)
+    elif model_config.loss == "pinball":  # error = prediction - truth: under-forecasts cost `quantile` per unit
+        pointwise = jnp.maximum(-model_config.quantile * error, (1 - model_config.quantile) * error)
     elif model_config.loss == "huber":
         pointwise = optax.huber_loss(error, delta=1.0)
     else:

@@ -207,10 +207,28 @@ def test_intervals_are_calibrated_on_the_validation_windows():
         js.forecast(refit, level=0.8)
 
 
-@pytest.mark.parametrize("loss", ["mae", "huber", "mse"])
+@pytest.mark.parametrize("loss", ["pinball", "mae", "huber", "mse"])
 def test_every_loss_trains(loss):
     run = js.train_series(make_panel(), id="unique_id", time="ds", target="y", loss=loss, **FAST)
     assert run.model_config.loss == loss and np.isfinite(run.history).all()
+    assert run.model_config.quantile == (0.48 if loss == "pinball" else 0.5)
+
+
+def test_the_pinball_loss_weighs_under_and_over_forecasts_by_its_quantile():
+    from jaxseries import steps
+    from jaxseries.config import ModelConfig
+    from jaxseries.model import LSTMRegressor, init_params
+
+    config = ModelConfig(input_dim=2, hidden_dim=4, head="horizon", horizon=3, context=2, loss="pinball", quantile=0.3)
+    params = init_params(config, 0)
+    x = np.random.default_rng(0).normal(size=(2, 5, 2)).astype(np.float32)
+    predicted = np.asarray(LSTMRegressor(config).apply(params, x))
+    over = steps.example_losses(params, config, x, predicted - 1.0)  # the forecast 1 above the truth everywhere
+    under = steps.example_losses(params, config, x, predicted + 2.0)  # 2 below it
+    np.testing.assert_allclose(over, 0.7 * 1.0, rtol=1e-5)
+    np.testing.assert_allclose(under, 0.3 * 2.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="quantile must be a number between 0 and 1"):
+        js.train_series(make_panel(), id="unique_id", quantile=1.5, **FAST)
 
 
 def test_cli_trains_forecasts_and_evaluates_a_panel(tmp_path, capsys):
