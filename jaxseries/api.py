@@ -12,7 +12,6 @@ import dataclasses
 from jaxseries import auto as auto_lib
 from jaxseries import backtesting, forecasting, loop
 from jaxseries.config import series_options
-from jaxseries.encoding import window_settings
 from jaxseries.panel import load_panel
 
 # Which columns of the data are what: passed to the loader; every other keyword is a `SeriesOptions` field.
@@ -47,7 +46,7 @@ def train_series(data, *, auto: bool = False, budget_s: float | None = None, che
     if auto:
         auto_lib.check_budget(budget_s)
     panel = load_panel(data, **columns)
-    forecasting.check_lengths(panel, settings, window_settings(panel, settings)["validation"])
+    forecasting.check_lengths(panel, settings)
     record = None
     if auto:
         chosen, record = auto_lib.choose(panel, settings, budget_s=budget_s, progress=progress)

@@ -26,9 +26,10 @@ import pandas as pd
 
 from jaxseries import checkpoint, intervals, metrics
 from jaxseries.config import SeriesOptions, _require_int
-from jaxseries.encoding import seasonal_indices, transformed, untransformed, window_settings
+from jaxseries.encoding import seasonal_indices, transformed, window_settings
 from jaxseries.forecasting import (
     calibration_widening, fit, forecast_frame, json_ids, panel_spec, predictions, series_units,
+    transformed_predictions,
 )
 from jaxseries.panel import Panel
 
@@ -113,7 +114,6 @@ def backtest(panel: Panel, options: SeriesOptions, *, folds: int, stride: int = 
     lower = upper = coverage = calibration = None
     if level is not None:
         lower, upper, calibration = _intervals(runs, outputs, actual, level, leave_one_out)
-        lower, upper = intervals.around(forecast, lower, upper)
         coverage = intervals.coverage(lower, upper, actual)
     return _report(runs, panel, fit_lengths, actual, forecast, lower, upper, level, coverage, calibration,
                    options.refit, clock.perf_counter() - started)
@@ -136,27 +136,21 @@ def _intervals(runs, outputs, actual, level: float, leave_one_out: bool):
     """Each fold's calibrated interval in the series' units [K, S, H] (lower, upper), and the calibration over every
     fold for later forecasts."""
     transform = panel_spec(runs[0]).transform
-    scores, bounds = [], []
-    for out, base, scale, seasonal in outputs:
-        phase = np.arange(1, out.shape[-1] + 1) % seasonal.shape[1]
-        predicted = base[None, :, None] + scale[None, :, None] * out + seasonal[None][:, :, phase]
-        low, high = intervals.member_interval(predicted, level, axis=0)
-        bounds.append((low, high, scale))
-        scores.append(intervals.scores(low, high, transformed(actual[len(scores)], transform), scale[:, None]))
-    scores = np.stack(scores)  # [K, S, H]
+    scores = []  # how far each truth fell outside the members' interval, in model units: [K, S, H]
+    for (out, base, scale, seasonal), truth in zip(outputs, actual):
+        low, high = intervals.member_interval(transformed_predictions(out, base, scale, seasonal), level, axis=0)
+        scores.append(intervals.scores(low, high, transformed(truth, transform), scale[:, None]))
+    scores = np.stack(scores)
     if leave_one_out:  # each fold calibrated on the other folds' scores, pooled over series
-        widening = np.stack([intervals.widening(np.delete(scores, f, 0).reshape(-1, scores.shape[-1]), level)
-                             for f in range(len(scores))])  # [K, H]
+        widening = [intervals.widening(np.delete(scores, f, 0).reshape(-1, scores.shape[-1]), level)
+                    for f in range(len(scores))]
     else:  # each model's own validation windows, before its first origin
         own = [calibration_widening(run, level) for run in runs]
-        widening = np.stack([own[f if len(runs) > 1 else 0] for f in range(len(scores))])
-    lower = np.stack([untransformed(low - scale[:, None] * w[None], transform)
-                      for (low, _, scale), w in zip(bounds, widening)])
-    upper = np.stack([untransformed(high + scale[:, None] * w[None], transform)
-                      for (_, high, scale), w in zip(bounds, widening)])
+        widening = [own[f if len(runs) > 1 else 0] for f in range(len(scores))]
+    bounds = [series_units(*fold, transform, level, w)[1:] for fold, w in zip(outputs, widening)]
     calibration = {"level": level, "horizon": int(actual.shape[-1]),
                    "widening": intervals.widening(scores.reshape(-1, scores.shape[-1]), level).tolist()}
-    return lower, upper, calibration
+    return np.stack([b[0] for b in bounds]), np.stack([b[1] for b in bounds]), calibration
 
 
 def _report(runs, panel, fit_lengths, actual, forecast, lower, upper, level, coverage, calibration, refit,
@@ -167,8 +161,7 @@ def _report(runs, panel, fit_lengths, actual, forecast, lower, upper, level, cov
     for name in metrics.BASELINES:
         forecasts[name] = np.stack([metrics.baselines(panel, lengths, horizon, spec.season)[name]
                                     for lengths in fit_lengths])
-    scale = np.array([np.nan if v is None else v for v in runs[0].extra["panel_series"]["mase_scale"]], float)
-    ids = pd.Index(json_ids(panel.ids), name=spec.id)
+    scale, ids = metrics.mase_scales_of(runs[0]), pd.Index(json_ids(panel.ids), name=spec.id)
     per_series = pd.concat({(f, name): metrics.errors(actual[f], values[f], scale, ids)
                             for f in range(len(fit_lengths)) for name, values in forecasts.items()},
                            names=["fold", "forecaster"])

@@ -39,7 +39,7 @@ def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None =
         raise ValueError("strategy='recursive' cannot roll past covariates forward: use strategy='direct' or drop them")
     validation = window_settings(panel, options)["validation"]
     fit_lengths = panel.lengths - (options.holdout or 0)
-    check_lengths(panel, options, validation)
+    check_lengths(panel, options)
     spec, levels, seasonal, arrays, width, pairs = _encode(panel, fit_lengths, validation, options)
     layout = spec.layout()
     x_val, y_val = gather_all(layout, arrays, validation_pairs(spec, len(panel.ids), width))
@@ -87,18 +87,18 @@ def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None =
                     extra={**extra(spec, levels, seasonal), "chosen_steps": chosen_steps}, **saving)
 
 
-def check_lengths(panel: Panel, options: SeriesOptions, validation: int) -> None:
+def check_lengths(panel: Panel, options: SeriesOptions) -> None:
     """Every series needs a validation window before its holdout; the longest needs one training window too (its
     targets, `horizon` rows, recursive: one, before the validation rows, its context `min_observed` real rows,
     recursive: all of it). Shorter series in a panel are forecast by what the others taught."""
-    holdout = options.holdout or 0
-    fit_lengths = panel.lengths - holdout
+    holdout, settings = options.holdout or 0, window_settings(panel, options)
+    validation, fit_lengths = settings["validation"], panel.lengths - holdout
     short = np.flatnonzero(fit_lengths < validation + 1)
     if len(short):
         raise ValueError(f"series {panel.ids[short[0]]!r} has {panel.lengths[short[0]]} rows, but holdout {holdout} + "
                          f"validation {validation} + 1 needs {holdout + validation + 1} ({len(short)} series that "
                          "short): drop them, or shorten holdout/validation")
-    window = (1 + window_settings(panel, options)["context"]) if options.strategy == "recursive" else \
+    window = (1 + settings["context"]) if options.strategy == "recursive" else \
         options.horizon + options.min_observed
     longest = int(np.argmax(fit_lengths))
     if fit_lengths[longest] < window + validation:
@@ -213,7 +213,7 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, cali
                          "or use strategy='recursive'")
     if level is None and calibration is not None:
         level = calibration.get("level")  # the calibrated level, unless asked for another (then refused below)
-    levels_asked, peers = intervals.levels_asked(level)
+    coverages, peers = intervals.levels_asked(level)
     if not isinstance(alias, str) or not alias:
         raise ValueError(f"alias names the forecast's columns: pass a non-empty string, got {alias!r}")
     table = run.extra["panel_series"]
@@ -230,19 +230,20 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, cali
     ahead = None if future is None else _future_panel(spec, history, future)
     if spec.future_covariates:
         _check_future_rows(history, fit_lengths, ahead, horizon, spec)
-    widenings = [_widening(run, spec, c, calibration, horizon) for c in levels_asked]
+    widenings = [_widening(run, spec, c, calibration, horizon) for c in coverages]
     out, base, scale = predictions(run, history, spec, levels, seasonal, fit_lengths, horizon, ahead)
     frame = forecast_frame(history, fit_lengths, spec, horizon)
     frame[alias if peers else "forecast"] = series_units(out, base, scale, seasonal, spec.transform)[0].reshape(-1)
     bounds = {c: series_units(out, base, scale, seasonal, spec.transform, c, w)[1:]
-              for c, w in zip(levels_asked, widenings)}  # coverage -> (lower, upper), each [S, H]
+              for c, w in zip(coverages, widenings)}  # coverage -> (lower, upper), each [S, H]
     if peers:  # the peers' order: the widest interval's lower bound first, its upper bound last
         percent = {c: f"{round(100 * c, 1):g}" for c in bounds}
         for c in sorted(bounds, reverse=True):
             frame[f"{alias}-lo-{percent[c]}"] = bounds[c][0].reshape(-1)
         for c in sorted(bounds):
             frame[f"{alias}-hi-{percent[c]}"] = bounds[c][1].reshape(-1)
-    for lower, upper in ([] if peers else bounds.values()):
+    elif bounds:  # one float level: the `lower`/`upper` columns
+        ((lower, upper),) = bounds.values()
         frame["lower"], frame["upper"] = lower.reshape(-1), upper.reshape(-1)
     return frame
 
@@ -300,11 +301,17 @@ def _future_panel(spec: PanelSpec, history: Panel, future: pd.DataFrame) -> Pane
     return ahead
 
 
+def transformed_predictions(out, base, scale, seasonal) -> np.ndarray:
+    """Model outputs [members, S, H] as transformed values (before `untransformed`): base + scale * output + the
+    seasonal index of each step ahead."""
+    ahead_phase = np.arange(1, out.shape[-1] + 1) % seasonal.shape[1]
+    return base[None, :, None] + scale[None, :, None] * out + seasonal[None][:, :, ahead_phase]
+
+
 def series_units(out, base, scale, seasonal, transform: str, level=None, widening=None):
     """Model outputs [members, S, H] back in the series' units: the members' mean forecast [S, H], and with `level`
     the members' interval widened by `widening` [H] (model units); else None, None."""
-    ahead_phase = np.arange(1, out.shape[-1] + 1) % seasonal.shape[1]
-    predicted = base[None, :, None] + scale[None, :, None] * out + seasonal[None][:, :, ahead_phase]
+    predicted = transformed_predictions(out, base, scale, seasonal)
     forecast = untransformed(predicted, transform).mean(0)
     if level is None:
         return forecast, None, None

@@ -38,13 +38,16 @@ def errors(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray, ids=Non
                          "RMSE": np.sqrt(np.mean(diff**2, axis=1))}, index=ids)
 
 
-def per_step(actual: np.ndarray, forecasts: dict[str, np.ndarray], metric: str = "MAPE%") -> pd.DataFrame:
-    """One metric by horizon step (rows) and forecaster (columns), the mean over series."""
-    columns = {}
-    for name, predicted in forecasts.items():
-        steps = [errors(actual[:, [h]], predicted[:, [h]], np.ones(len(actual)))[metric].mean()
-                 for h in range(actual.shape[1])]
-        columns[name] = steps
+def mase_scales_of(run) -> np.ndarray:
+    """[S] each trained series' MASE denominator (NaN where it has none)."""
+    return np.array([np.nan if v is None else v for v in run.extra["panel_series"]["mase_scale"]], float)
+
+
+def per_step(actual: np.ndarray, forecasts: dict[str, np.ndarray]) -> pd.DataFrame:
+    """MAPE% by horizon step (rows) and forecaster (columns), the mean over series (NaN truths of 0 left out)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        columns = {name: np.nanmean(np.where(actual != 0, 100 * np.abs(predicted - actual) / np.abs(actual), np.nan),
+                                    axis=0) for name, predicted in forecasts.items()}
     return pd.DataFrame(columns, index=pd.RangeIndex(1, actual.shape[1] + 1, name="step"))
 
 
@@ -76,9 +79,8 @@ def evaluate(run) -> dict:
     actual = history.y[history.starts[:, None] + fit_lengths[:, None] + np.arange(steps)]
     model = forecasting.forecast_long(run, horizon=steps)["forecast"].to_numpy().reshape(count, steps)
     forecasts = {"jaxseries": model, **baselines(history, fit_lengths, steps, spec.season)}
-    scale = np.array([np.nan if v is None else v for v in run.extra["panel_series"]["mase_scale"]], float)
     ids = pd.Index(forecasting.json_ids(history.ids), name=spec.id)
-    out = {**report(actual, forecasts, scale, ids), "horizon": steps, "series": count}
+    out = {**report(actual, forecasts, mase_scales_of(run), ids), "horizon": steps, "series": count}
     if "auto" in run.extra:
         out["auto"] = auto_table(run.extra["auto"])
     return out

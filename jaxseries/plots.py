@@ -15,7 +15,7 @@ def plot_forecast(run, ax=None, *, forecast=None):
     baselines, every target on one axes. A panel run draws a grid of its first series (`plot_panel`)."""
     spec = forecasting.panel_spec(run)
     if len(spec.targets) != 1:
-        return plot_panel(run, forecast=None if forecast is None or spec.targets else forecast)
+        return plot_panel(run, forecast=None if spec.targets else forecast)  # a wide frame is redrawn long
     history, fit_lengths = forecasting.stored_panel(run)
     forecast = forecasting.forecast(run) if forecast is None else forecast
     steps = len(forecast)
