@@ -105,6 +105,8 @@ def _series_options(parser) -> None:
     parser.add_argument("--patience", type=int, default=20, help="evaluations without improvement before stopping")
     parser.add_argument("--eval-every", type=int, default=10, help="steps between validation evaluations (10)")
     parser.add_argument("--members", type=int, default=1, help="seed ensemble size, trained in one compiled call")
+    parser.add_argument("--combine", choices=["theta", "none"], default="theta",
+                        help="mix the network's forecast with the Theta method's (default), or 'none': the network's")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -117,8 +119,8 @@ def _series_kwargs(args) -> dict:
         transform=args.transform, fill=args.fill, hidden_dim=args.hidden_dim, num_layers=args.num_layers,
         steps=args.steps, learning_rate=args.learning_rate, weight_decay=args.weight_decay,
         batch_size=args.batch_size, seed=args.seed, patience=args.patience, eval_every=args.eval_every,
-        members=args.members, progress=not args.no_progress)
-    return {k: v for k, v in chosen.items() if v is not None or k in ("patience", "weight_decay")}
+        members=args.members, combine=None if args.combine == "none" else args.combine, progress=not args.no_progress)
+    return {k: v for k, v in chosen.items() if v is not None or k in ("patience", "weight_decay", "combine")}
 
 
 def _train(args) -> None:

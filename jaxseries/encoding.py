@@ -54,6 +54,7 @@ class PanelSpec:
     static_numbers: dict  # name -> [center, scale]
     static_categories: dict  # name -> the categories seen in training (one-hot)
     mode: str = "global"  # "global": one model for every series; "local": one model per series (a population)
+    combine: str | None = None  # "theta": forecasts are the mean of the network's and Theta's (runs before 0.3: None)
     strategy: str = "direct"  # "recursive": the seed's one-step-shift windows, rolled forward
     targets: list = dataclasses.field(default_factory=list)  # a single input's target columns ([]: a panel)
 
@@ -118,7 +119,7 @@ def fit_spec(panel: Panel, fit_lengths: np.ndarray, options: SeriesOptions, vali
         **{k: panel.names[k] for k in ("covariates", "future_covariates", "static")},
         covariate_center=c_center.tolist(), covariate_scale=c_scale.tolist(), future_center=f_center.tolist(),
         future_scale=f_scale.tolist(), static_numbers=numbers, static_categories=categories, mode=options.mode,
-        strategy=options.strategy, targets=list(panel.targets))
+        strategy=options.strategy, targets=list(panel.targets), combine=options.combine)
     return spec, levels
 
 
@@ -187,15 +188,7 @@ def build_arrays(panel: Panel, spec: PanelSpec, levels: np.ndarray, seasonal: np
     count, context, horizon = len(panel.ids), spec.context, max(spec.horizon, extra_rows)  # rows of known features
     width = context + int(fit_lengths.max())
     series = panel.series_of_rows()
-    position = np.arange(len(panel.y)) - np.repeat(panel.starts, panel.lengths)  # row within its series
-    column = position + np.repeat(width - fit_lengths, panel.lengths)
-    fitted = position < np.repeat(fit_lengths, panel.lengths)
-    values = np.zeros((count, width), np.float32)
-    observed = np.zeros((count, width), np.float32)
-    phase = (column - (width - 1)) % seasonal.shape[1]
-    z = transformed(panel.y[fitted], spec.transform) - seasonal[series, phase][fitted]
-    values[series[fitted], column[fitted]] = z
-    observed[series[fitted], column[fitted]] = 1.0
+    values, observed, column, fitted = target_matrix(panel, spec, seasonal, fit_lengths, width)
     scale = (levels * spec.factor).astype(np.float32)
     past = np.zeros((count, width, len(spec.covariates)), np.float32)
     past[series[fitted], column[fitted]] = (panel.past[fitted] - spec.covariate_center) / spec.covariate_scale
@@ -204,6 +197,21 @@ def build_arrays(panel: Panel, spec: PanelSpec, levels: np.ndarray, seasonal: np
     static = static_features(panel.static, spec)
     return PanelArrays(values, observed, past, known.astype(np.float32), static, scale,
                        np.zeros(0, np.int32), np.zeros(0, np.int32)), width
+
+
+def target_matrix(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, fit_lengths: np.ndarray, width: int):
+    """[S, width] each series' rows before its fit end, transformed, seasonal indices removed, right-aligned (its
+    last fitted row in the last column), and 1 where a row is real; with every row's column and whether it is fitted."""
+    count, series = len(panel.ids), panel.series_of_rows()
+    position = np.arange(len(panel.y)) - np.repeat(panel.starts, panel.lengths)  # row within its series
+    column = position + np.repeat(width - fit_lengths, panel.lengths)
+    fitted = position < np.repeat(fit_lengths, panel.lengths)
+    values = np.zeros((count, width), np.float32)
+    observed = np.zeros((count, width), np.float32)
+    phase = (column - (width - 1)) % seasonal.shape[1]
+    values[series[fitted], column[fitted]] = transformed(panel.y[fitted], spec.transform) - seasonal[series, phase][fitted]
+    observed[series[fitted], column[fitted]] = 1.0
+    return values, observed, column, fitted
 
 
 def static_features(static: pd.DataFrame, spec: PanelSpec) -> np.ndarray:

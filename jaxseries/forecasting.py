@@ -16,13 +16,13 @@ import jax
 import numpy as np
 import pandas as pd
 
-from jaxseries import data as data_lib
-from jaxseries import intervals, loop
+from jaxseries import intervals, loop, theta
 from jaxseries.config import ModelConfig, SeriesOptions, TrainConfig, _require_int
 from jaxseries.encoding import (
     PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, seasonal_indices, series_levels, training_pairs,
     untransformed, validation_pairs, window_settings,
 )
+from jaxseries.frames import as_series_frame, forecast_frame, future_panel, json_ids
 from jaxseries.model import LSTMRegressor
 from jaxseries.panel import Panel, is_single, load_panel
 from jaxseries.windows import gather_all
@@ -62,9 +62,14 @@ def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None =
         # forecasts deseasonalize with the indices of every row before the holdout (known at the origin), as a
         # forecast from new data does; the validation windows with the training part's (`seasonal_train`)
         forecasting = seasonal_indices(panel, fit_lengths, spec)
-        return {**(notes or {}), "panel": dataclasses.asdict(spec),
-                "panel_series": {**_series_table(panel, levels, forecasting, fit_lengths, spec.season),
-                                 "seasonal_train": seasonal.round(8).tolist()},
+        table = {**_series_table(panel, levels, forecasting, fit_lengths, spec.season),
+                 "seasonal_train": seasonal.round(8).tolist()}
+        if spec.combine:  # the Theta lines from the same rows as each set of indices
+            table["theta"] = theta.of_panel(panel, spec, forecasting, fit_lengths).tolist()
+            if spec.validation:
+                train = np.roll(seasonal, validation, axis=1)  # anchored at the training part's last row again
+                table["theta_train"] = theta.of_panel(panel, spec, train, fit_lengths - spec.validation).tolist()
+        return {**(notes or {}), "panel": dataclasses.asdict(spec), "panel_series": table,
                 "panel_rows": _stored_rows(panel, spec, fit_lengths)}
 
     if options.mode == "local":
@@ -121,10 +126,6 @@ def _encode(panel: Panel, fit_lengths, validation: int, options: SeriesOptions):
         raise ValueError(f"no series has a training window (context {spec.context}, horizon {spec.horizon}, "
                          f"validation {validation}){whole}: supply longer series or shorten the horizon/context")
     return spec, levels, seasonal, arrays, width, pairs
-
-
-def json_ids(ids) -> list:
-    return [v.item() if isinstance(v, np.generic) else v for v in ids]
 
 
 def _series_table(panel: Panel, levels, seasonal, fit_lengths, season) -> dict:
@@ -220,6 +221,7 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, cali
     if data is None:
         history, fit_lengths = stored_panel(run)
         levels, seasonal = np.asarray(table["levels"]), np.asarray(table["seasonal"])
+        lines = np.asarray(table["theta"]) if spec.combine else None
     else:  # the data in hand before the origin: levels (of unseen series) and seasonal indices come from it
         history = load_like(spec, data)
         fit_lengths = history.lengths
@@ -227,11 +229,12 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, cali
         own = series_levels(history, fit_lengths, spec.transform)
         levels = np.array([trained_levels.get(key, fallback) for key, fallback in zip(json_ids(history.ids), own)])
         seasonal = seasonal_indices(history, fit_lengths, spec)
-    ahead = None if future is None else _future_panel(spec, history, future)
+        lines = None  # from the data
+    ahead = None if future is None else future_panel(spec, history, future)
     if spec.future_covariates:
         _check_future_rows(history, fit_lengths, ahead, horizon, spec)
     widenings = [_widening(run, spec, c, calibration, horizon) for c in coverages]
-    out, base, scale = predictions(run, history, spec, levels, seasonal, fit_lengths, horizon, ahead)
+    out, base, scale = predictions(run, history, spec, levels, seasonal, fit_lengths, horizon, ahead, lines)
     frame = forecast_frame(history, fit_lengths, spec, horizon)
     frame[alias if peers else "forecast"] = series_units(out, base, scale, seasonal, spec.transform)[0].reshape(-1)
     bounds = {c: series_units(out, base, scale, seasonal, spec.transform, c, w)[1:]
@@ -248,18 +251,26 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, cali
     return frame
 
 
-def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_lengths, horizon: int, ahead=None):
+def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_lengths, horizon: int, ahead=None,
+                lines=None):
     """Every member's outputs [members, S, horizon] from each series' fit end, and each window's base and scale:
-    series units are base + scale * output + seasonal index (a recursive rollout: base 0, scale 1)."""
+    series units are base + scale * output + seasonal index (a recursive rollout: base 0, scale 1). A run with
+    `combine="theta"` mixes them with the Theta lines (default: those of the history's rows before fit_lengths)."""
     arrays, width = build_arrays(history, spec, levels, seasonal, fit_lengths, future=ahead, extra_rows=horizon)
     pairs = forecast_pairs(len(history.ids), width)
     if spec.strategy == "recursive":  # the rollout's values, measured from 0 in units of each series' scale
         rollout = _compiled_rollout(run.model_config, spec.layout(), horizon, hasattr(run, "member"))
         out = np.asarray(rollout(run.params, arrays, pairs), np.float64).reshape(-1, len(history.ids), horizon)
         scale = arrays.scale.astype(np.float64)
-        return out / scale[None, :, None], np.zeros(len(scale)), scale
-    x, base, scale = gather_all(spec.layout(), arrays, pairs, with_targets=False)
-    return model_outputs(run, x, json_ids(history.ids))[:, :, :horizon], base, scale
+        out, base = out / scale[None, :, None], np.zeros(len(scale))
+    else:
+        x, base, scale = gather_all(spec.layout(), arrays, pairs, with_targets=False)
+        out = model_outputs(run, x, json_ids(history.ids))[:, :, :horizon]
+    if not spec.combine:
+        return out, base, scale
+    lines = theta.of_panel(history, spec, seasonal, fit_lengths) if lines is None else lines
+    partner = theta.in_model_units(lines, horizon, base, scale)
+    return theta.mix(out, partner), base, scale
 
 
 @functools.lru_cache(maxsize=None)
@@ -270,35 +281,6 @@ def _compiled_rollout(model_config: ModelConfig, layout, horizon: int, members: 
         return layout.rollout(lambda x: model.apply(params, x), arrays, pairs, horizon)
 
     return jax.jit(jax.vmap(rollout, in_axes=(0, None, None)) if members else rollout)
-
-
-def as_series_frame(frame: pd.DataFrame, spec: PanelSpec) -> pd.DataFrame:
-    """A single input's forecast: indexed by time, its columns as they are for one target (`forecast`, ...), each
-    with the target's name after it for several (`forecast_sales`, ...)."""
-    time = spec.time or "step"
-    columns = [c for c in frame.columns if c not in (spec.id, time)]
-    wide = frame.pivot(index=time, columns=spec.id)
-    names = spec.targets
-    suffix = {t: "" if len(names) == 1 else f"_{t}" for t in names}
-    out = pd.DataFrame({f"{column}{suffix[t]}": wide[column][t].to_numpy() for column in columns for t in names},
-                       index=wide.index)
-    out.index.name = time
-    return out
-
-
-def _future_panel(spec: PanelSpec, history: Panel, future: pd.DataFrame) -> Panel:
-    """The rows ahead as a panel; for one series a frame of the future covariates (rows after the history)."""
-    if spec.targets:  # a single input's rows ahead: numbered after its last row, for every target series
-        rows = pd.DataFrame(future).reset_index(drop=True)
-        long = pd.concat([rows.assign(**{spec.id: t, "_step": np.arange(len(rows))}) for t in spec.targets])
-        return load_panel(long.assign(**{spec.target: 0.0}), id=spec.id, time="_step", target=spec.target,
-                          future_covariates=spec.future_covariates)
-    ahead = load_panel(future.assign(**{spec.target: 0.0}), id=spec.id, time=spec.time, target=spec.target,
-                       future_covariates=spec.future_covariates)
-    unknown = sorted(set(json_ids(ahead.ids)) - set(json_ids(history.ids)), key=str)
-    if unknown:
-        raise ValueError(f"future= has ids that are not in data: {unknown[:5]}")
-    return ahead
 
 
 def transformed_predictions(out, base, scale, seasonal) -> np.ndarray:
@@ -349,6 +331,24 @@ def _widening(run, spec: PanelSpec, level: float, calibration: dict | None, hori
     return np.asarray(calibration["widening"], float)[:horizon]
 
 
+def validation_windows(run):
+    """Every validation window of the stored rows, in model units: the members' outputs [members, N, H], the targets
+    [N, H], and for a run that combines, Theta's forecast of the same rows from the training part's end (else None)."""
+    spec, table = panel_spec(run), run.extra["panel_series"]
+    history, fit_lengths = stored_panel(run)
+    seasonal = np.asarray(table.get("seasonal_train", table["seasonal"]))  # 0.1 runs stored only these
+    arrays, width = build_arrays(history, spec, np.asarray(table["levels"]), seasonal, fit_lengths)
+    pairs = validation_pairs(spec, len(history.ids), width)
+    x_val, y_val = gather_all(spec.layout(), arrays, pairs)
+    out = model_outputs(run, x_val, [json_ids(history.ids)[s] for s in pairs[:, 0]])
+    if not spec.combine:
+        return out, y_val, None
+    _, base, scale = gather_all(spec.layout(), arrays, pairs, with_targets=False)
+    offset = pairs[:, 1] - (width - spec.validation - 1)  # the lines start at the first window's origin
+    return out, y_val, theta.in_model_units(np.asarray(table["theta_train"])[pairs[:, 0]], spec.horizon, base, scale,
+                                            offset)
+
+
 def calibration_widening(run, level: float) -> np.ndarray:
     """[H] how far to widen the members' `level` interval, in model units, per horizon step: the conformal quantile
     of how far each series' validation window fell outside it (split conformal on absolute residuals for one model;
@@ -360,13 +360,9 @@ def calibration_widening(run, level: float) -> np.ndarray:
     if spec.strategy == "recursive":
         raise ValueError("a recursive run's validation windows score one step ahead, not its horizon: pass "
                          "calibration= from js.backtest for an interval")
-    table = run.extra["panel_series"]
-    history, fit_lengths = stored_panel(run)
-    seasonal = np.asarray(table.get("seasonal_train", table["seasonal"]))  # 0.1 runs stored only these
-    arrays, width = build_arrays(history, spec, np.asarray(table["levels"]), seasonal, fit_lengths)
-    pairs = validation_pairs(spec, len(history.ids), width)
-    x_val, y_val = gather_all(spec.layout(), arrays, pairs)
-    out = model_outputs(run, x_val, [json_ids(history.ids)[s] for s in pairs[:, 0]])
+    out, y_val, partner = validation_windows(run)
+    if partner is not None:
+        out = theta.mix(out, partner)
     low, high = intervals.member_interval(out, level, axis=0)
     widening = intervals.widening(intervals.scores(low, high, y_val, 1.0), level)
     if not np.isfinite(widening).all():
@@ -384,16 +380,3 @@ def _check_future_rows(history, fit_lengths, ahead, horizon, spec) -> None:
         raise ValueError(f"known-future covariates {spec.future_covariates} are needed for {horizon} rows ahead, id "
                          f"{history.ids[missing[0]]!r} has {int(after[missing[0]])}: pass future= (a frame of "
                          "the rows ahead)")
-
-
-def forecast_frame(history: Panel, fit_lengths, spec: PanelSpec, horizon: int) -> pd.DataFrame:
-    """id and time columns of each series' next `horizon` rows after its fit end."""
-    last = history.starts + fit_lengths - 1
-    ids = np.repeat(history.ids, horizon)
-    if isinstance(history.stamps, pd.DatetimeIndex):
-        ends = history.stamps[last]
-        grids = {end: data_lib.future_index(pd.DatetimeIndex([end]), spec.freq, horizon) for end in ends.unique()}
-        stamps = pd.DatetimeIndex(np.concatenate([grids[end].to_numpy() for end in ends]))
-    else:
-        stamps = (np.asarray(history.stamps)[last][:, None] + np.arange(1, horizon + 1)).reshape(-1)
-    return pd.DataFrame({spec.id: ids, spec.time or "step": stamps})

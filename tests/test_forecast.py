@@ -63,7 +63,7 @@ def test_scaling_reads_the_training_part_only():
     plain, rerun = (js.train_series(s, horizon=6, holdout=12, validation=12, patience=None, **FAST)
                     for s in (series, wild))
     assert plain.extra["panel"] == rerun.extra["panel"]  # the spec: transform, scale factor, covariate statistics
-    for key in ("levels", "seasonal_train"):  # a forecast may use the validation rows: known at its origin
+    for key in ("levels", "seasonal_train", "theta_train"):  # a forecast may use the validation rows: known at its origin
         assert plain.extra["panel_series"][key] == rerun.extra["panel_series"][key]
     np.testing.assert_array_equal(rerun.history, plain.history)
 
@@ -87,7 +87,7 @@ def test_early_stopping_keeps_the_best_step():
 def test_the_recursive_rollout_equals_step_by_step_prediction():
     series = seasonal_series()
     run = js.train_series(series, horizon=5, holdout=5, strategy="recursive", context=12, transform="log",
-                          calendar=False, deseasonalize=False, **FAST)
+                          calendar=False, deseasonalize=False, combine=None, **FAST)
     spec = forecasting.panel_spec(run)
     assert run.model_config.head == "sequence"
     forecast = js.forecast(run, horizon=8)["forecast"].to_numpy()  # past the trained horizon: it rolls on

@@ -1,0 +1,157 @@
+"""Choosing defaults without the test parts: each M3 series' last h training rows held out and scored.
+
+    python benchmarks/m3_validation.py [--periods monthly,quarterly] [--seeds 0,1] [--option key=value ...]
+                                       [--single N] [--statsforecast]
+
+Every default of issue 24 was chosen here (benchmarks/RESULTS.md): the test parts are never read. Series shorter
+than 2h + 1 training rows are left out (52 quarterly ones). `--single N` trains the first N series of each period
+one at a time instead of as one panel (single-series choices), and airline with 1959 held out. `--statsforecast`
+scores Theta and AutoETS on the same split. Prints one line per run, mean sMAPE / MASE over series.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import common  # noqa: E402
+import jaxseries as js  # noqa: E402
+from jaxseries.metrics import errors  # noqa: E402
+
+HORIZONS = {"monthly": 18, "quarterly": 8, "yearly": 6, "other": 8}
+SEASONS = {"monthly": 12, "quarterly": 4, "yearly": 1, "other": 1}
+
+
+def validation_split(period: str) -> pd.DataFrame:
+    """The training parts of one M3 period, series with at least 2h + 1 rows."""
+    train, _ = js.datasets.m3(period)
+    lengths = train.groupby("unique_id").y.transform("size")
+    return train[lengths >= 2 * HORIZONS[period] + 1][["unique_id", "ds", "y"]].reset_index(drop=True)
+
+
+def scores(actual: np.ndarray, predicted: np.ndarray, history: list, season: int) -> tuple[float, float]:
+    scale = np.array([np.mean(np.abs(h[season:] - h[:-season])) if len(h) > season else np.nan for h in history])
+    table = errors(actual, predicted, scale)
+    return float(table["sMAPE"].mean()), float(table["MASE"].mean())
+
+
+def split_arrays(frame: pd.DataFrame, horizon: int):
+    """(ids, histories before the holdout, holdout actuals [S, h])."""
+    ids, history, actual = [], [], []
+    for key, group in frame.groupby("unique_id", sort=True):
+        y = group.y.to_numpy()
+        ids.append(key), history.append(y[:-horizon]), actual.append(y[-horizon:])
+    return ids, history, np.stack(actual)
+
+
+def with_series_inputs(frame: pd.DataFrame, period: str) -> pd.DataFrame:
+    """Static columns: log of the rows before the holdout, and the seasonality test's verdict on them."""
+    horizon, m = HORIZONS[period], SEASONS[period]
+    rows = []
+    for key, group in frame.groupby("unique_id", sort=True):
+        z = np.log(group.y.to_numpy()[:-horizon])
+        n, c = len(z), z - z.mean()
+        flag = 0.0
+        if m > 1 and n >= 3 * m:
+            acf = np.array([np.sum(c[k:] * c[: n - k]) for k in range(m + 1)]) / np.sum(c**2)
+            flag = float(abs(acf[m]) > 1.645 * np.sqrt((1 + 2 * np.sum(acf[1:m] ** 2)) / n))
+        rows.append((key, np.log(n), flag))
+    table = pd.DataFrame(rows, columns=["unique_id", "log_length", "seasonal_flag"])
+    return frame.merge(table, on="unique_id")
+
+
+def jaxseries_panel(frame: pd.DataFrame, period: str, options: dict) -> tuple[np.ndarray, list]:
+    horizon = HORIZONS[period]
+    if options.pop("series_inputs", False):
+        frame = with_series_inputs(frame, period)
+        options["static"] = ["log_length"] + (["seasonal_flag"] if SEASONS[period] > 1 else [])
+    run = js.train_series(frame, id="unique_id", time="ds", target="y", horizon=horizon, holdout=horizon,
+                          progress=False, **options)
+    out = js.forecast(run)
+    return out.sort_values(["unique_id", "ds"])["forecast"].to_numpy().reshape(-1, horizon), sorted(out.unique_id.unique())
+
+
+def jaxseries_single(frame: pd.DataFrame, period: str, options: dict, count: int):
+    """The first `count` series long enough to train alone (a window before validation and holdout), one at a time:
+    their forecasts [count, h] and positions."""
+    horizon, rows, kept = HORIZONS[period], [], []
+    for position, (_, group) in enumerate(frame.groupby("unique_id", sort=True)):
+        if len(group) < 4 * horizon + 1 or len(kept) == count:
+            continue
+        run = js.train_series(group.set_index("ds")["y"], horizon=horizon, holdout=horizon, progress=False, **options)
+        rows.append(js.forecast(run)["forecast"].to_numpy())
+        kept.append(position)
+    return np.stack(rows), np.array(kept)
+
+
+def statsforecast_scores(frame: pd.DataFrame, period: str) -> dict:
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoETS, Theta
+
+    horizon, season = HORIZONS[period], SEASONS[period]
+    ids, history, actual = split_arrays(frame, horizon)
+    train = frame.groupby("unique_id", sort=True, group_keys=False).apply(lambda g: g.iloc[:-horizon])
+    if period == "other":
+        train = train.assign(ds=train.groupby("unique_id").cumcount())
+    out = {}
+    for name, model in (("Theta", Theta(season_length=season)), ("AutoETS", AutoETS(season_length=season))):
+        fitted = StatsForecast(models=[model], freq=1 if period == "other" else pd.infer_freq(
+            frame.ds.drop_duplicates().sort_values()), n_jobs=1).forecast(df=train, h=horizon)
+        fitted = fitted.reset_index() if "unique_id" not in fitted else fitted
+        predicted = fitted.sort_values(["unique_id", "ds"])[name].to_numpy().reshape(-1, horizon)
+        out[name] = predicted
+    return out
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--periods", default="monthly,quarterly,yearly,other")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--option", action="append", default=[], help="key=value (JSON value), passed to train_series")
+    parser.add_argument("--single", type=int, default=0)
+    parser.add_argument("--statsforecast", action="store_true")
+    args = parser.parse_args(argv)
+    options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.option)}
+    print(common.machine(), options, flush=True)
+    for period in args.periods.split(","):
+        frame = validation_split(period)
+        horizon, season = HORIZONS[period], SEASONS[period]
+        ids, history, actual = split_arrays(frame, horizon)
+        peers = statsforecast_scores(frame, period) if args.statsforecast else {}
+        for name, predicted in peers.items():
+            print(period, name, "sMAPE %.2f MASE %.3f" % scores(actual, predicted, history, season), flush=True)
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            start = time.perf_counter()
+            if args.single:
+                predicted, kept = jaxseries_single(frame, period, {**options, "seed": seed}, args.single)
+            else:
+                predicted, _ = jaxseries_panel(frame, period, {**options, "seed": seed})
+                kept = np.arange(len(ids))
+            count = len(kept)
+            smape, mase = scores(actual[kept], predicted, [history[k] for k in kept], season)
+            print(f"{period} seed {seed}: sMAPE {smape:.2f} MASE {mase:.3f} ({count} series, "
+                  f"{time.perf_counter() - start:.0f} s)", flush=True)
+            for name, other in peers.items():  # the mean of the network's forecast and a classical one
+                combined = (predicted + other[kept]) / 2
+                print(f"{period} seed {seed} averaged with {name}: sMAPE %.2f MASE %.3f"
+                      % scores(actual[kept], combined, [history[k] for k in kept], season), flush=True)
+    if args.single:
+        airline = js.datasets.airline()[:-12]
+        values = []
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            run = js.train_series(airline, horizon=12, holdout=12, seed=seed, progress=False, **options)
+            predicted = js.forecast(run)["forecast"].to_numpy()
+            values.append(100 * np.mean(np.abs(predicted - airline[-12:].to_numpy()) / airline[-12:].to_numpy()))
+        print(f"airline 1959 MAPE% {np.mean(values):.2f} (seeds: {', '.join(f'{v:.2f}' for v in values)})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
