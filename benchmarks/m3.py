@@ -1,6 +1,7 @@
-"""M3 monthly (1428 series, horizon 18): jaxseries' global LSTM beside statsforecast and NeuralForecast, one run.
+"""M3 (monthly 1428 series, horizon 18; quarterly 756, 8; yearly 645, 6; other 174, 8): jaxseries beside
+statsforecast and NeuralForecast, one run.
 
-    python benchmarks/m3.py [--quick] [--no-neuralforecast]
+    python benchmarks/m3.py [--period monthly|quarterly|yearly|other|all] [--quick] [--no-neuralforecast]
 
 Every method trains on each series' training part and is scored on the test part with the same code: sMAPE as in
 M3 (200|y-f|/(|y|+|f|), mean over the horizon, then over series), MASE against each series' in-sample seasonal
@@ -25,7 +26,8 @@ import common  # noqa: E402
 import jaxseries as js  # noqa: E402
 from jaxseries.metrics import errors as panel_errors  # noqa: E402
 
-HORIZON, SEASON = 18, 12
+PERIODS = {"monthly": (18, 12, "MS"), "quarterly": (8, 4, "QS"), "yearly": (6, 1, "YS"), "other": (8, 1, 1)}
+HORIZON, SEASON, FREQ = PERIODS["monthly"]  # the period being run (main sets them)
 
 
 def score(test: pd.DataFrame, forecast: pd.DataFrame, column: str, scale: pd.Series) -> dict:
@@ -51,7 +53,7 @@ def statsforecast_rows(train, test, scale) -> dict:
                         ("naive (statsforecast)", Naive()), ("Theta (statsforecast)", Theta(season_length=SEASON)),
                         ("AutoETS (statsforecast)", AutoETS(season_length=SEASON))):
         start = time.perf_counter()
-        frame = StatsForecast(models=[model], freq="MS", n_jobs=1).forecast(df=train[["unique_id", "ds", "y"]],
+        frame = StatsForecast(models=[model], freq=FREQ, n_jobs=1).forecast(df=train[["unique_id", "ds", "y"]],
                                                                              h=HORIZON)
         seconds = time.perf_counter() - start
         column = [c for c in frame.columns if c not in ("unique_id", "ds")][0]
@@ -76,7 +78,7 @@ def neuralforecast_rows(train, test, scale) -> dict:
                                                                  start_padding_enabled=True, enable_progress_bar=False,
                                                                  logger=False))):
         start = time.perf_counter()
-        forecaster = NeuralForecast(models=[model], freq="MS")
+        forecaster = NeuralForecast(models=[model], freq=FREQ)
         forecaster.fit(df=train[["unique_id", "ds", "y"]], val_size=HORIZON)
         frame = forecaster.predict().reset_index()
         seconds = time.perf_counter() - start
@@ -103,6 +105,11 @@ def jaxseries_rows(train, test, scale, seeds, members: int) -> dict:
     rows[f"jaxseries global, one model (mean of {len(seeds)} seeds)"] = {
         **mean, "per_series_smape": per_seed[0]["per_series_smape"], "note": f"sMAPE ± {spread['sMAPE']:.3f}, "
         f"MASE ± {spread['MASE']:.3f}; seeds: " + ", ".join(f"{r['sMAPE']:.2f}" for r in per_seed)}
+    start = time.perf_counter()
+    run = js.train_series(train, id="unique_id", time="ds", target="y", horizon=HORIZON, combine=None, progress=False)
+    name = "jaxseries global, the network alone (combine=None, seed 0)"
+    rows[name] = {**score(test, js.forecast(run), "forecast", scale), "seconds": time.perf_counter() - start}
+    print(name, {k: v for k, v in rows[name].items() if k != "per_series_smape"}, flush=True)
     if members > 1:
         start = time.perf_counter()
         run = js.train_series(train, id="unique_id", time="ds", target="y", horizon=HORIZON, members=members,
@@ -126,6 +133,12 @@ def local_rows(train, test, scale, steps: int) -> dict:
     return rows
 
 
+def in_sample_scale(values: np.ndarray, season: int) -> float:
+    """MASE's denominator: the in-sample seasonal-naive MAE (lag 1 for a series no longer than a season)."""
+    lag = season if len(values) > season else 1
+    return float(np.mean(np.abs(values[lag:] - values[:-lag])))
+
+
 def markdown(rows: dict, seasonal_naive: str) -> str:
     lines = ["| method | sMAPE | MASE | MAPE% | seconds | beats seasonal naive | 80% interval coverage | note |",
              "|---|---|---|---|---|---|---|---|"]
@@ -139,27 +152,33 @@ def markdown(rows: dict, seasonal_naive: str) -> str:
 
 
 def main(argv=None) -> str:
+    global HORIZON, SEASON, FREQ
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--period", default="monthly", choices=[*PERIODS, "all"])
     parser.add_argument("--quick", action="store_true", help="one seed, no ensemble")
     parser.add_argument("--no-neuralforecast", action="store_true")
+    parser.add_argument("--no-local", action="store_true", help="leave out the local mode (one LSTM per series)")
     parser.add_argument("--local-steps", type=int, default=300, help="most steps of the local models (300)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
-    train, test = js.datasets.m3("monthly")
-    scale = train.groupby("unique_id").y.apply(lambda s: np.mean(np.abs(s.to_numpy()[SEASON:] - s.to_numpy()[:-SEASON])))
-    rows = statsforecast_rows(train, test, scale)
-    rows.update(jaxseries_rows(train, test, scale, [0] if args.quick else [0, 1, 2], 1 if args.quick else 5))
-    if not args.quick:
-        rows.update(local_rows(train, test, scale, args.local_steps))
-    if not args.no_neuralforecast:
-        try:
-            rows.update(neuralforecast_rows(train, test, scale))
-        except ImportError as error:  # the bench extra installs it; a bare environment still gets the rest
-            print(f"NeuralForecast skipped: {error}")
-    table = markdown(rows, "seasonal naive (statsforecast)")
-    section = ["## M3 monthly: 1428 series, horizon 18 (`python benchmarks/m3.py`)", "",
-               f"Machine: {common.machine()}.", "", table, ""]
-    text = "\n".join(section)
+    sections = []
+    for period in PERIODS if args.period == "all" else [args.period]:
+        HORIZON, SEASON, FREQ = PERIODS[period]
+        train, test = js.datasets.m3(period)
+        scale = train.groupby("unique_id").y.apply(lambda s: in_sample_scale(s.to_numpy(), SEASON))
+        rows = statsforecast_rows(train, test, scale)
+        rows.update(jaxseries_rows(train, test, scale, [0] if args.quick else [0, 1, 2], 1 if args.quick else 5))
+        if not args.quick and not args.no_local:
+            rows.update(local_rows(train, test, scale, args.local_steps))
+        if not args.no_neuralforecast:
+            try:
+                rows.update(neuralforecast_rows(train, test, scale))
+            except ImportError as error:  # the bench extra installs it; a bare environment still gets the rest
+                print(f"NeuralForecast skipped: {error}")
+        table = markdown(rows, "seasonal naive (statsforecast)")
+        sections += [f"## M3 {period}: {train.unique_id.nunique()} series, horizon {HORIZON} "
+                     f"(`python benchmarks/m3.py --period {period}`)", "", f"Machine: {common.machine()}.", "", table, ""]
+    text = "\n".join(sections)
     print(text)
     return text
 

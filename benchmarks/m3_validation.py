@@ -93,11 +93,11 @@ def jaxseries_single(frame: pd.DataFrame, period: str, options: dict, count: int
 
 
 def statsforecast_scores(frame: pd.DataFrame, period: str) -> dict:
+    """{name: [S, h]} Theta's and AutoETS's forecasts of each series' last h rows from the rows before them."""
     from statsforecast import StatsForecast
     from statsforecast.models import AutoETS, Theta
 
     horizon, season = HORIZONS[period], SEASONS[period]
-    ids, history, actual = split_arrays(frame, horizon)
     train = frame.groupby("unique_id", sort=True, group_keys=False).apply(lambda g: g.iloc[:-horizon])
     if period == "other":
         train = train.assign(ds=train.groupby("unique_id").cumcount())

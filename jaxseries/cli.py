@@ -105,8 +105,9 @@ def _series_options(parser) -> None:
     parser.add_argument("--patience", type=int, default=20, help="evaluations without improvement before stopping")
     parser.add_argument("--eval-every", type=int, default=10, help="steps between validation evaluations (10)")
     parser.add_argument("--members", type=int, default=1, help="seed ensemble size, trained in one compiled call")
-    parser.add_argument("--combine", choices=["theta", "none"], default="theta",
-                        help="mix the network's forecast with the Theta method's (default), or 'none': the network's")
+    parser.add_argument("--combine", choices=["auto", "theta", "none"], default="auto",
+                        help="average the network's forecast with the Theta method's ('auto', the default: unless "
+                             "there are covariates), or 'none': the network's alone")
     parser.add_argument("--no-progress", action="store_true")
 
 

@@ -151,7 +151,8 @@ class SeriesOptions:
     eval_every: int = 10
     members: int = 1  # a seed ensemble trained in one compiled call; intervals from its spread
     refit: bool = False  # after early stopping, retrain as long on every row before the holdout
-    combine: str | None = "theta"  # the forecast is the mean of the network's and the Theta method's; None: the network's
+    combine: str | None = "auto"  # "theta": the forecast is the mean of the network's and the Theta method's; None:
+    # the network's; "auto": "theta" unless there are covariates (a univariate partner would halve their effect)
 
     def __post_init__(self):
         _require_int("horizon", self.horizon, 1)
@@ -168,9 +169,9 @@ class SeriesOptions:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         _require_quantile(self.quantile)
-        if self.combine not in (None, "theta"):
-            raise ValueError(f"combine must be 'theta' (the forecast is the mean of the network's and Theta's) or None "
-                             f"(the network's alone), got {self.combine!r}")
+        if self.combine not in (None, "theta", "auto"):
+            raise ValueError(f"combine must be 'theta' (the forecast is the mean of the network's and Theta's), None "
+                             f"(the network's alone) or 'auto' (Theta unless there are covariates), got {self.combine!r}")
         for name in ("min_observed", "num_layers", "members"):
             _require_int(name, getattr(self, name), 1)
         TrainConfig(steps=self.steps, learning_rate=self.learning_rate, seed=self.seed, eval_every=self.eval_every,

@@ -119,8 +119,16 @@ def fit_spec(panel: Panel, fit_lengths: np.ndarray, options: SeriesOptions, vali
         **{k: panel.names[k] for k in ("covariates", "future_covariates", "static")},
         covariate_center=c_center.tolist(), covariate_scale=c_scale.tolist(), future_center=f_center.tolist(),
         future_scale=f_scale.tolist(), static_numbers=numbers, static_categories=categories, mode=options.mode,
-        strategy=options.strategy, targets=list(panel.targets), combine=options.combine)
+        strategy=options.strategy, targets=list(panel.targets), combine=_partner(panel, options))
     return spec, levels
+
+
+def _partner(panel: Panel, options: SeriesOptions) -> str | None:
+    """The classical forecast the network's is averaged with: with covariates "auto" leaves it out, since Theta
+    cannot see them and the mean would halve their effect."""
+    if options.combine == "auto":
+        return None if panel.names["covariates"] or panel.names["future_covariates"] else "theta"
+    return options.combine
 
 
 def series_levels(panel: Panel, lengths: np.ndarray, transform: str) -> np.ndarray:

@@ -52,6 +52,11 @@ def test_train_forecast_evaluate_end_to_end(tmp_path):
     assert set(scores["metrics"]) == {"jaxseries", "naive", "seasonal_naive"}
     assert scores["horizon"] == 6 and len(scores["per_step_mape"]["jaxseries"]) == 6
     assert js.load(tmp_path / "run").model_config.head == "horizon"  # the Python API reads CLI runs (direct decoder)
+    assert js.load(tmp_path / "run").extra["panel"]["combine"] == "theta"
+    alone = run_cli("train", "s.csv", "--horizon", "6", "--out", "alone", "--steps", "20", "--combine", "none",
+                    "--no-progress", cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    assert js.load(tmp_path / "alone").extra["panel"]["combine"] is None
     too_wide = run_cli("forecast", "run", "--csv", "g.csv", "--level", "0.95", cwd=tmp_path)
     assert too_wide.returncode == 2 and "a 95% interval needs at least 19 validation windows" in too_wide.stderr
 

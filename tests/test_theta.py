@@ -5,6 +5,7 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import jaxseries as js
 from jaxseries import theta
@@ -67,7 +68,10 @@ def test_a_combined_forecast_mixes_the_networks_and_thetas_in_log_units():
     series = monthly(100 * np.exp(0.01 * t + 0.2 * np.sin(2 * np.pi * t / 12)
                                   + np.random.default_rng(1).normal(0, 0.03, 84)))
     run = js.train_series(series, horizon=6, holdout=6, **FAST)
-    assert run.extra["panel"]["combine"] == "theta"
+    assert run.extra["panel"]["combine"] == "theta"  # "auto": no covariates
+    with_driver = js.train_series(pd.DataFrame({"y": series, "promo": (np.arange(84) % 7 == 0).astype(float)}), target="y",
+                                  future_covariates=["promo"], horizon=6, holdout=6, steps=1, progress=False)
+    assert with_driver.extra["panel"]["combine"] is None  # Theta would halve the driver's effect
     combined = js.forecast(run)["forecast"].to_numpy()
     alone = dataclasses.replace(run, extra={**run.extra, "panel": {**run.extra["panel"], "combine": None}})
     network = js.forecast(alone)["forecast"].to_numpy()
@@ -85,3 +89,10 @@ def test_constant_and_purely_seasonal_series_keep_their_shape():
     season = 50 + 10 * np.sin(2 * np.pi * np.arange(12) / 12)
     seasonal = js.train_series(monthly(np.tile(season, 7)), horizon=6, holdout=6, **FAST)
     np.testing.assert_allclose(js.forecast(seasonal)["forecast"].to_numpy(), season[6:], rtol=0.03)  # rows 78-83
+
+
+def test_an_unknown_partner_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(ValueError, match=r"combine must be 'theta' .*, None .* or 'auto'"):
+        js.train_series(monthly(np.arange(1.0, 61.0)), horizon=3, combine="ets", checkpoint_dir=tmp_path / "run",
+                        **FAST)
+    assert not (tmp_path / "run").exists()
