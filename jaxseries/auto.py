@@ -1,5 +1,4 @@
-"""Auto: the context of a series (or a whole panel), and whether Theta joins its forecast, chosen by a rolling-origin
-backtest inside its training part.
+"""Auto: the context of a series (or a whole panel) chosen by a rolling-origin backtest inside its training part.
 
 `train_series(..., auto=True)` calls `choose` before it trains. Every candidate of a small grid is backtested on the
 rows before the holdout (the holdout is never read): one model per candidate, trained on the rows before the first
@@ -25,11 +24,8 @@ from jaxseries.config import SeriesOptions
 from jaxseries.encoding import window_settings
 from jaxseries.panel import Panel
 
-# The grid: context length in seasons, each with and without Theta (forecasts of different kind: Theta's mean helps
-# most series and hurts strongly trending ones such as airline); the first candidate is the fixed default, kept on
-# ties (RESULTS.md).
+# The grid: context length in seasons; the first candidate is the fixed default, kept on ties (RESULTS.md).
 CONTEXT_SEASONS = (2, 1, 3)
-PARTNERS = ("auto", None)
 # The data decides how a candidate is scored: a few series get several origins and a seed ensemble each (one
 # origin's and one seed's noise mislead the choice), a panel one origin, which already scores every series.
 FEW_SERIES = 4
@@ -50,12 +46,10 @@ def check_budget(budget_s) -> float | None:
     return float(budget_s)
 
 
-def candidates(season: int, context=None, combine="auto", covariates: bool = False) -> list[dict]:
-    """The grid; a context or partner the caller fixed is not searched (with covariates "auto" has no partner)."""
+def candidates(season: int, context=None) -> list[dict]:
+    """The grid; a context the caller fixed is not searched."""
     unit = season if season > 1 else 12
-    partners = PARTNERS if combine == "auto" and not covariates else (combine,)
-    return [{"context": c, "combine": p} for c in ([context] if context else [k * unit for k in CONTEXT_SEASONS])
-            for p in partners]
+    return [{"context": c} for c in ([context] if context else [k * unit for k in CONTEXT_SEASONS])]
 
 
 def choose(panel: Panel, options: SeriesOptions, *, budget_s, progress: bool) -> tuple[dict, dict]:
@@ -68,8 +62,7 @@ def choose(panel: Panel, options: SeriesOptions, *, budget_s, progress: bool) ->
     kind = "few" if len(panel.ids) < FEW_SERIES else "many"
     folds, stride = FOLDS[kind], max(1, round(options.horizon * STRIDE_PER_HORIZON))
     base = dataclasses.replace(options, members=MEMBERS[kind], refit=False, season=season)
-    grid = candidates(season, options.context, options.combine,
-                      bool(panel.names["covariates"] or panel.names["future_covariates"]))
+    grid = candidates(season, options.context)
     fits = lambda c: backtesting.shortfall(panel, dataclasses.replace(base, **c), folds, stride)  # noqa: E731
     too_long = {i: why for i, c in enumerate(grid) if (why := fits(c))}
     if len(too_long) == len(grid):

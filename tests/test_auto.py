@@ -14,12 +14,10 @@ def test_auto_scores_every_candidate_before_the_holdout_and_trains_the_best():
     series = seasonal_series(n=96)
     run = js.train_series(series, horizon=6, holdout=6, auto=True, **FAST)
     record = run.extra["auto"]
-    scores = {(c["context"], c["combine"]): c["MASE"] for c in record["candidates"]}
-    assert sorted(scores, key=str) == sorted([(k, p) for k in (12, 24, 36) for p in ("auto", None)], key=str)
-    assert all(np.isfinite(list(scores.values())))
-    assert tuple(record["chosen"].values()) == min(scores, key=scores.get)
+    scores = {c["context"]: c["MASE"] for c in record["candidates"]}
+    assert sorted(scores) == [12, 24, 36] and all(np.isfinite(list(scores.values())))
+    assert record["chosen"]["context"] == min(scores, key=scores.get)
     assert run.extra["panel"]["context"] == record["chosen"]["context"]  # the run is the chosen one
-    assert run.extra["panel"]["combine"] == (None if record["chosen"]["combine"] is None else "theta")
     table = js.evaluate(run)["auto"]
     assert table["chosen"].sum() == 1 and table.loc[table.chosen, "context"].item() == record["chosen"]["context"]
     # the holdout is never read: wildly different holdout rows leave every candidate's score as it was
@@ -28,9 +26,8 @@ def test_auto_scores_every_candidate_before_the_holdout_and_trains_the_best():
     again = js.train_series(changed, horizon=6, holdout=6, auto=True, **FAST).extra["auto"]
     assert again["candidates"] == record["candidates"] or \
         [c["MASE"] for c in again["candidates"]] == pytest.approx([c["MASE"] for c in record["candidates"]])
-    # a setting passed explicitly is not searched, nor a partner where covariates leave it out
-    assert auto.candidates(12, context=12, combine=None) == [{"context": 12, "combine": None}]
-    assert auto.candidates(12, context=12, covariates=True) == [{"context": 12, "combine": "auto"}]
+    # a setting passed explicitly is not searched
+    assert auto.candidates(12, context=12) == [{"context": 12}]
 
 
 def test_the_budget_skips_the_candidates_that_would_not_fit(monkeypatch):
@@ -38,15 +35,14 @@ def test_the_budget_skips_the_candidates_that_would_not_fit(monkeypatch):
     monkeypatch.setattr(auto, "now", lambda: float(next(ticks)))
     run = js.train_series(seasonal_series(n=96), horizon=6, holdout=6, auto=True, budget_s=30, **FAST)
     record = run.extra["auto"]
-    assert [c["context"] for c in record["candidates"]] == [24]
-    assert record["chosen"] == {"context": 24, "combine": "auto"}
-    assert [c["context"] for c in record["not_run"]] == [24, 12, 12, 36, 36] and record["budget_s"] == 30
+    assert [c["context"] for c in record["candidates"]] == [24] and record["chosen"] == {"context": 24}
+    assert [c["context"] for c in record["not_run"]] == [12, 36] and record["budget_s"] == 30
 
 
 def test_auto_on_a_panel_chooses_one_context_for_every_series():
     run = js.train_series(make_panel(lengths=(60, 52, 56)), id="unique_id", holdout=4, auto=True, **PANEL_FAST)
     record = run.extra["auto"]
-    assert len(record["candidates"]) == 6 and record["folds"] == auto.FOLDS["few"]  # 3 series: a few, 4 origins
+    assert len(record["candidates"]) == 3 and record["folds"] == auto.FOLDS["few"]  # 3 series: a few, 4 origins
     assert run.extra["panel"]["context"] == record["chosen"]["context"]
     assert "auto" in js.evaluate(run)
 
@@ -59,7 +55,7 @@ def test_auto_refuses_a_tiny_budget_and_a_grid_no_series_fits(tmp_path):
         js.train_series(seasonal_series(), horizon=6, budget_s=60, **FAST)
     with pytest.raises(ValueError, match=r"no candidate of the auto grid fits before the holdout: series 'y' has 20 rows"):
         js.train_series(seasonal_series(n=20), horizon=6, holdout=6, auto=True, **FAST)
-    assert [c["context"] for c in auto.candidates(12)] == [24, 24, 12, 12, 36, 36]
+    assert auto.candidates(12) == [{"context": 24}, {"context": 12}, {"context": 36}]
 
 
 def test_cli_auto_prints_and_stores_the_candidates(tmp_path, capsys):
@@ -72,4 +68,4 @@ def test_cli_auto_prints_and_stores_the_candidates(tmp_path, capsys):
                      "--no-progress"])  # in this process: the shapes compiled above are reused
     assert code == 0
     assert "auto: candidates scored by a backtest before the holdout" in capsys.readouterr().out
-    assert len(js.load(tmp_path / "run").extra["auto"]["candidates"]) == 6  # saved with the run (evaluate --json)
+    assert len(js.load(tmp_path / "run").extra["auto"]["candidates"]) == 3  # saved with the run (evaluate --json)
