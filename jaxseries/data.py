@@ -14,11 +14,15 @@ import numpy as np
 import pandas as pd
 
 # Seasonal period and calendar features by frequency family (the pandas offset's alias without multiples).
-SEASON_BY_FREQ = {"MS": 12, "ME": 12, "M": 12, "QS": 4, "QE": 4, "Q": 4, "W": 52, "D": 7, "B": 5, "h": 24, "H": 24}
+SEASON_BY_FREQ = {"MS": 12, "ME": 12, "M": 12, "QS": 4, "QE": 4, "Q": 4, "W": 52, "D": 7, "B": 5}
+# Below a day the season is the cycle of a day, else of an hour, else of a minute: the first that is a whole number
+# of rows and at most MAX_SUB_DAILY_SEASON of them (5-minute data: a day of 288; 1-minute data: an hour of 60).
+SECONDS_BY_FREQ = {"h": 3600, "H": 3600, "min": 60, "T": 60, "s": 1, "S": 1}
+MAX_SUB_DAILY_SEASON = 288
 CALENDAR_BY_FREQ = {
     "MS": ("month",), "ME": ("month",), "M": ("month",), "QS": ("quarter",), "QE": ("quarter",), "Q": ("quarter",),
     "W": ("week",), "D": ("dayofweek", "month"), "B": ("dayofweek", "month"), "h": ("hour", "dayofweek"),
-    "H": ("hour", "dayofweek"),
+    "H": ("hour", "dayofweek"), "min": ("hour", "dayofweek"), "T": ("hour", "dayofweek"),
 }
 CALENDAR_PERIOD = {"month": 12, "quarter": 4, "week": 52, "dayofweek": 7, "hour": 24}
 
@@ -178,7 +182,16 @@ def future_index(index, freq: str | None, periods: int):
 
 
 def default_season(freq: str | None) -> int:
-    return SEASON_BY_FREQ.get(freq_family(freq), 1)
+    """The season a frequency implies (README's table): a year of months, quarters or weeks, a week of days or
+    business days, below a day the cycle of a day, an hour or a minute (a multiple such as "2h" counted); else 1."""
+    family = freq_family(freq)
+    if family not in SECONDS_BY_FREQ:
+        return SEASON_BY_FREQ.get(family, 1)
+    step = int(re.match(r"^(\d*)", freq).group(1) or 1) * SECONDS_BY_FREQ[family]
+    for cycle in (86400, 3600, 60):
+        if cycle % step == 0 and 1 < cycle // step <= MAX_SUB_DAILY_SEASON:
+            return cycle // step
+    return 1
 
 
 def window_index(origins: np.ndarray, before: int, after: int) -> np.ndarray:

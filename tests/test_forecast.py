@@ -210,3 +210,25 @@ def test_options_that_do_not_fit_the_input_are_named_before_training(tmp_path):
     run = js.train_series(seasonal_series(), horizon=3, **FAST)
     with pytest.raises(ValueError, match="horizon=6 exceeds the trained horizon 3"):
         js.forecast(run, horizon=6)
+
+
+@pytest.mark.parametrize("freq, season", [("MS", 12), ("QS-OCT", 4), ("YS-JAN", 1), ("W-SUN", 52), ("D", 7),
+                                          ("B", 5), ("h", 24), ("2h", 12), ("30min", 48), ("5min", 288),
+                                          ("min", 60), ("10s", 6), ("7min", 1), (None, 1)])
+def test_the_season_each_frequency_implies(freq, season):
+    assert data_lib.default_season(freq) == season
+
+
+def test_business_days_forecast_on_their_calendar():
+    index = pd.bdate_range("2024-01-01", periods=120)  # ends on a Friday
+    assert index[-1].day_name() == "Friday"
+    week = np.tile([1.0, 1.2, 1.1, 1.3, 0.8], 24)
+    series = pd.Series(100 * week + np.random.default_rng(0).normal(0, 1, 120), index=index)
+    run = js.train_series(series, horizon=5, **FAST)
+    assert run.extra["panel"]["season"] == 5 and run.extra["panel"]["freq"] == "B"
+    ahead = js.forecast(run).index
+    assert [d.day_name() for d in ahead] == ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
+    half_hours = pd.Series(np.sin(np.arange(400) * 2 * np.pi / 48) + 5,
+                           index=pd.date_range("2024-01-01", periods=400, freq="30min"))
+    run = js.train_series(half_hours, horizon=4, steps=1, progress=False)
+    assert run.extra["panel"]["season"] == 48 and js.forecast(run).index[0] == half_hours.index[-1] + pd.Timedelta("30min")
