@@ -159,7 +159,7 @@ def to_long(data, id: str | None, time: str | None) -> tuple[pd.DataFrame, str, 
 def load_panel(data, *, id: str | None = None, time: str | None = None, target=None, covariates=(),
                future_covariates=(), static=(), fill: bool = False) -> Panel:
     """Reads and checks any input as a panel (see the module doc). Raises ValueError naming the id, time and
-    column at fault. `fill=True` puts a single series' irregular timestamps on their grid (interpolated)."""
+    column at fault. `fill=True` puts irregular timestamps on their grid (missing rows inserted, interpolated)."""
     if isinstance(data, Panel):  # checked already
         return data
     targets = ()
@@ -169,8 +169,6 @@ def load_panel(data, *, id: str | None = None, time: str | None = None, target=N
         data, read = single_to_long(data, target=target, time=time, covariates=covariates,
                                     future_covariates=future_covariates, fill=fill)
         id, time, target, targets = read["id"], read["time"], read["target"], read["targets"]
-    elif fill:
-        raise ValueError("fill=True puts one series on its grid; a panel must be on its grid already: resample it")
     frame, id, time, value_column = to_long(data, id, time)
     if any(not isinstance(c, str) for c in frame.columns):
         frame = frame.rename(columns=str)
@@ -190,6 +188,8 @@ def load_panel(data, *, id: str | None = None, time: str | None = None, target=N
     if len(missing_id):
         raise ValueError(f"row {missing_id[0]} has no id (NaN in id column {id!r}; {len(missing_id)} such rows): "
                          "give those rows an id or drop them")
+    if fill and not targets:
+        frame = _filled(frame, id, time, [target, *names["covariates"], *names["future_covariates"]])
     stamps, freq_hint = _stamps(frame, time, id)
     # Sort by (id, time) through integer codes and one index: no copy of the whole table, no hashing of rows.
     codes, uniques = pd.factorize(frame[id], sort=True)
@@ -298,9 +298,37 @@ def _panel_freq(stamps: pd.DatetimeIndex, ids, starts, lengths) -> str:
             if own and own != freq:
                 raise ValueError(f"mixed frequencies: id {ids[longest]!r} is {freq}, id {ids[s]!r} is {own}; one "
                                  "panel has one frequency: resample or split it")
+            where = pd.Timestamp(grid[np.argmax(values[rows[off[0]]] != grid)])
             raise ValueError(f"the timestamps of id {ids[s]!r} are not on the panel's {freq} grid (missing or "
-                             "irregular rows): resample or fill that series")
+                             f"irregular rows, the first at {where}): pass fill=True to insert and interpolate them, "
+                             "or resample that series")
     return freq
+
+
+def _filled(frame: pd.DataFrame, id: str, time: str | None, numbers: list[str]) -> pd.DataFrame:
+    """A panel's series each put on the grid of the panel's most common spacing, missing rows inserted and their
+    numbers interpolated in time (other columns carried forward), as `fill=True` does for one series."""
+    if time is None:
+        raise ValueError("fill=True puts timestamps on their grid, and this panel has none: pass time= (its time "
+                         "column), or series with a DatetimeIndex")
+    frame = frame.assign(**{time: pd.to_datetime(frame[time])})
+    sizes = frame.groupby(id, sort=False)[time].size()
+    freq = data_lib._grid_freq(pd.DatetimeIndex(np.sort(frame.loc[frame[id] == sizes.idxmax(), time].to_numpy())))
+    parts = []
+    for key, group in frame.groupby(id, sort=False):
+        stamps = pd.DatetimeIndex(group[time])
+        if stamps.has_duplicates:
+            raise ValueError(f"id {key!r}: timestamp {stamps[stamps.duplicated()][0]} appears more than once: "
+                             "aggregate or drop duplicates")
+        group = group.set_index(time).sort_index()
+        grid = pd.date_range(group.index[0], group.index[-1], freq=freq)
+        if not group.index.isin(grid).all():
+            raise ValueError(f"id {key!r}: timestamps do not lie on one {freq} grid, so they cannot be filled: "
+                             "resample the data first")
+        group = group.reindex(grid)
+        group[numbers] = group[numbers].interpolate(method="time")
+        parts.append(group.ffill().rename_axis(time).reset_index())
+    return pd.concat(parts, ignore_index=True)
 
 
 def _static(frame: pd.DataFrame, id: str, columns: list[str], ids, starts) -> pd.DataFrame:

@@ -200,7 +200,8 @@ def test_options_that_do_not_fit_the_input_are_named_before_training(tmp_path):
     frame = pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40.0) + 1})
     cases = [(dict(data=frame), ValueError, r"name the target column\(s\): target=.*\['a', 'b'\]"),
              (dict(data=seasonal_series(), static=["group"]), ValueError, "static= names per-series columns of a panel"),
-             (dict(data={"a": seasonal_series()}, fill=True), ValueError, "fill=True puts one series on its grid"),
+             (dict(data=[np.arange(40.0), np.arange(30.0)], fill=True), ValueError,
+              "fill=True puts timestamps on their grid, and this panel has none"),
              (dict(data=frame, target="a", covariates=["b"], strategy="recursive"), ValueError,
               "strategy='recursive' cannot roll past covariates forward")]
     for kwargs, error, message in cases:

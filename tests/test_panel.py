@@ -418,3 +418,20 @@ def test_m3s_test_part_follows_its_training_part_on_the_grid(period, step):
     last, first = train.groupby("unique_id").ds.max(), test.groupby("unique_id").ds.min()
     expected = last + pd.tseries.frequencies.to_offset(step) if step else last + 1
     assert (first == expected.loc[first.index]).all()  # the quarterly test part once started a quarter late
+
+
+def test_a_panel_with_missing_rows_is_named_and_filled_when_asked():
+    data = make_panel()
+    gappy = data.drop(index=data.index[(data.unique_id == "s1") & data.ds.isin(pd.to_datetime(["2003-01-01",
+                                                                                             "2003-02-01"]))])
+    with pytest.raises(ValueError, match=r"id 's1' .* the first at 2003-01-01 .*: pass fill=True"):
+        load_panel(gappy, id="unique_id", time="ds", target="y")
+    filled = load_panel(gappy, id="unique_id", time="ds", target="y", static=["group"], fill=True)
+    reference = load_panel(data, id="unique_id", time="ds", target="y", static=["group"])
+    np.testing.assert_array_equal(filled.lengths, reference.lengths)
+    s1 = slice(filled.starts[1], filled.starts[1] + filled.lengths[1])
+    before, after = reference.y[s1][[20, 23]]  # s1 starts 2001-04: rows 21, 22 inserted, interpolated in time
+    np.testing.assert_allclose(filled.y[s1][21:23], before + (after - before) * np.array([31, 62]) / 90, rtol=1e-6)
+    assert list(filled.static["group"]) == list(reference.static["group"])
+    run = js.train_series(gappy, id="unique_id", fill=True, holdout=4, **FAST)
+    assert len(js.forecast(run)) == 3 * run.extra["panel"]["horizon"]
