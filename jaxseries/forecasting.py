@@ -255,7 +255,7 @@ def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_leng
                 lines=None):
     """Every member's outputs [members, S, horizon] from each series' fit end, and each window's base and scale:
     series units are base + scale * output + seasonal index (a recursive rollout: base 0, scale 1). A run with
-    `combine="theta"` mixes them with the Theta lines (default: those of the history's rows before fit_lengths)."""
+    `combine="theta"` mixes them with the Theta lines (default: those of the rows the arrays hold)."""
     arrays, width = build_arrays(history, spec, levels, seasonal, fit_lengths, future=ahead, extra_rows=horizon)
     pairs = forecast_pairs(len(history.ids), width)
     if spec.strategy == "recursive":  # the rollout's values, measured from 0 in units of each series' scale
@@ -268,7 +268,7 @@ def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_leng
         out = model_outputs(run, x, json_ids(history.ids))[:, :, :horizon]
     if not spec.combine:
         return out, base, scale
-    lines = theta.of_panel(history, spec, seasonal, fit_lengths) if lines is None else lines
+    lines = theta.lines(arrays.values, arrays.observed) if lines is None else lines  # the rows just encoded
     partner = theta.in_model_units(lines, horizon, base, scale)
     return theta.mix(out, partner), base, scale
 

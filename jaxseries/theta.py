@@ -2,7 +2,7 @@
 averaged with (`combine="theta"`).
 
 Theta won M3 and is the benchmark every forecaster there is measured against; the network and it make different
-errors, so their mean beats both on every M3 frequency's training parts (benchmarks/RESULTS.md). It runs on the
+errors, so their mean beat both by sMAPE on every M3 frequency's training parts (by MASE on all but "other") (benchmarks/RESULTS.md). It runs on the
 values the network sees before its windows (transformed, seasonal indices removed), as Hyndman & Billah (2003)
 write it: simple exponential smoothing with a drift of half the series' least-squares slope,
 
