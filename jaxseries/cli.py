@@ -66,7 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.add_argument("out", help="output CSV path")
 
     kernel = commands.add_parser("kernel", help="say whether the CPU recurrence kernel is in use; --build compiles it")
-    kernel.add_argument("--build", action="store_true", help="compile it with this machine's C++ compiler")
+    kernel.add_argument("--build", action="store_true", help="compile it with this machine's C++ compiler, then "
+                        "time it against the scan (--measure)")
+    kernel.add_argument("--measure", action="store_true", help="time the kernel against XLA's scan at a grid of "
+                        "shapes and record which runs where")
+    kernel.add_argument("--march", default="native", help="with --build: the instruction set to compile for "
+                        "(default: this machine's; haswell: AVX2)")
     return parser
 
 
@@ -225,8 +230,12 @@ def _dataset(args) -> None:
 def _kernel(args) -> None:
     from jaxseries import kernel
 
-    if args.build and kernel.build() is None:
+    if args.build and kernel.build(march=args.march) is None:
         raise FileNotFoundError("the kernel was not built (reason above); the XLA path stays in use")
+    if args.measure and not args.build:
+        if not kernel.LIBRARY.exists():
+            raise FileNotFoundError("no kernel to measure: build it first (`jaxseries kernel --build`)")
+        kernel.record(kernel.measure())
     print(f"CPU recurrence kernel: {kernel.status()}")
 
 

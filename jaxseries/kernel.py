@@ -1,14 +1,19 @@
-"""The CPU recurrence kernel (`lstm_kernel.cc`): building it, loading it, and calling it from JAX.
+"""The CPU recurrence kernel (`lstm_kernel.cc`): building it, choosing it by measurement, loading it, and calling it.
 
 `make` builds it with the machine's C++ compiler (`jaxseries kernel --build` does the same after a plain
-`pip install`). Where it is not built, or on GPU and TPU, `model.py` runs its XLA scan instead: the kernel is a
-speed-up, never a requirement. `JAXSERIES_KERNEL=0` turns it off for a process (to compare both paths).
+`pip install`), then times one training pass of the recurrence on the kernel and on XLA's scan at a grid of shapes
+and records which is faster for each (`_lstm_kernel.choice.json`): a shape runs on the path that won at the
+nearest measured shape, so the kernel is used only where it beats the scan on this machine (on AVX2 hosts it
+loses at large hidden sizes). Where it is not built, or on GPU and TPU, `model.py` runs the scan: the kernel is
+a speed-up, never a requirement. `JAXSERIES_KERNEL=0` turns it off for a process, `=1` uses it for every shape.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import json
+import math
 import os
 import shutil
 import subprocess
@@ -20,7 +25,11 @@ import jax.numpy as jnp
 
 SOURCE = Path(__file__).with_name("lstm_kernel.cc")
 LIBRARY = Path(__file__).with_name("_lstm_kernel.so")
+CHOICE = Path(__file__).with_name("_lstm_kernel.choice.json")
 VERSION = 3  # jaxseries_lstm_kernel_version() in the source
+# The shapes a build times both paths on: (rows per recurrence, hidden units), 32 steps each.
+PROBES = [(rows, hidden) for rows in (16, 256) for hidden in (16, 32, 64, 128, 256)]
+PROBE_STEPS = 32
 
 
 def compiler() -> str | None:
@@ -28,22 +37,115 @@ def compiler() -> str | None:
     return os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++")
 
 
-def build(quiet: bool = False) -> Path | None:
-    """Compiles the kernel for this machine (-march=native) next to this module; returns its path, or None
-    (with the reason on stderr) where no C++ compiler is found or the build fails."""
+def build(quiet: bool = False, march: str = "native", measure_paths: bool = True) -> Path | None:
+    """Compiles the kernel for this machine (`march`: -march=native, or an older instruction set such as haswell
+    for AVX2) next to this module, then records which path is faster per shape (`measure`); returns its path, or
+    None (with the reason on stderr) where no C++ compiler is found or the build fails."""
     cxx = compiler()
     if cxx is None:
         print("jaxseries: no C++ compiler found; the LSTM runs on the XLA path (slower on CPU)", file=sys.stderr)
         return None
-    command = [cxx, "-O3", "-march=native", "-ffp-contract=fast", "-std=c++17", "-shared", "-fPIC",
+    command = [cxx, "-O3", f"-march={march}", "-ffp-contract=fast", "-std=c++17", "-shared", "-fPIC",
                "-isystem", jax.ffi.include_dir(), str(SOURCE), "-o", str(LIBRARY)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         print(f"jaxseries: building the LSTM kernel failed; the XLA path is used\n{done.stderr}", file=sys.stderr)
         return None
+    CHOICE.unlink(missing_ok=True)
+    _recorded_choice.cache_clear()
     if not quiet:
-        print(f"jaxseries: built {LIBRARY}")
+        print(f"jaxseries: built {LIBRARY} (-march={march})")
+    if measure_paths:
+        record({**measure(), "march": march}, quiet)
     return LIBRARY
+
+
+def record(choice: dict, quiet: bool = False) -> None:
+    """Keeps a measurement (`measure`) beside the library: from now on each shape runs on the path it chose."""
+    CHOICE.write_text(json.dumps(choice, indent=1))
+    _recorded_choice.cache_clear()
+    if not quiet:
+        print(f"jaxseries: {summary(choice)}; recorded in {CHOICE}")
+
+
+_TIMING = """
+import json, os, sys, time
+import jax, jax.numpy as jnp, numpy as np
+from jaxseries import model
+def timed(step, *args):
+    calls, start = 0, time.perf_counter()
+    while calls == 0 or time.perf_counter() - start < 0.03:
+        jax.block_until_ready(step(*args))
+        calls += 1
+    return (time.perf_counter() - start) / calls * 1e3
+out = []
+for rows, hidden in json.loads(sys.argv[1]):
+    rng = np.random.default_rng(0)
+    gates = jnp.asarray(rng.normal(size=({steps}, rows, 4 * hidden)).astype(np.float32) * 0.5)
+    weight = jnp.asarray((rng.normal(size=(hidden, 4 * hidden)) / np.sqrt(hidden)).astype(np.float32))
+    pull = jnp.asarray(rng.normal(size=({steps}, rows, hidden)).astype(np.float32))
+    paths = {{}}
+    for name, setting in (("kernel", "1"), ("scan", "0")):  # the path is fixed when a program is traced
+        os.environ["JAXSERIES_KERNEL"] = setting
+        paths[name] = jax.jit(jax.grad(lambda g, w: jnp.sum(model.lstm_recurrence(g, w) * pull), argnums=(0, 1)))
+        jax.block_until_ready(paths[name](gates, weight))
+    best = {{name: min(timed(step, gates, weight) for _ in range(1)) for name, step in paths.items()}}
+    for _ in range(4):  # alternated, so a busy moment on a shared machine slows both
+        for name, step in paths.items():
+            best[name] = min(best[name], timed(step, gates, weight))
+    out.append(best)
+print(json.dumps(out))
+"""
+
+
+def measure(probes=PROBES) -> dict:
+    """Milliseconds of one forward and backward pass of the recurrence at each probe shape on the kernel and on
+    the scan: both in one fresh process, alternated, best of 5."""
+    done = subprocess.run([sys.executable, "-c", _TIMING.format(steps=PROBE_STEPS), json.dumps(probes)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"timing the recurrence failed:\n{done.stderr}")
+    times = json.loads(done.stdout.splitlines()[-1])
+    return {"library": _fingerprint(), "steps": PROBE_STEPS,
+            "probes": [{"rows": rows, "hidden": hidden, "kernel_ms": round(t["kernel"], 4),
+                        "scan_ms": round(t["scan"], 4)} for (rows, hidden), t in zip(probes, times)]}
+
+
+def summary(choice: dict) -> str:
+    wins = [p for p in choice["probes"] if p["kernel_ms"] < p["scan_ms"]]
+    losses = [f"{p['rows']} rows x {p['hidden']} units" for p in choice["probes"] if p not in wins]
+    return (f"the kernel is faster than the scan at {len(wins)} of {len(choice['probes'])} measured shapes"
+            + (f"; the scan runs at {', '.join(losses)} and the shapes nearest them" if losses else ""))
+
+
+def _fingerprint() -> list:
+    stat = LIBRARY.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+@functools.cache
+def _recorded_choice() -> dict | None:
+    """The measurement made for the library that is built now (None where there is none, or it is older)."""
+    try:
+        choice = json.loads(CHOICE.read_text())
+    except (OSError, ValueError):
+        return None
+    return choice if choice.get("library") == _fingerprint() else None
+
+
+def chosen_for(rows: int, hidden: int) -> bool:
+    """Whether a recurrence of `rows` rows and `hidden` units runs on the kernel (where it is available):
+    JAXSERIES_KERNEL=1 says always and 0 never, read when a program is traced; else the path that was faster at the nearest measured shape (in log rows and log hidden); with no measurement
+    recorded, the kernel."""
+    setting = os.environ.get("JAXSERIES_KERNEL")
+    if setting in ("0", "1"):
+        return setting == "1"
+    choice = _recorded_choice()
+    if not choice:
+        return True
+    distance = lambda p: math.hypot(math.log2(p["rows"] / max(rows, 1)), math.log2(p["hidden"] / max(hidden, 1)))  # noqa: E731
+    nearest = min(choice["probes"], key=distance)
+    return nearest["kernel_ms"] < nearest["scan_ms"]
 
 
 def status() -> str:
@@ -56,7 +158,12 @@ def status() -> str:
         return "built from an older source (rebuild: `jaxseries kernel --build`); the XLA scan is used"
     if ctypes.cdll.LoadLibrary(str(LIBRARY)).jaxseries_lstm_kernel_version() != VERSION:
         return "another version (rebuild: `jaxseries kernel --build`); the XLA scan is used"
-    return f"in use on CPU ({LIBRARY})"
+    if os.environ.get("JAXSERIES_KERNEL") == "1":
+        return f"in use on CPU for every shape (JAXSERIES_KERNEL=1; {LIBRARY})"
+    choice = _recorded_choice()
+    if choice is None:
+        return f"in use on CPU for every shape, not measured against the scan (`jaxseries kernel --measure`; {LIBRARY})"
+    return f"in use on CPU where it was measured faster: {summary(choice)} ({LIBRARY})"
 
 
 @functools.cache

@@ -106,31 +106,49 @@ void multiply_add(const float* a, int64_t lda, int64_t a_step, const float* b, i
     }
 }
 
-// exp(x) for |x| <= 88, about 2 ulp: Cephes' polynomial after reduction by ln 2, branch-free so loops over it
-// vectorize. Overflow cannot happen: sigmoid and tanh only need exp of a clamped argument.
-inline float exp_clamped(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);
+// exp(x) for |x| <= 88, about 2 ulp: Cephes' polynomial after reduction by ln 2, branch-free. T is float (a row's
+// last units) or Vec (kLanes units at once): written on vectors, not left to the auto-vectorizer, which vectorized
+// the gate loops for AVX-512 but not for AVX2 (GCC 12 turns the clamp into branches there; forward passes ran 4-6x
+// slower than on AVX-512 instead of 2x). Overflow cannot happen: sigmoid and tanh only need exp of a clamped argument.
+typedef int32_t VecInt __attribute__((vector_size(kLanes * sizeof(int32_t)), aligned(4)));
+inline int32_t bits_of(float x) { int32_t b; std::memcpy(&b, &x, sizeof b); return b; }
+inline float float_of(int32_t b) { float x; std::memcpy(&x, &b, sizeof x); return x; }
+inline VecInt bits_of(Vec x) { VecInt b; std::memcpy(&b, &x, sizeof b); return b; }
+inline Vec float_of(VecInt b) { Vec x; std::memcpy(&x, &b, sizeof x); return x; }
+
+template <typename T>
+inline T exp_clamped(T x) {
+  const T low = T{} - 87.0f, high = T{} + 88.0f;
+  x = x < low ? low : x;
+  x = x > high ? high : x;
   const float shifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds x / ln 2 to an integer in the low bits
-  const float shifted = x * 1.44269504088896341f + shifter;
-  const float n = shifted - shifter;
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
+  const T shifted = x * 1.44269504088896341f + shifter;
+  const T n = shifted - shifter;
+  const T r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  T p = T{} + 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  int32_t bits;
-  std::memcpy(&bits, &shifted, sizeof bits);
-  bits = (bits - 0x4B400000 + 127) << 23;  // the integer n, as the exponent of 2^n
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  return p * float_of((bits_of(shifted) - 0x4B400000 + 127) << 23);  // the integer n, as the exponent of 2^n
 }
 
-inline float sigmoid(float x) { return 1.0f / (1.0f + exp_clamped(-x)); }
-inline float tanh_(float x) { return 2.0f / (1.0f + exp_clamped(-2.0f * x)) - 1.0f; }
+template <typename T> inline T sigmoid(T x) { return 1.0f / (1.0f + exp_clamped(-x)); }
+template <typename T> inline T tanh_(T x) { return 2.0f / (1.0f + exp_clamped(-2.0f * x)) - 1.0f; }
+
+// memcpy, not a cast: T as deduced by the gate loops has lost Vec's aligned(4), and an aligned load would fault.
+template <typename T> inline T load(const float* p) { T v; std::memcpy(&v, p, sizeof v); return v; }
+template <typename T> inline void store(float* p, T v) { std::memcpy(p, &v, sizeof v); }
+
+// Runs unit(j, Vec{}) over a row's units kLanes at a time, then unit(j, 0.0f) over the last ones.
+template <typename Unit>
+inline void over_units(int64_t H, Unit unit) {
+  int64_t j = 0;
+  for (; j + kLanes <= H; j += kLanes) unit(j, Vec{});
+  for (; j < H; ++j) unit(j, 0.0f);
+}
 
 struct Shape {
   int64_t members, steps, batch, hidden;
@@ -144,16 +162,18 @@ void gates_forward(int64_t H, int64_t rows, const float* __restrict z, const flo
                    float* __restrict gg, float* __restrict go) {
   for (int64_t r = 0; r < rows; ++r, z += 4 * H) {
     const int64_t o_r = r * H;
-    for (int64_t j = 0; j < H; ++j) {
-      const float i = sigmoid(z[j]), f = sigmoid(z[H + j]), g = tanh_(z[2 * H + j]), o = sigmoid(z[3 * H + j]);
-      const float cell = f * c_before[o_r + j] + i * g;
-      c[o_r + j] = cell;
-      h[o_r + j] = o * tanh_(cell);
-      gi[o_r + j] = i;
-      gf[o_r + j] = f;
-      gg[o_r + j] = g;
-      go[o_r + j] = o;
-    }
+    over_units(H, [&](int64_t j, auto kind) {
+      using T = decltype(kind);
+      const T i = sigmoid(load<T>(z + j)), f = sigmoid(load<T>(z + H + j)), g = tanh_(load<T>(z + 2 * H + j)),
+              o = sigmoid(load<T>(z + 3 * H + j));
+      const T cell = f * load<T>(c_before + o_r + j) + i * g;
+      store(c + o_r + j, cell);
+      store(h + o_r + j, o * tanh_(cell));
+      store(gi + o_r + j, i);
+      store(gf + o_r + j, f);
+      store(gg + o_r + j, g);
+      store(go + o_r + j, o);
+    });
   }
 }
 
@@ -207,18 +227,19 @@ void gates_backward(int64_t H, int64_t rows, const float* __restrict dh_out, con
                     float* __restrict dc_next, float* __restrict dz) {
   for (int64_t r = 0; r < rows; ++r, dz += 4 * H) {
     const int64_t o_r = r * H;
-    for (int64_t j = 0; j < H; ++j) {
+    over_units(H, [&](int64_t j, auto kind) {
+      using T = decltype(kind);
       const int64_t k = o_r + j;
-      const float i = gi[k], f = gf[k], g = gg[k], o = go[k];
-      const float dh = dh_out[k] + dh_next[k];
-      const float tanh_c = tanh_(c[k]);
-      const float dc = dc_next[k] + dh * o * (1.0f - tanh_c * tanh_c);
-      dz[j] = dc * g * i * (1.0f - i);
-      dz[H + j] = dc * c_before[k] * f * (1.0f - f);
-      dz[2 * H + j] = dc * i * (1.0f - g * g);
-      dz[3 * H + j] = dh * tanh_c * o * (1.0f - o);
-      dc_next[k] = dc * f;
-    }
+      const T i = load<T>(gi + k), f = load<T>(gf + k), g = load<T>(gg + k), o = load<T>(go + k);
+      const T dh = load<T>(dh_out + k) + load<T>(dh_next + k);
+      const T tanh_c = tanh_(load<T>(c + k));
+      const T dc = load<T>(dc_next + k) + dh * o * (1.0f - tanh_c * tanh_c);
+      store(dz + j, dc * g * i * (1.0f - i));
+      store(dz + H + j, dc * load<T>(c_before + k) * f * (1.0f - f));
+      store(dz + 2 * H + j, dc * i * (1.0f - g * g));
+      store(dz + 3 * H + j, dh * tanh_c * o * (1.0f - o));
+      store(dc_next + k, dc * f);
+    });
   }
 }
 
@@ -250,14 +271,18 @@ void backward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const 
 // How a call's work splits: every member's rows in blocks of whole micro-kernel rows, four blocks per thread, so a
 // helper that starts late, or runs slower (a vCPU whose core is shared), still takes its share. Four against two
 // per thread, train steps A/B in one process: L 6-10% faster, W 3-15%, M within noise (benchmarks/RESULTS.md).
+// A block has at least 8 rows: each block reads the whole recurrent weight every step, and AVX2's 4-row blocks
+// read it twice as often as they need to (16 rows x 256 units, AVX2: 23-27 ms a pass -> 11-13).
 struct Pieces {
   int64_t threads, blocks, rows_per_block, total;
 };
 
+constexpr int64_t kPieceRows = kRows < 8 ? 8 : kRows;
+
 Pieces split_rows(const Shape& s, ffi::ThreadPool& pool) {
   const int64_t threads =
       std::max<int64_t>(1, std::min<int64_t>(pool.num_threads(), std::thread::hardware_concurrency()));
-  const int64_t per_member = std::max<int64_t>(1, std::min<int64_t>((s.batch + kRows - 1) / kRows,
+  const int64_t per_member = std::max<int64_t>(1, std::min<int64_t>((s.batch + kPieceRows - 1) / kPieceRows,
                                                                   (4 * threads + s.members - 1) / s.members));
   const int64_t block = (s.batch + per_member - 1) / per_member;
   const int64_t rows_per_block = (block + kRows - 1) / kRows * kRows;

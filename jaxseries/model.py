@@ -67,14 +67,16 @@ def _kernel_forward(gates_in_TxNx4H, w_recurrent_Hx4H):
 
 
 def _on_kernel_or_scan(on_kernel, on_scan, *arrays):
-    """The CPU kernel where it is built and the data is float32, chosen when the program is lowered (so one
-    traced function runs the kernel on CPU and the scan on GPU/TPU); the XLA scan everywhere else.
+    """The CPU kernel where it is built, the data is float32 and it measured faster than the scan at the nearest
+    shape (`kernel.chosen_for`), chosen when the program is lowered (so one traced function runs the kernel on
+    CPU and the scan on GPU/TPU); the XLA scan everywhere else. arrays[0] is [..., T, N, .], arrays[-1] the
+    recurrent weight [..., H, 4H].
 
     With several CPU devices (host devices, or processes) the scan runs: XLA knows how to split it over the
     batch's sharding, and not the kernel (it would gather the whole batch onto every device).
     """
-    if (kernel.available() and len(jax.devices("cpu")) == 1
-            and all(a.dtype == jnp.float32 for a in arrays)):
+    if (kernel.available() and len(jax.devices("cpu")) == 1 and all(a.dtype == jnp.float32 for a in arrays)
+            and kernel.chosen_for(arrays[0].shape[-2], arrays[-1].shape[-2])):
         return jax.lax.platform_dependent(*arrays, cpu=on_kernel, default=on_scan)
     return on_scan(*arrays)
 
