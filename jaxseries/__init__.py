@@ -17,7 +17,7 @@ from jaxseries.training import train, train_many
 
 # The series layer imports pandas and the plots matplotlib: loaded when first asked for, so `import jaxseries`
 # for array training stays lean in time and memory.
-_LAZY = {"train_series": "api", "backtest": "api", "Backtest": "backtesting", "forecast": "forecasting",
+_LAZY = {"train_series": "api", "backtest": "api", "Backtest": "backtesting", "forecast": "forecasts",
          "evaluate": "metrics", "plot_forecast": "plots", "plot_losses": "plots",
          "plot_panel": "plots", "plot_errors": "plots", "datasets": None}
 

@@ -27,7 +27,8 @@ import pandas as pd
 from jaxseries import checkpoint, intervals, metrics
 from jaxseries.config import SeriesOptions, _require_int
 from jaxseries.encoding import seasonal_indices, transformed, window_settings
-from jaxseries.forecasting import calibration_widening, fit, panel_spec, predictions, series_units, transformed_predictions
+from jaxseries.forecasting import fit, panel_spec, predictions, series_units, transformed_predictions
+from jaxseries.forecasts import calibration_widening
 from jaxseries.frames import forecast_frame, json_ids
 from jaxseries.panel import Panel
 

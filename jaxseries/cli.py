@@ -54,12 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     forecast.add_argument("--horizon", type=int)
     forecast.add_argument("--csv", required=True, help="output CSV: the time column and `forecast` column(s)")
     forecast.add_argument("--plot", help="also save the forecast plot as this PNG")
-    forecast.add_argument("--level", type=float, help="add lower/upper columns: the members' interval (--members)")
+    forecast.add_argument("--level", type=float, nargs="+", help="0.8: add lower/upper columns (the members' "
+                          "interval, calibrated); 80 95: the peers' <alias>-lo-95 ... <alias>-hi-95 columns")
+    forecast.add_argument("--quantiles", type=float, nargs="+", help="add a column per quantile, e.g. 0.1 0.5 0.9")
 
     evaluate = commands.add_parser("evaluate", help="score a run on its holdout beside the baselines")
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--json", action="store_true", help="print JSON instead of a table")
     evaluate.add_argument("--per-series", help="panel runs: write every series' errors to this CSV")
+    evaluate.add_argument("--level", type=float, nargs="+", help="also score intervals (coverage, width, MSIS) at "
+                          "these levels (80 95, or 0.8) and the quantiles' QL and scaled CRPS")
 
     dataset = commands.add_parser("dataset", help="write a shipped dataset as CSV")
     dataset.add_argument("name", choices=["airline"])
@@ -162,10 +166,10 @@ def _print_evaluation(report: dict) -> None:
 
 
 def _forecast(args) -> None:
-    from jaxseries import forecasting, plots, runs
+    from jaxseries import forecasting, forecasts, plots, runs
 
     run = runs.load(args.run_dir)
-    frame = forecasting.forecast(run, horizon=args.horizon, level=args.level)
+    frame = forecasts.forecast(run, horizon=args.horizon, level=_level(args.level), quantiles=args.quantiles)
     single = bool(forecasting.panel_spec(run).targets)
     frame.to_csv(args.csv, index=single)
     print(f"wrote {len(frame)} rows to {args.csv}")
@@ -173,17 +177,29 @@ def _forecast(args) -> None:
         print(f"plot saved to {plots.save(plots.plot_forecast(run, forecast=frame), args.plot)}")
 
 
+def _level(values: list | None):
+    """One fraction (--level 0.8) keeps the lower/upper columns; percentages (--level 80 95) the peers' frame."""
+    return values[0] if values and len(values) == 1 and values[0] < 1 else values
+
+
 def _evaluate(args) -> None:
     from jaxseries import checkpoint, metrics, runs
 
     run = runs.load(args.run_dir)
-    report = metrics.evaluate(run)
+    report = metrics.evaluate(run, level=_level(args.level))
     if args.per_series:
         report["per_series"].to_csv(args.per_series)
+    probabilistic = {key: {str(k): {m: checkpoint.json_number(v) for m, v in row.items()}
+                           for k, row in report[key].iterrows()} for key in ("intervals", "probabilistic") if key in report}
     if not args.json:
         _print_evaluation(report)
         print("MAPE% by horizon step (mean over series):")
         print(report["per_step"].round(2).to_string())
+        for key, title in (("intervals", "Intervals (mean over series):"),
+                           ("probabilistic", "Quantile loss and scaled CRPS (deciles 0.1-0.9; baselines as points):")):
+            if key in report:
+                print(title)
+                print(report[key].round(3).to_string())
         return
     auto = {"auto": run.extra["auto"]} if "auto" in run.extra else {}
     print(json.dumps({
@@ -191,7 +207,7 @@ def _evaluate(args) -> None:
         "beats_seasonal_naive": report["beats_seasonal_naive"],
         "metrics": {name: {m: checkpoint.json_number(v) for m, v in row.items()} for name, row in report["overall"].iterrows()},
         "per_step_mape": {name: [checkpoint.json_number(v) for v in col] for name, col in report["per_step"].items()},
-        **auto,
+        **probabilistic, **auto,
     }, indent=2))
 
 

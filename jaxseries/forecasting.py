@@ -1,5 +1,5 @@
 """The forecaster: one global LSTM trained on windows from every series of a panel (one series is a panel of one),
-and its forecasts in the series' units.
+and its predictions from each series' end (`forecasts` turns them into frames with intervals).
 
 The panel is checked (`panel`), put in model units (`encoding`) and trained by the one loop on windows cut on the
 device (`windows`). Validation is the last `validation` rows (default: the horizon) of each series' training part;
@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 
 from jaxseries import intervals, loop, theta
-from jaxseries.config import ModelConfig, SeriesOptions, TrainConfig, _require_int
+from jaxseries.config import ModelConfig, SeriesOptions, TrainConfig
 from jaxseries.encoding import (
-    PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, seasonal_indices, series_levels, training_pairs,
+    PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, seasonal_indices, training_pairs,
     untransformed, validation_pairs, window_settings,
 )
-from jaxseries.frames import as_series_frame, forecast_frame, future_panel, json_ids
+from jaxseries.frames import json_ids
 from jaxseries.model import LSTMRegressor
 from jaxseries.panel import Panel, is_single, load_panel
 from jaxseries.windows import gather_all
@@ -183,74 +183,6 @@ def load_like(spec: PanelSpec, data) -> Panel:
                       future_covariates=spec.future_covariates, static=spec.static)
 
 
-def forecast(run, *, data=None, horizon: int | None = None, future: pd.DataFrame | None = None,
-             level=None, calibration: dict | None = None, alias: str = "jaxseries") -> pd.DataFrame:
-    """Forecasts in the series' units with their timestamps, from the end of the data the model was trained on
-    (the start of the holdout), or from the end of `data` (same layout; a panel may hold series never seen).
-
-    Returns for a panel a long frame (id, time, `forecast`); for one series a frame indexed by time with a
-    `forecast` column (`forecast_<target>` for several targets). `future` gives known-future covariates for the
-    rows ahead (a frame of them; for a panel with the id column). `level` (e.g. 0.8) adds `lower`/`upper`: the
-    members' interval (an ensemble from `members=N`) widened by split-conformal calibration on the validation
-    windows, or by `calibration` (a backtest's `.calibration`, same horizon and level) when given.
-    A list of levels in percent, as statsforecast and NeuralForecast take them (`level=[80, 95]`), gives their
-    frame instead: the point forecast in a column named `alias`, then `<alias>-lo-95`, `<alias>-lo-80`,
-    `<alias>-hi-80`, `<alias>-hi-95`, which `utilsforecast.evaluate` and the peers' plots read as they are.
-    """
-    frame = forecast_long(run, data=data, horizon=horizon, future=future, level=level, calibration=calibration,
-                          alias=alias)
-    spec = panel_spec(run)
-    return as_series_frame(frame, spec) if spec.targets else frame
-
-
-def forecast_long(run, *, data=None, horizon=None, future=None, level=None, calibration=None,
-                  alias: str = "jaxseries") -> pd.DataFrame:
-    """`forecast` as a long frame (id, time, forecast[, lower, upper]) whatever the input was."""
-    spec = panel_spec(run)
-    horizon = spec.horizon if horizon is None else horizon
-    _require_int("horizon", horizon, 1)
-    if horizon > spec.horizon and spec.strategy == "direct":
-        raise ValueError(f"horizon={horizon} exceeds the trained horizon {spec.horizon}: retrain with a longer one "
-                         "or use strategy='recursive'")
-    if level is None and calibration is not None:
-        level = calibration.get("level")  # the calibrated level, unless asked for another (then refused below)
-    coverages, peers = intervals.levels_asked(level)
-    if not isinstance(alias, str) or not alias:
-        raise ValueError(f"alias names the forecast's columns: pass a non-empty string, got {alias!r}")
-    table = run.extra["panel_series"]
-    if data is None:
-        history, fit_lengths = stored_panel(run)
-        levels, seasonal = np.asarray(table["levels"]), np.asarray(table["seasonal"])
-        lines = np.asarray(table["theta"]) if spec.combine else None
-    else:  # the data in hand before the origin: levels (of unseen series) and seasonal indices come from it
-        history = load_like(spec, data)
-        fit_lengths = history.lengths
-        trained_levels = dict(zip(table["ids"], table["levels"]))
-        own = series_levels(history, fit_lengths, spec.transform)
-        levels = np.array([trained_levels.get(key, fallback) for key, fallback in zip(json_ids(history.ids), own)])
-        seasonal = seasonal_indices(history, fit_lengths, spec)
-        lines = None  # from the data
-    ahead = None if future is None else future_panel(spec, history, future)
-    if spec.future_covariates:
-        _check_future_rows(history, fit_lengths, ahead, horizon, spec)
-    widenings = [_widening(run, spec, c, calibration, horizon) for c in coverages]
-    out, base, scale = predictions(run, history, spec, levels, seasonal, fit_lengths, horizon, ahead, lines)
-    frame = forecast_frame(history, fit_lengths, spec, horizon)
-    frame[alias if peers else "forecast"] = series_units(out, base, scale, seasonal, spec.transform)[0].reshape(-1)
-    bounds = {c: series_units(out, base, scale, seasonal, spec.transform, c, w)[1:]
-              for c, w in zip(coverages, widenings)}  # coverage -> (lower, upper), each [S, H]
-    if peers:  # the peers' order: the widest interval's lower bound first, its upper bound last
-        percent = {c: f"{round(100 * c, 1):g}" for c in bounds}
-        for c in sorted(bounds, reverse=True):
-            frame[f"{alias}-lo-{percent[c]}"] = bounds[c][0].reshape(-1)
-        for c in sorted(bounds):
-            frame[f"{alias}-hi-{percent[c]}"] = bounds[c][1].reshape(-1)
-    elif bounds:  # one float level: the `lower`/`upper` columns
-        ((lower, upper),) = bounds.values()
-        frame["lower"], frame["upper"] = lower.reshape(-1), upper.reshape(-1)
-    return frame
-
-
 def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_lengths, horizon: int, ahead=None,
                 lines=None):
     """Every member's outputs [members, S, horizon] from each series' fit end, and each window's base and scale:
@@ -318,65 +250,3 @@ def model_outputs(run, x: np.ndarray, ids: list) -> np.ndarray:
         out = np.concatenate([np.asarray(run.predict(x[i : i + PREDICT_CHUNK]), np.float64)
                               for i in range(0, len(x), PREDICT_CHUNK)], axis=-2)
     return out.reshape(-1, len(x), spec.horizon)
-
-
-def _widening(run, spec: PanelSpec, level: float, calibration: dict | None, horizon: int) -> np.ndarray:
-    """[horizon] the interval's widening in model units: from a backtest's calibration, else the validation windows."""
-    if calibration is None:
-        return calibration_widening(run, level)[:horizon]
-    if calibration.get("level") != level or calibration.get("horizon", 0) < horizon or "widening" not in calibration:
-        raise ValueError(f"calibration is for level {calibration.get('level')} and horizon {calibration.get('horizon')}"
-                         f"; this forecast asks for level {level} and horizon {horizon}: backtest with the same "
-                         "settings")
-    return np.asarray(calibration["widening"], float)[:horizon]
-
-
-def validation_windows(run):
-    """Every validation window of the stored rows, in model units: the members' outputs [members, N, H], the targets
-    [N, H], and for a run that combines, Theta's forecast of the same rows from the training part's end (else None)."""
-    spec, table = panel_spec(run), run.extra["panel_series"]
-    history, fit_lengths = stored_panel(run)
-    seasonal = np.asarray(table.get("seasonal_train", table["seasonal"]))  # 0.1 runs stored only these
-    arrays, width = build_arrays(history, spec, np.asarray(table["levels"]), seasonal, fit_lengths)
-    pairs = validation_pairs(spec, len(history.ids), width)
-    x_val, y_val = gather_all(spec.layout(), arrays, pairs)
-    out = model_outputs(run, x_val, [json_ids(history.ids)[s] for s in pairs[:, 0]])
-    if not spec.combine:
-        return out, y_val, None
-    _, base, scale = gather_all(spec.layout(), arrays, pairs, with_targets=False)
-    offset = pairs[:, 1] - (width - spec.validation - 1)  # the lines start at the first window's origin
-    return out, y_val, theta.in_model_units(np.asarray(table["theta_train"])[pairs[:, 0]], spec.horizon, base, scale,
-                                            offset)
-
-
-def calibration_widening(run, level: float) -> np.ndarray:
-    """[H] how far to widen the members' `level` interval, in model units, per horizon step: the conformal quantile
-    of how far each series' validation window fell outside it (split conformal on absolute residuals for one model;
-    conformalized quantile regression for an ensemble), pooled across series (the units are scale-free)."""
-    spec = panel_spec(run)
-    if spec.validation == 0:
-        raise ValueError("this run was refit on its validation rows, so nothing unseen is left to calibrate an "
-                         "interval on: pass calibration= from js.backtest, or train without refit")
-    if spec.strategy == "recursive":
-        raise ValueError("a recursive run's validation windows score one step ahead, not its horizon: pass "
-                         "calibration= from js.backtest for an interval")
-    out, y_val, partner = validation_windows(run)
-    if partner is not None:
-        out = theta.mix(out, partner)
-    low, high = intervals.member_interval(out, level, axis=0)
-    widening = intervals.widening(intervals.scores(low, high, y_val, 1.0), level)
-    if not np.isfinite(widening).all():
-        raise ValueError(f"a {level:.0%} interval needs at least {int(np.ceil(level / (1 - level)))} validation windows "
-                         f"to calibrate on; this run has {len(y_val)}: train with more validation rows "
-                         "(validation=), pass calibration= from js.backtest, or ask for a lower level")
-    return widening
-
-
-def _check_future_rows(history, fit_lengths, ahead, horizon, spec) -> None:
-    after = history.lengths - fit_lengths + (0 if ahead is None else
-                                             pd.Series(ahead.lengths, ahead.ids).reindex(history.ids).fillna(0).to_numpy())
-    missing = np.flatnonzero(after < horizon)
-    if len(missing):
-        raise ValueError(f"known-future covariates {spec.future_covariates} are needed for {horizon} rows ahead, id "
-                         f"{history.ids[missing[0]]!r} has {int(after[missing[0]])}: pass future= (a frame of "
-                         "the rows ahead)")

@@ -34,6 +34,27 @@ def levels_asked(level) -> tuple[list[float], bool]:
     return sorted({check_level(v / 100 if percent(v) else v) for v in level}), True
 
 
+def quantiles_asked(quantiles) -> list[float]:
+    """The quantiles asked for: increasing, distinct, each in (0, 1); [] for None."""
+    if quantiles is None:
+        return []
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
+    if not isinstance(quantiles, (list, tuple)) or not quantiles or not all(number(q) and 0 < q < 1 for q in quantiles):
+        raise ValueError(f"quantiles must be a list of probabilities in (0, 1), e.g. [0.1, 0.5, 0.9]; got {quantiles!r}")
+    if any(b <= a for a, b in zip(quantiles, quantiles[1:])):
+        raise ValueError(f"quantiles must be increasing and distinct, e.g. [0.1, 0.5, 0.9]; got {list(quantiles)}")
+    return [float(q) for q in quantiles]
+
+
+def quantile_level(q: float) -> float:
+    """The central interval whose bound quantile q is: |2q - 1| (0 for the median)."""
+    return round(abs(2 * q - 1), 12)
+
+
+def quantile_levels(quantiles: list[float]) -> list[float]:
+    return sorted({quantile_level(q) for q in quantiles} - {0.0})
+
+
 def member_interval(predicted: np.ndarray, level: float, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The central `level` interval across members (along `axis`)."""
     tail = (1 - level) / 2

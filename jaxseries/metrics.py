@@ -2,6 +2,11 @@
 
 sMAPE is M3's 200|y - f| / (|y| + |f|) (0-200); MASE divides the MAE by each series' in-sample seasonal-naive MAE
 (`encoding.mase_scales`); MAPE% is NaN where the truth is 0. Every figure is in the series' own units.
+
+Probabilistic scores: an interval's coverage and width, and MSIS (M4's interval score, over the same MASE
+denominator); the mean quantile (pinball) loss QL over a grid of quantiles, and the scaled CRPS: twice QL over the
+MASE denominator (the CRPS is twice the pinball loss integrated over q; a point forecast's CRPS is its MAE, so its
+scaled CRPS is its MASE, which is how the baselines are scored beside the model).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from jaxseries.panel import Panel
 
 METRICS = ("sMAPE", "MASE", "MAPE%", "MAE", "RMSE")
 BASELINES = ("naive", "seasonal_naive")
+QUANTILE_GRID = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # the CRPS's quadrature (GluonTS' and Chronos' grid)
 
 
 def baselines(panel: Panel, fit_lengths: np.ndarray, horizon: int, season: int) -> dict[str, np.ndarray]:
@@ -38,6 +44,28 @@ def errors(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray, ids=Non
                          "RMSE": np.sqrt(np.mean(diff**2, axis=1))}, index=ids)
 
 
+def interval_errors(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float, scale: np.ndarray,
+                    ids=None) -> pd.DataFrame:
+    """Per series (rows of [S, H] arrays) for a central `level` interval: coverage% (truths inside), mean width,
+    and MSIS (width plus 2 / (1 - level) times the distance of each truth outside, over the MASE denominator)."""
+    tail = 1 - level
+    outside = np.maximum(lower - actual, 0) + np.maximum(actual - upper, 0)
+    score = (upper - lower) + 2 / tail * outside
+    with np.errstate(divide="ignore", invalid="ignore"):
+        msis = score.mean(1) / scale
+    return pd.DataFrame({"coverage%": 100 * np.mean((lower <= actual) & (actual <= upper), 1),
+                         "width": (upper - lower).mean(1), "MSIS": msis}, index=ids)
+
+
+def quantile_errors(actual: np.ndarray, quantile_forecasts: dict, scale: np.ndarray, ids=None) -> pd.DataFrame:
+    """Per series: QL, the pinball loss of each quantile forecast {q: [S, H]} averaged over quantiles and steps,
+    and the scaled CRPS, 2 QL / scale."""
+    losses = [np.maximum(q * (actual - f), (q - 1) * (actual - f)) for q, f in quantile_forecasts.items()]
+    loss = np.mean(losses, axis=(0, 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return pd.DataFrame({"QL": loss, "sCRPS": 2 * loss / scale}, index=ids)
+
+
 def mase_scales_of(run) -> np.ndarray:
     """[S] each trained series' MASE denominator (NaN where it has none)."""
     return np.array([np.nan if v is None else v for v in run.extra["panel_series"]["mase_scale"]], float)
@@ -61,26 +89,42 @@ def report(actual, forecasts: dict[str, np.ndarray], scale, ids: pd.Index) -> di
             "per_step": per_step(actual, forecasts), "beats_seasonal_naive": float(beats)}
 
 
-def evaluate(run) -> dict:
+def evaluate(run, level=None) -> dict:
     """Scores the forecast from the holdout's start on the holdout, every series beside naive and seasonal naive.
 
     Returns {"overall": forecaster x metric (the mean over series), "per_series": (forecaster, id) x metric,
     "per_step": MAPE% by horizon step, "beats_seasonal_naive": share of series, "horizon": steps scored,
-    "series": how many}, and "auto": the candidates' table for a run trained with auto=True.
+    "series": how many}, and "auto": the candidates' table for a run trained with auto=True. With `level` (0.8, or
+    the peers' [80, 95]) also "intervals": level x (coverage%, width, MSIS), the mean over series, and
+    "probabilistic": forecaster x (QL, sCRPS) over QUANTILE_GRID (the baselines as point forecasts).
     """
-    from jaxseries import forecasting
+    from jaxseries import forecasting, forecasts, intervals
 
     spec = forecasting.panel_spec(run)
     if spec.holdout == 0:
         raise ValueError("this run has no holdout to score: train with holdout > 0 (CLI --holdout N)")
+    coverages, _ = intervals.levels_asked(level)
     history, fit_lengths = forecasting.stored_panel(run)
     steps = spec.holdout if spec.strategy == "recursive" else min(spec.horizon, spec.holdout)
     count = len(history.ids)
     actual = history.y[history.starts[:, None] + fit_lengths[:, None] + np.arange(steps)]
-    model = forecasting.forecast_long(run, horizon=steps)["forecast"].to_numpy().reshape(count, steps)
-    forecasts = {"jaxseries": model, **baselines(history, fit_lengths, steps, spec.season)}
+    frame = forecasts.forecast_long(run, horizon=steps, level=coverages or None, quantiles=list(QUANTILE_GRID)
+                                    if coverages else None, alias="jaxseries")
+    column = lambda name: frame[name].to_numpy().reshape(count, steps)  # noqa: E731
+    model = column("jaxseries" if coverages else "forecast")
+    forecasts_ = {"jaxseries": model, **baselines(history, fit_lengths, steps, spec.season)}
     ids = pd.Index(forecasting.json_ids(history.ids), name=spec.id)
-    out = {**report(actual, forecasts, mase_scales_of(run), ids), "horizon": steps, "series": count}
+    scale = mase_scales_of(run)
+    out = {**report(actual, forecasts_, scale, ids), "horizon": steps, "series": count}
+    if coverages:
+        percent = {c: f"{round(100 * c, 1):g}" for c in coverages}
+        out["intervals"] = pd.DataFrame({
+            c: interval_errors(actual, column(f"jaxseries-lo-{percent[c]}"), column(f"jaxseries-hi-{percent[c]}"), c,
+                               scale).mean() for c in coverages}).T.rename_axis("level")
+        grid = {q: column(f"jaxseries_ql{q:g}") for q in QUANTILE_GRID}
+        out["probabilistic"] = pd.DataFrame({
+            name: quantile_errors(actual, grid if name == "jaxseries" else dict.fromkeys(QUANTILE_GRID, f),
+                                  scale).mean() for name, f in forecasts_.items()}).T.rename_axis("forecaster")
     if "auto" in run.extra:
         out["auto"] = auto_table(run.extra["auto"])
     return out

@@ -76,7 +76,7 @@ def _on_kernel_or_scan(on_kernel, on_scan, *arrays):
     batch's sharding, and not the kernel (it would gather the whole batch onto every device).
     """
     if (kernel.available() and len(jax.devices("cpu")) == 1 and all(a.dtype == jnp.float32 for a in arrays)
-            and kernel.chosen_for(arrays[0].shape[-2], arrays[-1].shape[-2])):
+            and kernel.chosen_for(*arrays[0].shape[-3:-1], arrays[-1].shape[-2])):
         return jax.lax.platform_dependent(*arrays, cpu=on_kernel, default=on_scan)
     return on_scan(*arrays)
 

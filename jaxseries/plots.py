@@ -6,7 +6,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt  # without a display matplotlib picks Agg itself; notebooks keep inline
 import numpy as np
 
-from jaxseries import forecasting, metrics
+from jaxseries import forecasting, forecasts, metrics
 from jaxseries.runs import Trained
 
 
@@ -17,7 +17,7 @@ def plot_forecast(run, ax=None, *, forecast=None):
     if len(spec.targets) != 1:
         return plot_panel(run, forecast=None if spec.targets else forecast)  # a wide frame is redrawn long
     history, fit_lengths = forecasting.stored_panel(run)
-    forecast = forecasting.forecast(run) if forecast is None else forecast
+    forecast = forecasts.forecast(run) if forecast is None else forecast
     steps = len(forecast)
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 4))
@@ -66,7 +66,7 @@ def plot_panel(run, ids=None, *, count: int = 9, forecast=None, columns: int = 3
     `ids` picks the series (default: the first `count`)."""
     spec = forecasting.panel_spec(run)
     history, fit_lengths = forecasting.stored_panel(run)
-    forecast = forecasting.forecast_long(run) if forecast is None else forecast
+    forecast = forecasts.forecast_long(run) if forecast is None else forecast
     chosen = list(history.ids[:count]) if ids is None else list(ids)
     rows = -(-len(chosen) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 2.6 * rows), squeeze=False)

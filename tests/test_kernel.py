@@ -147,6 +147,50 @@ def test_without_the_kernel_the_scan_runs(monkeypatch):
                                model.lstm_recurrence_reference(gates_in, w_recurrent), rtol=1e-6, atol=1e-6)
 
 
+def _lowers_to_kernel(steps, batch, hidden):
+    inputs = recurrence_inputs(steps, batch, hidden)
+    return "JaxseriesLstm" in jax.jit(lambda g, w: model.lstm_recurrence(g, w)).lower(*inputs).as_text()
+
+
+@needs_kernel
+def test_each_shape_runs_on_the_path_measured_faster_at_the_nearest_probe(monkeypatch):
+    choice = {"probes": [{"steps": 32, "rows": 16, "hidden": 16, "kernel_ms": 1.0, "scan_ms": 2.0},
+                         {"steps": 32, "rows": 16, "hidden": 256, "kernel_ms": 3.0, "scan_ms": 2.0},
+                         {"steps": 2, "rows": 2, "hidden": 16, "kernel_ms": 3.0, "scan_ms": 2.0}]}
+    monkeypatch.setattr(kernel, "_recorded_choice", lambda: choice)
+    monkeypatch.delenv("JAXSERIES_KERNEL", raising=False)
+    assert kernel.chosen_for(24, 20, 24) and not kernel.chosen_for(24, 300, 200) and not kernel.chosen_for(3, 2, 16)
+    assert _lowers_to_kernel(30, 16, 16) and not _lowers_to_kernel(30, 16, 200) and not _lowers_to_kernel(2, 3, 16)
+    assert "3 measured shapes; the scan runs at 32 steps x 16 rows x 256 units, 2 steps x 2 rows" in kernel.status()
+    monkeypatch.setenv("JAXSERIES_KERNEL", "1")  # the override wins over the measurement, both ways
+    assert kernel.chosen_for(24, 300, 200) and _lowers_to_kernel(30, 16, 200)
+    monkeypatch.setenv("JAXSERIES_KERNEL", "0")
+    assert not kernel.chosen_for(24, 20, 24) and not _lowers_to_kernel(30, 16, 16)
+
+
+def test_a_measurement_counts_only_for_the_library_it_timed(tmp_path, monkeypatch):
+    monkeypatch.setattr(kernel, "CHOICE", tmp_path / "choice.json")
+    monkeypatch.setattr(kernel, "_fingerprint", lambda: [1, 2])
+    monkeypatch.delenv("JAXSERIES_KERNEL", raising=False)
+    try:
+        kernel.record({"library": [1, 2], "probes": [{"steps": 8, "rows": 8, "hidden": 8, "kernel_ms": 2.0,
+                                                      "scan_ms": 1.0}]}, quiet=True)
+        assert not kernel.chosen_for(8, 8, 8)
+        monkeypatch.setattr(kernel, "_fingerprint", lambda: [1, 3])  # rebuilt since: not measured, the kernel runs
+        kernel._recorded_choice.cache_clear()
+        assert kernel.chosen_for(8, 8, 8)
+    finally:
+        kernel._recorded_choice.cache_clear()
+
+
+@needs_kernel
+def test_measure_times_both_paths_at_every_probe():
+    choice = kernel.measure([(3, 4, 3), (5, 9, 5)])
+    assert choice["library"] == kernel._fingerprint()
+    assert [(p["steps"], p["rows"], p["hidden"]) for p in choice["probes"]] == [(3, 4, 3), (5, 9, 5)]
+    assert all(p["kernel_ms"] > 0 and p["scan_ms"] > 0 for p in choice["probes"])
+
+
 def test_status_names_the_way_to_turn_it_off(monkeypatch):
     monkeypatch.setenv("JAXSERIES_KERNEL", "0")
     assert kernel.status() == "off (JAXSERIES_KERNEL=0)"

@@ -11,6 +11,7 @@ import pytest
 
 import jaxseries as js
 from jaxseries import encoding as panel_encoding
+from jaxseries import metrics
 from jaxseries.config import SeriesOptions
 from jaxseries.panel import load_panel
 from jaxseries.windows import PanelArrays, WindowLayout
@@ -382,12 +383,19 @@ def test_cli_local_trains_one_model_per_series(tmp_path):
     assert run.extra["panel"]["mode"] == "local" and run.size == 3
 
 
-def test_the_peers_frame_scores_the_same_in_utilsforecast():
+PEERS_PANEL = dict(lengths=(30, 34, 38, 42) * 5)  # 20 validation windows: enough for a 95% interval
+
+
+@pytest.fixture(scope="module")
+def peers_run():
+    return js.train_series(make_panel(**PEERS_PANEL), id="unique_id", holdout=4, members=3, **FAST)
+
+
+def test_the_peers_frame_scores_the_same_in_utilsforecast(peers_run):
     from utilsforecast.evaluation import evaluate as peers_evaluate
     from utilsforecast.losses import coverage, mae
 
-    data = make_panel(lengths=(30, 34, 38, 42) * 5)  # 20 validation windows: enough for a 95% interval
-    run = js.train_series(data, id="unique_id", holdout=4, members=3, **FAST)
+    data, run = make_panel(**PEERS_PANEL), peers_run
     frame = js.forecast(run, level=[80, 95])
     assert list(frame.columns) == ["unique_id", "ds", "jaxseries", "jaxseries-lo-95", "jaxseries-lo-80",
                                    "jaxseries-hi-80", "jaxseries-hi-95"]
@@ -409,6 +417,51 @@ def test_the_peers_frame_scores_the_same_in_utilsforecast():
         js.forecast(run, level=[])
     with pytest.raises(ValueError, match="alias names the forecast's columns"):
         js.forecast(run, level=[80], alias="")
+
+
+def test_quantiles_are_the_calibrated_intervals_bounds_and_increase(peers_run):
+    frame = js.forecast(peers_run, quantiles=[0.1, 0.5, 0.9])
+    assert list(frame.columns) == ["unique_id", "ds", "jaxseries", "jaxseries_ql0.1", "jaxseries_ql0.5",
+                                   "jaxseries_ql0.9"]
+    interval = js.forecast(peers_run, level=[80])
+    np.testing.assert_allclose(frame["jaxseries_ql0.1"], interval["jaxseries-lo-80"])
+    np.testing.assert_allclose(frame["jaxseries_ql0.9"], interval["jaxseries-hi-80"])
+    np.testing.assert_allclose(frame["jaxseries_ql0.5"], frame["jaxseries"])
+    grid = js.forecast(peers_run, quantiles=[0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95]).iloc[:, 3:].to_numpy()
+    assert (np.diff(grid, axis=1) >= 0).all() and (np.diff(grid, axis=1) > 0).any()
+    for bad, message in (([0.5, 0.1], "increasing and distinct"), ([0.1, 0.1], "increasing and distinct"),
+                         ([0.0, 0.5], r"probabilities in \(0, 1\)"), ([], r"probabilities in \(0, 1\)"),
+                         (0.5, r"probabilities in \(0, 1\)")):
+        with pytest.raises(ValueError, match=message):
+            js.forecast(peers_run, quantiles=bad)
+
+
+def test_evaluate_scores_intervals_and_quantiles_as_the_peers_do(peers_run):
+    from utilsforecast.losses import mqloss
+
+    data = make_panel(**PEERS_PANEL)
+    report = js.evaluate(peers_run, level=[80, 95])
+    assert list(report["intervals"].index) == [0.8, 0.95]
+    truth = data.groupby("unique_id").tail(4)[["unique_id", "ds", "y"]]
+    frame = js.forecast(peers_run, level=[80, 95], quantiles=list(metrics.QUANTILE_GRID)).merge(truth)
+    inside = (frame["jaxseries-lo-95"] <= frame.y) & (frame.y <= frame["jaxseries-hi-95"])
+    assert report["intervals"].loc[0.95, "coverage%"] == pytest.approx(100 * inside.groupby(frame.unique_id).mean().mean())
+    columns = [f"jaxseries_ql{q:g}" for q in metrics.QUANTILE_GRID]
+    peers = mqloss(frame, models={"jaxseries": columns}, quantiles=np.array(metrics.QUANTILE_GRID))
+    assert report["probabilistic"].loc["jaxseries", "QL"] == pytest.approx(peers["jaxseries"].mean(), rel=1e-6)
+    for baseline in ("naive", "seasonal_naive"):  # a point forecast's scaled CRPS is its MASE
+        assert report["probabilistic"].loc[baseline, "sCRPS"] == pytest.approx(report["overall"].loc[baseline, "MASE"])
+    assert np.isfinite(report["probabilistic"].to_numpy()).all()
+
+
+def test_interval_score_by_hand():
+    actual = np.array([[10.0, 20.0, 30.0]])
+    lower, upper = np.array([[9.0, 21.0, 25.0]]), np.array([[11.0, 23.0, 28.0]])
+    row = metrics.interval_errors(actual, lower, upper, 0.8, np.array([2.0])).iloc[0]
+    assert row["coverage%"] == pytest.approx(100 / 3)
+    assert row["width"] == pytest.approx(7 / 3)
+    # widths 2, 2, 3; outside by 0, 1 (below), 2 (above), each times 2 / 0.2 = 10; over the scale 2
+    assert row["MSIS"] == pytest.approx((2 + 2 + 3 + 10 * (1 + 2)) / 3 / 2)
 
 
 @pytest.mark.parametrize("period, step", [("monthly", "MS"), ("quarterly", "QS"), ("yearly", "YS"), ("other", None)])
