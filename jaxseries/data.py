@@ -94,8 +94,10 @@ def parse_times(column: pd.Series, name: str) -> pd.DatetimeIndex:
     return stamps
 
 
-def check_time_index(frame: pd.DataFrame, *, fill: bool = False) -> tuple[pd.DataFrame, str | None]:
-    """Sorted, unique, regularly spaced timestamps (or none). Returns the frame and its frequency alias."""
+def check_time_index(frame: pd.DataFrame, *, fill: bool = False, interpolate=()) -> tuple[pd.DataFrame, str | None]:
+    """Sorted, unique, regularly spaced timestamps (or none). Returns the frame and its frequency alias. `fill`
+    inserts missing timestamps: their values missing (NaN), but for the `interpolate` columns (known-future
+    covariates, which must be complete), interpolated in time."""
     index = frame.index
     if not isinstance(index, pd.DatetimeIndex):
         return frame.reset_index(drop=True), None
@@ -113,13 +115,15 @@ def check_time_index(frame: pd.DataFrame, *, fill: bool = False) -> tuple[pd.Dat
         if not fill:
             raise ValueError(
                 "timestamps are irregularly spaced (some are missing or off the grid): "
-                "pass fill=True (CLI --fill) to reindex to the most common spacing and interpolate"
+                "pass fill=True (CLI --fill) to insert the missing ones (as missing values)"
             )
         freq = _grid_freq(index)
         grid = pd.date_range(index[0], index[-1], freq=freq)
         if not index.isin(grid).all():
             raise ValueError(f"timestamps do not lie on one {freq} grid, so they cannot be filled: resample the data first")
-        frame = frame.reindex(grid).interpolate(method="time")
+        frame = frame.reindex(grid)
+        known = list(interpolate)
+        frame[known] = frame[known].interpolate(method="time")
         frame.index.name = index.name
     frame.index.freq = None
     return frame, freq
@@ -143,21 +147,23 @@ def _infer_freq(index: pd.DatetimeIndex) -> str | None:
     return pd.tseries.frequencies.to_offset(freq).freqstr
 
 
-def numeric_columns(frame: pd.DataFrame, columns: list[str], role: str) -> np.ndarray:
-    """The named columns as float64 [T, k], rejecting unknown, non-numeric and non-finite columns by name."""
+def numeric_columns(frame: pd.DataFrame, columns: list[str], role: str, missing: bool = False) -> np.ndarray:
+    """The named columns as float64 [T, k], rejecting unknown, non-numeric and non-finite columns by name
+    (`missing`: NaN is a missing value, only ±inf is refused)."""
     for name in columns:
         if name not in frame.columns:
             raise ValueError(f"{role} column {name!r} is not in the data; columns are {list(frame.columns)}")
         if not pd.api.types.is_numeric_dtype(frame[name]) or pd.api.types.is_bool_dtype(frame[name]):
             raise ValueError(f"{role} column {name!r} is not numeric (dtype {frame[name].dtype}): convert or drop it")
     values = frame[columns].to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(values)
+    bad = np.isinf(values) if missing else ~np.isfinite(values)
     if bad.any():
         row, col = np.argwhere(bad)[0]
         where = frame.index[row]
         raise ValueError(
-            f"{role} column {columns[col]!r} holds NaN or ±inf ({int(bad[:, col].sum())} values, first at row {row}"
-            f"{'' if isinstance(where, (int, np.integer)) else f', {where}'}): drop or fill them first"
+            f"{role} column {columns[col]!r} holds {'±inf' if missing else 'NaN or ±inf'} ({int(bad[:, col].sum())} "
+            f"values, first at row {row}{'' if isinstance(where, (int, np.integer)) else f', {where}'}): "
+            + ("set them to NaN (missing) or drop those rows" if missing else "drop or fill them first")
         )
     return values
 

@@ -71,8 +71,11 @@ def window_settings(panel: Panel, options: SeriesOptions) -> dict:
 
 
 def _center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    center = values.mean(axis=0) if len(values) else np.zeros(values.shape[1])
-    scale = values.std(axis=0) if len(values) else np.ones(values.shape[1])
+    """Each column's mean and spread over its observed values (a column all missing: 0 and 1)."""
+    observed = np.isfinite(values)
+    count = np.maximum(observed.sum(0), 1)
+    center = np.where(observed, values, 0).sum(0) / count
+    scale = np.sqrt(np.where(observed, (values - center) ** 2, 0).sum(0) / count)
     return center, np.where(scale > 1e-12, scale, 1.0)  # a constant column is centred, not blown up
 
 
@@ -91,14 +94,16 @@ def fit_spec(panel: Panel, fit_lengths: np.ndarray, options: SeriesOptions, vali
     season, context, transform = settings["season"], settings["context"], options.transform
     train_rows = _rows_before(panel, fit_lengths - validation)
     y_train = panel.y[train_rows]
+    positive = (y_train[np.isfinite(y_train)] > 0).all()  # missing values (NaN) are left out of every statistic
     if transform == "auto":
-        transform = "log" if (y_train > 0).all() else "none"
-    if transform == "log" and not (y_train > 0).all():
+        transform = "log" if positive else "none"
+    if transform == "log" and not positive:
         raise ValueError("transform='log' needs strictly positive training values: use transform='none' or 'auto'")
     levels = series_levels(panel, fit_lengths - validation, transform)
     z = transformed(y_train, transform) / np.repeat(levels, np.maximum(fit_lengths - validation, 0))
     same_series = np.diff(panel.series_of_rows()[train_rows]) == 0
     changes = np.diff(z)[same_series]
+    changes = changes[np.isfinite(changes)]
     factor = float(changes.std()) if len(changes) > 1 and changes.std() > 1e-12 else 1.0
     c_center, c_scale = _center_scale(panel.past[train_rows])
     f_center, f_scale = _center_scale(panel.future[train_rows])
@@ -132,13 +137,15 @@ def _partner(panel: Panel, options: SeriesOptions) -> str | None:
 
 
 def series_levels(panel: Panel, lengths: np.ndarray, transform: str) -> np.ndarray:
-    """Each series' level from its first `lengths` rows: 1 for log values, else the mean |value| (1 if all 0)."""
+    """Each series' level from its first `lengths` rows: 1 for log values, else the mean |value| of the observed
+    ones (1 if all 0)."""
     if transform == "log":
         return np.ones(len(panel.ids))
-    lengths = np.maximum(lengths, 1)
-    rows = _rows_before(panel, lengths)
-    sums = np.bincount(panel.series_of_rows()[rows], weights=np.abs(panel.y[rows]), minlength=len(panel.ids))
-    level = sums / lengths
+    rows = _rows_before(panel, np.maximum(lengths, 1))
+    values, series = np.abs(panel.y[rows]), panel.series_of_rows()[rows]
+    observed = np.isfinite(values)
+    sums = np.bincount(series, weights=np.where(observed, values, 0), minlength=len(panel.ids))
+    level = sums / np.maximum(np.bincount(series, weights=observed, minlength=len(panel.ids)), 1)
     return np.where(level > 1e-12, level, 1.0)
 
 
@@ -148,7 +155,8 @@ def seasonal_indices(panel: Panel, lengths: np.ndarray, spec: PanelSpec) -> np.n
     test (lag-season autocorrelation beyond 90% limits, as the M3/M4 Theta benchmarks use) or has under 3 seasons.
 
     Classical decomposition: the centred moving average of one season is the trend; a position's index is the
-    mean of the values' departures from it, centred to sum to zero."""
+    mean of the values' departures from it, centred to sum to zero. Missing values are interpolated for it (the
+    moving average needs every row)."""
     m = spec.season
     out = np.zeros((len(panel.ids), max(m, 1)))
     if not spec.deseasonalize:
@@ -157,7 +165,7 @@ def seasonal_indices(panel: Panel, lengths: np.ndarray, spec: PanelSpec) -> np.n
     lead = (len(weights) - 1) // 2
     for n in np.unique(lengths[lengths >= 3 * m]):  # series of one length at a time, as a [k, n] matrix
         which = np.flatnonzero(lengths == n)
-        z = transformed(panel.y[panel.starts[which, None] + np.arange(n)], spec.transform)
+        z = interpolated(transformed(panel.y[panel.starts[which, None] + np.arange(n)], spec.transform))
         centred = z - z.mean(1, keepdims=True)
         acf = np.stack([np.sum(centred[:, k:] * centred[:, : n - k], 1) for k in range(m + 1)], 1)
         acf /= np.maximum(np.sum(centred**2, 1), 1e-12)[:, None]
@@ -171,6 +179,16 @@ def seasonal_indices(panel: Panel, lengths: np.ndarray, spec: PanelSpec) -> np.n
     return out
 
 
+def interpolated(z: np.ndarray) -> np.ndarray:
+    """[k, n] rows with their missing values (NaN) interpolated linearly (held flat past the last observed one)."""
+    out = z.copy()
+    positions = np.arange(z.shape[1])
+    for row in np.flatnonzero(np.isnan(z).any(1)):
+        seen = ~np.isnan(z[row])
+        out[row] = np.interp(positions, positions[seen], z[row, seen]) if seen.any() else 0.0
+    return out
+
+
 def mase_scales(panel: Panel, fit_lengths: np.ndarray, season: int) -> np.ndarray:
     """MASE's denominator per series: the in-sample seasonal-naive MAE of the rows before the holdout (lag 1 for a
     series no longer than a season; NaN when it is too short or the MAE is 0), as `metrics.mase_scale`."""
@@ -180,10 +198,12 @@ def mase_scales(panel: Panel, fit_lengths: np.ndarray, season: int) -> np.ndarra
     position = rows - panel.starts[series]
     later = position >= lags[series]
     changes = np.abs(panel.y[rows[later]] - panel.y[rows[later] - lags[series[later]]])
-    total = np.bincount(series[later], weights=changes, minlength=len(panel.ids))
+    observed = np.isfinite(changes)  # both values observed
+    total = np.bincount(series[later], weights=np.where(observed, changes, 0), minlength=len(panel.ids))
+    count = np.bincount(series[later], weights=observed, minlength=len(panel.ids))
     with np.errstate(divide="ignore", invalid="ignore"):
-        scale = total / (fit_lengths - lags)
-    return np.where((fit_lengths > lags) & (scale > 0), scale, np.nan)
+        scale = total / count
+    return np.where((count > 0) & (scale > 0), scale, np.nan)
 
 
 def build_arrays(panel: Panel, spec: PanelSpec, levels: np.ndarray, seasonal: np.ndarray, fit_lengths: np.ndarray,
@@ -199,7 +219,8 @@ def build_arrays(panel: Panel, spec: PanelSpec, levels: np.ndarray, seasonal: np
     values, observed, column, fitted = target_matrix(panel, spec, seasonal, fit_lengths, width)
     scale = (levels * spec.factor).astype(np.float32)
     past = np.zeros((count, width, len(spec.covariates)), np.float32)
-    past[series[fitted], column[fitted]] = (panel.past[fitted] - spec.covariate_center) / spec.covariate_scale
+    past[series[fitted], column[fitted]] = np.nan_to_num(  # a missing covariate value: its training mean
+        (panel.past[fitted] - spec.covariate_center) / spec.covariate_scale)
     known = np.concatenate([_calendar(panel, spec, fit_lengths, width, horizon),
                             _future_features(panel, spec, future, column, width + horizon)], -1)
     static = static_features(panel.static, spec)
@@ -209,7 +230,8 @@ def build_arrays(panel: Panel, spec: PanelSpec, levels: np.ndarray, seasonal: np
 
 def target_matrix(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, fit_lengths: np.ndarray, width: int):
     """[S, width] each series' rows before its fit end, transformed, seasonal indices removed, right-aligned (its
-    last fitted row in the last column), and 1 where a row is real; with every row's column and whether it is fitted."""
+    last fitted row in the last column), and 1 where a row is observed (0: padding, or a missing value, which is
+    stored as 0); with every row's column and whether it is fitted."""
     count, series = len(panel.ids), panel.series_of_rows()
     position = np.arange(len(panel.y)) - np.repeat(panel.starts, panel.lengths)  # row within its series
     column = position + np.repeat(width - fit_lengths, panel.lengths)
@@ -217,8 +239,9 @@ def target_matrix(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, fit_lengt
     values = np.zeros((count, width), np.float32)
     observed = np.zeros((count, width), np.float32)
     phase = (column - (width - 1)) % seasonal.shape[1]
-    values[series[fitted], column[fitted]] = transformed(panel.y[fitted], spec.transform) - seasonal[series, phase][fitted]
-    observed[series[fitted], column[fitted]] = 1.0
+    z = transformed(panel.y[fitted], spec.transform) - seasonal[series, phase][fitted]
+    values[series[fitted], column[fitted]] = np.nan_to_num(z)
+    observed[series[fitted], column[fitted]] = np.isfinite(z)
     return values, observed, column, fitted
 
 

@@ -70,7 +70,11 @@ def widening(fold_scores: np.ndarray, level: float) -> np.ndarray:
     """The conformal quantile over folds (axis 0): with n folds, the ceil((n + 1) * level)-th smallest score.
 
     Infinite when there are too few folds for that rank (n < level / (1 - level)): no finite interval is honest.
+    A NaN score (a missing truth) is not counted: each step then ranks the folds it has.
     """
+    if np.isnan(fold_scores).any():
+        columns = fold_scores.reshape(len(fold_scores), -1).T
+        return np.array([widening(c[~np.isnan(c)], level) for c in columns]).reshape(fold_scores.shape[1:])
     n = fold_scores.shape[0]
     rank = math.ceil((n + 1) * level)
     if n == 0 or rank > n:
@@ -90,8 +94,9 @@ def leave_one_out_widening(fold_scores: np.ndarray, level: float) -> np.ndarray:
 
 
 def coverage(lower: np.ndarray, upper: np.ndarray, actual: np.ndarray) -> float:
-    """The share of true values inside their interval."""
-    return float(np.mean((lower <= actual) & (actual <= upper)))
+    """The share of true values inside their interval (missing truths left out)."""
+    observed = ~np.isnan(actual)
+    return float(np.mean(((lower <= actual) & (actual <= upper))[observed]))
 
 
 def around(forecast: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

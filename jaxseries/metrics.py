@@ -11,6 +11,8 @@ scaled CRPS is its MASE, which is how the baselines are scored beside the model)
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -23,46 +25,52 @@ QUANTILE_GRID = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # the CRPS's quad
 
 def baselines(panel: Panel, fit_lengths: np.ndarray, horizon: int, season: int) -> dict[str, np.ndarray]:
     """Naive (the last value) and seasonal naive (the last season repeated; naive for a series shorter than a
-    season) from each series' first `fit_lengths` rows: {name: [S, H]}."""
+    season) from each series' first `fit_lengths` rows (a missing value: the last observed one): {name: [S, H]}."""
+    y = panel.y
+    if np.isnan(y).any():
+        y = pd.Series(y).groupby(panel.series_of_rows()).ffill().to_numpy()  # a series' first value is observed
     ends = panel.starts + fit_lengths  # the first row after each series' fitted part
-    last = panel.y[ends - 1]
+    last = y[ends - 1]
     season = max(season, 1)
-    seasonal = panel.y[np.maximum(ends[:, None] - season + np.arange(horizon) % season, 0)]
+    seasonal = y[np.maximum(ends[:, None] - season + np.arange(horizon) % season, 0)]
     return {"naive": np.repeat(last[:, None], horizon, 1),
             "seasonal_naive": np.where((fit_lengths >= season)[:, None], seasonal, last[:, None])}
 
 
 def errors(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray, ids=None) -> pd.DataFrame:
-    """Per series (rows of [S, H] arrays): the METRICS."""
+    """Per series (rows of [S, H] arrays): the METRICS, over the observed truths (NaN: missing, left out)."""
     diff = np.abs(predicted - actual)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a series whose truths are all missing scores NaN
         denominator = np.abs(actual) + np.abs(predicted)
-        smape = np.mean(np.where(denominator > 0, 200 * diff / denominator, 0.0), axis=1)
-        mape = 100 * np.mean(np.where(actual != 0, diff / np.abs(actual), np.nan), axis=1)
-        mase = diff.mean(1) / scale
-    return pd.DataFrame({"sMAPE": smape, "MASE": mase, "MAPE%": mape, "MAE": diff.mean(1),
-                         "RMSE": np.sqrt(np.mean(diff**2, axis=1))}, index=ids)
+        smape = np.nanmean(np.where(denominator > 0, 200 * diff / denominator, np.where(np.isnan(diff), np.nan, 0)), 1)
+        mape = 100 * np.nanmean(np.where(actual != 0, diff / np.abs(actual), np.nan), axis=1)
+        mae = np.nanmean(diff, axis=1)
+        return pd.DataFrame({"sMAPE": smape, "MASE": mae / scale, "MAPE%": mape, "MAE": mae,
+                             "RMSE": np.sqrt(np.nanmean(diff**2, axis=1))}, index=ids)
 
 
 def interval_errors(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float, scale: np.ndarray,
                     ids=None) -> pd.DataFrame:
     """Per series (rows of [S, H] arrays) for a central `level` interval: coverage% (truths inside), mean width,
     and MSIS (width plus 2 / (1 - level) times the distance of each truth outside, over the MASE denominator)."""
-    tail = 1 - level
+    tail, observed = 1 - level, ~np.isnan(actual)
     outside = np.maximum(lower - actual, 0) + np.maximum(actual - upper, 0)
-    score = (upper - lower) + 2 / tail * outside
-    with np.errstate(divide="ignore", invalid="ignore"):
-        msis = score.mean(1) / scale
-    return pd.DataFrame({"coverage%": 100 * np.mean((lower <= actual) & (actual <= upper), 1),
-                         "width": (upper - lower).mean(1), "MSIS": msis}, index=ids)
+    score = np.where(observed, (upper - lower) + 2 / tail * outside, np.nan)
+    inside = np.where(observed, (lower <= actual) & (actual <= upper), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return pd.DataFrame({"coverage%": 100 * np.nanmean(inside, 1), "width": (upper - lower).mean(1),
+                             "MSIS": np.nanmean(score, 1) / scale}, index=ids)
 
 
 def quantile_errors(actual: np.ndarray, quantile_forecasts: dict, scale: np.ndarray, ids=None) -> pd.DataFrame:
     """Per series: QL, the pinball loss of each quantile forecast {q: [S, H]} averaged over quantiles and steps,
     and the scaled CRPS, 2 QL / scale."""
     losses = [np.maximum(q * (actual - f), (q - 1) * (actual - f)) for q, f in quantile_forecasts.items()]
-    loss = np.mean(losses, axis=(0, 2))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        loss = np.nanmean(losses, axis=(0, 2))
         return pd.DataFrame({"QL": loss, "sCRPS": 2 * loss / scale}, index=ids)
 
 

@@ -59,7 +59,7 @@ def single_to_long(data, *, target, time, covariates, future_covariates, fill) -
     time = time or _time_column(table)
     if time is not None and time in table.columns:
         table = data_lib.read_table(table, time=time)
-    frame, _ = data_lib.check_time_index(table, fill=fill)
+    frame, _ = data_lib.check_time_index(table, fill=fill, interpolate=[c for c in future_covariates if c in table])
     inputs = list(covariates) + list(future_covariates)
     targets = _names(target, frame, "target") if target is not None else _only_value_column(frame, inputs)
     for name in inputs:
@@ -68,7 +68,7 @@ def single_to_long(data, *, target, time, covariates, future_covariates, fill) -
         if name not in frame.columns:
             raise ValueError(f"covariate column {name!r} is not in the data; columns are {list(frame.columns)}")
     for name in targets:
-        data_lib.numeric_columns(frame, [name], "target")  # refused here, by row and time, as for a table
+        data_lib.numeric_columns(frame, [name], "target", missing=True)  # refused here, by row and time
     stamped = isinstance(frame.index, pd.DatetimeIndex)
     time = (frame.index.name or time or "time") if stamped else None
     base = frame[inputs].reset_index(names=time) if stamped else frame[inputs].reset_index(drop=True)
@@ -189,7 +189,7 @@ def load_panel(data, *, id: str | None = None, time: str | None = None, target=N
         raise ValueError(f"row {missing_id[0]} has no id (NaN in id column {id!r}; {len(missing_id)} such rows): "
                          "give those rows an id or drop them")
     if fill and not targets:
-        frame = _filled(frame, id, time, [target, *names["covariates"], *names["future_covariates"]])
+        frame = _filled(frame, id, time, [target, *names["covariates"]], names["future_covariates"])
     stamps, freq_hint = _stamps(frame, time, id)
     # Sort by (id, time) through integer codes and one index: no copy of the whole table, no hashing of rows.
     codes, uniques = pd.factorize(frame[id], sort=True)
@@ -197,6 +197,11 @@ def load_panel(data, *, id: str | None = None, time: str | None = None, target=N
     codes, stamps = codes[order], stamps[order]
     needed = list(dict.fromkeys([id, target, *names["covariates"], *names["future_covariates"], *names["static"]]))
     frame = frame[needed].take(order).reset_index(drop=True).assign(_stamp=stamps)
+    y = _target(frame, target, id)
+    _check_values(frame, y, id, target, codes, np.asarray(uniques))
+    started = pd.Series(np.isfinite(y)).groupby(codes).cummax().to_numpy()
+    if not started.all():  # leading NaN: a series that starts later than the table (a wide table turned long)
+        frame, codes, stamps, y = frame[started].reset_index(drop=True), codes[started], stamps[started], y[started]
     same_series = codes[1:] == codes[:-1]
     duplicated = np.flatnonzero(same_series & (stamps[1:] == stamps[:-1]))
     if len(duplicated):
@@ -206,8 +211,6 @@ def load_panel(data, *, id: str | None = None, time: str | None = None, target=N
     starts = np.flatnonzero(np.r_[True, ~same_series])
     lengths = np.diff(np.r_[starts, len(codes)])
     ids = np.asarray(uniques)[codes[starts]]
-    y = _target(frame, target, id)
-    _check_finite_rows(frame, y, id, target, ids, starts, lengths)
     stamp_index = pd.DatetimeIndex(frame["_stamp"]) if freq_hint == "time" else pd.Index(frame["_stamp"].to_numpy())
     freq = _panel_freq(stamp_index, ids, starts, lengths) if freq_hint == "time" else None
     if freq_hint == "step":
@@ -218,7 +221,7 @@ def load_panel(data, *, id: str | None = None, time: str | None = None, target=N
             at = int(np.flatnonzero(inside & (gaps != 1))[0])
             raise ValueError(f"id {frame[id].iloc[at]!r} skips from step {frame['_stamp'].iloc[at]} to "
                              f"{frame['_stamp'].iloc[at + 1]}: integer steps must be consecutive")
-    past = data_lib.numeric_columns(frame, names["covariates"], "covariate")
+    past = data_lib.numeric_columns(frame, names["covariates"], "covariate", missing=True)
     future = data_lib.numeric_columns(frame, names["future_covariates"], "future covariate")
     static_frame = _static(frame, id, names["static"], ids, starts)
     return Panel(id, time, target, freq, ids, starts, lengths, stamp_index, y, past, future, static_frame, names,
@@ -261,18 +264,17 @@ def _target(frame: pd.DataFrame, target: str, id: str) -> np.ndarray:
     return column.to_numpy(np.float64)
 
 
-def _check_finite_rows(frame, y, id, target, ids, starts, lengths) -> None:
-    bad = ~np.isfinite(y)
-    if not bad.any():
-        return
-    per_series = np.add.reduceat(bad, starts)
-    empty = np.flatnonzero(per_series == lengths)
+def _check_values(frame, y, id, target, codes, uniques) -> None:
+    """NaN is a missing value (masked downstream); ±inf, or a series with no value at all, is refused."""
+    infinite = np.flatnonzero(np.isinf(y))
+    if len(infinite):
+        row = int(infinite[0])
+        raise ValueError(f"target {target!r} holds ±inf for id {frame[id].iloc[row]!r} at {frame['_stamp'].iloc[row]} "
+                         f"({len(infinite)} values in all): drop those rows or set them to NaN (missing)")
+    empty = np.flatnonzero(np.bincount(codes, weights=np.isfinite(y), minlength=len(uniques)) == 0)
     if len(empty):
-        raise ValueError(f"series {ids[empty[0]]!r} has no finite {target!r} value ({len(empty)} such series): "
+        raise ValueError(f"series {uniques[empty[0]]!r} has no {target!r} value (all NaN; {len(empty)} such series): "
                          "drop it")
-    row = int(np.flatnonzero(bad)[0])
-    raise ValueError(f"target {target!r} holds NaN or ±inf for id {frame[id].iloc[row]!r} at "
-                     f"{frame['_stamp'].iloc[row]} ({int(bad.sum())} values in all): drop or fill them first")
 
 
 def _panel_freq(stamps: pd.DatetimeIndex, ids, starts, lengths) -> str:
@@ -305,9 +307,10 @@ def _panel_freq(stamps: pd.DatetimeIndex, ids, starts, lengths) -> str:
     return freq
 
 
-def _filled(frame: pd.DataFrame, id: str, time: str | None, numbers: list[str]) -> pd.DataFrame:
-    """A panel's series each put on the grid of the panel's most common spacing, missing rows inserted and their
-    numbers interpolated in time (other columns carried forward), as `fill=True` does for one series."""
+def _filled(frame: pd.DataFrame, id: str, time: str | None, measured: list[str], known: list[str]) -> pd.DataFrame:
+    """A panel's series each put on the grid of the panel's most common spacing, missing rows inserted: their
+    `measured` columns (target, past covariates) missing (NaN, masked downstream), their `known`-future covariates
+    interpolated in time, other columns carried forward, as `fill=True` does for one series."""
     if time is None:
         raise ValueError("fill=True puts timestamps on their grid, and this panel has none: pass time= (its time "
                          "column), or series with a DatetimeIndex")
@@ -325,9 +328,12 @@ def _filled(frame: pd.DataFrame, id: str, time: str | None, numbers: list[str]) 
         if not group.index.isin(grid).all():
             raise ValueError(f"id {key!r}: timestamps do not lie on one {freq} grid, so they cannot be filled: "
                              "resample the data first")
+        inserted = ~grid.isin(group.index)
         group = group.reindex(grid)
-        group[numbers] = group[numbers].interpolate(method="time")
-        parts.append(group.ffill().rename_axis(time).reset_index())
+        group[known] = group[known].interpolate(method="time")
+        group = group.ffill()
+        group.loc[inserted, measured] = np.nan
+        parts.append(group.rename_axis(time).reset_index())
     return pd.concat(parts, ignore_index=True)
 
 

@@ -22,8 +22,10 @@ from jaxseries.windows import WindowLayout
 
 
 def example_losses(params, model_config: ModelConfig, x, y):
-    """Each example's loss (`model_config.loss`: mse, mae, huber or pinball), averaged over its outputs: [N]."""
-    error = LSTMRegressor(model_config).apply(params, x) - y
+    """Each example's loss (`model_config.loss`: mse, mae, huber or pinball), averaged over its outputs: [N].
+    A NaN target (a missing value) is left out of its example's average."""
+    observed = jnp.isfinite(y)
+    error = jnp.where(observed, LSTMRegressor(model_config).apply(params, x) - jnp.where(observed, y, 0.0), 0.0)
     if model_config.loss == "mae":
         pointwise = jnp.abs(error)
     elif model_config.loss == "pinball":  # error = prediction - truth: under-forecasts cost `quantile` per unit
@@ -32,7 +34,8 @@ def example_losses(params, model_config: ModelConfig, x, y):
         pointwise = optax.huber_loss(error, delta=1.0)
     else:
         pointwise = jnp.square(error)
-    return jnp.mean(pointwise.reshape(pointwise.shape[0], -1), axis=1)
+    pointwise, observed = (a.reshape(a.shape[0], -1) for a in (pointwise, observed))
+    return jnp.sum(pointwise, axis=1) / jnp.maximum(jnp.sum(observed, axis=1), 1)
 
 
 def loss(params, model_config: ModelConfig, x, y, weights=None):

@@ -9,7 +9,8 @@ windows inside the compiled step from the pairs it drew. One window, origin o, c
     targets rows o+1..o+H
 
 Values are measured from the window's level (the mean of its last `reference` observed values, known at the
-origin) and divided by the series' scale, so every series reaches the network as a scale-free shape.
+origin) and divided by the series' scale, so every series reaches the network as a scale-free shape. A missing
+value is an unobserved row: 0 with observed 0 in the context, NaN as a target (left out of the loss).
 
 The recursive strategy (the seed's layout) cuts one-step-shift windows instead: rows o-L+1..o in, each with the
 known features of the row after it, and rows o-L+2..o+1 as targets; a forecast rolls it forward a row at a time.
@@ -68,9 +69,9 @@ class WindowLayout:
             x = jnp.concatenate([x, self.decoder(arrays.known[at, ahead], arrays.static[series], arrays.past.shape[-1])], 1)
         if not with_targets:
             return x, level, scale[:, 0]
-        if recursive:
-            return x, ((arrays.values[at, rows + 1] - level[:, None]) / scale)[..., None]
-        return x, (arrays.values[at, ahead] - level[:, None]) / scale
+        targets = rows + 1 if recursive else ahead  # a missing value is a NaN target, which the loss leaves out
+        y = jnp.where(arrays.observed[at, targets] > 0, (arrays.values[at, targets] - level[:, None]) / scale, jnp.nan)
+        return x, y[..., None] if recursive else y
 
     def level(self, values, observed):
         """The mean of each window's last `reference` observed values: [B]."""

@@ -84,7 +84,6 @@ def month_frame(n=60):
 
 
 SERIES_CASES = [
-    (lambda f: f.assign(y=f.y.where(f.index != 7, np.nan)), {}, ["'y'", "NaN", "row 7", "2001-08"]),
     (lambda f: f.assign(y=f.y.where(f.index != 3, np.inf)), {}, ["'y'", "±inf", "row 3"]),
     (lambda f: f.iloc[:6], {}, ["has 6 rows", "holdout 3 + validation 3 + 1 needs 7"]),
     (lambda f: f.iloc[::-1], {}, ["not sorted"]),

@@ -173,7 +173,8 @@ def test_irregular_timestamps_are_refused_unless_filled():
     with pytest.raises(ValueError, match="irregularly spaced.*fill=True"):
         js.train_series(series, horizon=3, **FAST)
     frame, freq = data_lib.check_time_index(series.to_frame(), fill=True)
-    assert freq == "MS" and len(frame) == 48 and np.isfinite(frame["y"]).all()
+    assert freq == "MS" and len(frame) == 48 and np.isnan(frame["y"]).sum() == 1  # inserted as a missing value
+    assert np.isnan(frame.loc["2001-03-01", "y"])
     assert len(js.forecast(js.train_series(series, horizon=3, fill=True, **FAST))) == 3
 
 
