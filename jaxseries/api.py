@@ -33,7 +33,7 @@ def train_series(data, *, auto: bool = False, budget_s: float | None = None, che
     season), a CSV path, a long frame with `id=` (the id column), a dict of series or a list of arrays. The data
     options are `id`, `target` (one value column needs none; several columns of one table are trained as one
     series each), `time`, `covariates` (observed up to the origin), `future_covariates` (known for the horizon),
-    `static` (per-series columns of a panel) and `fill` (put irregular timestamps on their grid, interpolated);
+    `static` (per-series columns of a panel) and `fill` (put irregular timestamps on their grid, missing rows as missing values);
     every other keyword is a `SeriesOptions` field (`horizon` is required). `holdout` last rows of each series are
     never seen; the `validation` rows before them drive early stopping, and the best weights are kept.
     `auto=True` first chooses the context by a backtest inside the rows before the holdout, within `budget_s`

@@ -119,15 +119,15 @@ def backtest(panel: Panel, options: SeriesOptions, *, folds: int, stride: int = 
 
 
 def _predict_folds(runs, panel: Panel, fit_lengths) -> list[tuple]:
-    """Every fold's outputs from every series' origin: (out [members, S, H], base, scale, seasonal) per fold. Refit
+    """Every fold's outputs from every series' origin: (out [members, S, H], base, scale, seasonal, spread) per fold. Refit
     folds each use their own model; the seasonal indices come from the rows before each origin only."""
     parts = []
     for f, lengths in enumerate(fit_lengths):
         run = runs[f if len(runs) > 1 else 0]
         spec, levels = panel_spec(run), np.asarray(run.extra["panel_series"]["levels"])
         seasonal = seasonal_indices(panel, lengths, spec)
-        out, base, scale = predictions(run, panel, spec, levels, seasonal, lengths, spec.horizon)
-        parts.append((out, base, scale, seasonal))
+        out, base, scale, spread = predictions(run, panel, spec, levels, seasonal, lengths, spec.horizon)
+        parts.append((out, base, scale, seasonal, spread))
     return parts
 
 
@@ -136,9 +136,9 @@ def _intervals(runs, outputs, actual, level: float, leave_one_out: bool):
     fold for later forecasts."""
     transform = panel_spec(runs[0]).transform
     scores = []  # how far each truth fell outside the members' interval, in model units: [K, S, H]
-    for (out, base, scale, seasonal), truth in zip(outputs, actual):
+    for (out, base, scale, seasonal, spread), truth in zip(outputs, actual):
         low, high = intervals.member_interval(transformed_predictions(out, base, scale, seasonal), level, axis=0)
-        scores.append(intervals.scores(low, high, transformed(truth, transform), scale[:, None]))
+        scores.append(intervals.scores(low, high, transformed(truth, transform), (scale * spread)[:, None]))
     scores = np.stack(scores)
     if leave_one_out:  # each fold calibrated on the other folds' scores, pooled over series
         widening = [intervals.widening(np.delete(scores, f, 0).reshape(-1, scores.shape[-1]), level)
@@ -146,7 +146,7 @@ def _intervals(runs, outputs, actual, level: float, leave_one_out: bool):
     else:  # each model's own validation windows, before its first origin
         own = [calibration_widening(run, level) for run in runs]
         widening = [own[f if len(runs) > 1 else 0] for f in range(len(scores))]
-    bounds = [series_units(*fold, transform, level, w)[1:] for fold, w in zip(outputs, widening)]
+    bounds = [series_units(*fold[:4], transform, level, w, fold[4])[1:] for fold, w in zip(outputs, widening)]
     calibration = {"level": level, "horizon": int(actual.shape[-1]),
                    "widening": intervals.widening(scores.reshape(-1, scores.shape[-1]), level).tolist()}
     return np.stack([b[0] for b in bounds]), np.stack([b[1] for b in bounds]), calibration

@@ -105,7 +105,7 @@ def _series_options(parser) -> None:
     parser.add_argument("--normalize", choices=["auto"], default="auto",
                         help="kept for 0.1 scripts: every window is measured from its level (the only choice)")
     parser.add_argument("--fill", action="store_true",
-                        help="reindex irregular timestamps (one series or each of a panel) to their grid, interpolate")
+                        help="reindex irregular timestamps (one series or each of a panel) to their grid; inserted rows are missing values")
     parser.add_argument("--hidden-dim", type=int, help="LSTM width (default 64; --local 16)")
     parser.add_argument("--num-layers", type=int, default=1)
     parser.add_argument("--learning-rate", type=float, default=1e-3)

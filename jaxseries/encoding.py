@@ -8,7 +8,8 @@ One series is a panel of one, so this is the only encoding. Each series (n rows;
 with V = the validation rows (default: the horizon). Every statistic comes from training parts only: the transform
 ("auto": log when every training value of the panel is positive), each series' level (1 for log values, which are
 scale-free already; else the mean |value| of its training part), and one panel-wide factor that brings the
-series' relative changes to unit spread. Windows are measured from their own level (see `windows`).
+series' relative changes to unit spread. Windows are measured from their own level (see `windows`). A missing
+value (NaN) is left out of every statistic and becomes an unobserved row (value 0, observed 0) in the arrays.
 """
 
 from __future__ import annotations

@@ -185,24 +185,26 @@ def load_like(spec: PanelSpec, data) -> Panel:
 
 def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_lengths, horizon: int, ahead=None,
                 lines=None):
-    """Every member's outputs [members, S, horizon] from each series' fit end, and each window's base and scale:
-    series units are base + scale * output + seasonal index (a recursive rollout: base 0, scale 1). A run with
-    `combine="theta"` mixes them with the Theta lines (default: those of the rows the arrays hold)."""
+    """Every member's outputs [members, S, horizon] from each series' fit end, and each window's base, scale and
+    spread: series units are base + scale * output + seasonal index (a recursive rollout: base 0, scale 1); the
+    spread (`intervals.window_spread`, 1 for a rollout) sizes its interval. A run with `combine="theta"` mixes the
+    outputs with the Theta lines (default: those of the rows the arrays hold)."""
     arrays, width = build_arrays(history, spec, levels, seasonal, fit_lengths, future=ahead, extra_rows=horizon)
     pairs = forecast_pairs(len(history.ids), width)
     if spec.strategy == "recursive":  # the rollout's values, measured from 0 in units of each series' scale
         rollout = _compiled_rollout(run.model_config, spec.layout(), horizon, hasattr(run, "member"))
         out = np.asarray(rollout(run.params, arrays, pairs), np.float64).reshape(-1, len(history.ids), horizon)
         scale = arrays.scale.astype(np.float64)
-        out, base = out / scale[None, :, None], np.zeros(len(scale))
+        out, base, spread = out / scale[None, :, None], np.zeros(len(scale)), np.ones(len(scale))
     else:
         x, base, scale = gather_all(spec.layout(), arrays, pairs, with_targets=False)
         out = model_outputs(run, x, json_ids(history.ids))[:, :, :horizon]
+        spread = intervals.window_spread(x, spec.context)
     if not spec.combine:
-        return out, base, scale
+        return out, base, scale, spread
     lines = theta.lines(arrays.values, arrays.observed) if lines is None else lines  # the rows just encoded
     partner = theta.in_model_units(lines, horizon, base, scale)
-    return theta.mix(out, partner), base, scale
+    return theta.mix(out, partner), base, scale, spread
 
 
 @functools.lru_cache(maxsize=None)
@@ -222,15 +224,16 @@ def transformed_predictions(out, base, scale, seasonal) -> np.ndarray:
     return base[None, :, None] + scale[None, :, None] * out + seasonal[None][:, :, ahead_phase]
 
 
-def series_units(out, base, scale, seasonal, transform: str, level=None, widening=None):
+def series_units(out, base, scale, seasonal, transform: str, level=None, widening=None, spread=1.0):
     """Model outputs [members, S, H] back in the series' units: the members' mean forecast [S, H], and with `level`
-    the members' interval widened by `widening` [H] (model units); else None, None."""
+    the members' interval widened by `widening` [H] (model units, per unit of each window's `spread` [S]); else
+    None, None."""
     predicted = transformed_predictions(out, base, scale, seasonal)
     forecast = untransformed(predicted, transform).mean(0)
     if level is None:
         return forecast, None, None
     low, high = intervals.member_interval(predicted, level, axis=0)
-    widening = scale[:, None] * widening[None]
+    widening = (scale * spread)[:, None] * widening[None]
     return forecast, *intervals.around(forecast, untransformed(low - widening, transform),
                                        untransformed(high + widening, transform))
 

@@ -76,11 +76,11 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, quan
         _check_future_rows(history, fit_lengths, ahead, horizon, spec)
     needed = sorted(set(coverages) | set(intervals.quantile_levels(quantiles)))
     widenings = _widenings(run, needed, calibration, horizon)
-    out, base, scale = predictions(run, history, spec, levels, seasonal, fit_lengths, horizon, ahead, lines)
+    out, base, scale, spread = predictions(run, history, spec, levels, seasonal, fit_lengths, horizon, ahead, lines)
     frame = forecast_frame(history, fit_lengths, spec, horizon)
     point = series_units(out, base, scale, seasonal, spec.transform)[0]
     frame[alias if peers or quantiles else "forecast"] = point.reshape(-1)
-    bounds = {c: series_units(out, base, scale, seasonal, spec.transform, c, widenings[c])[1:]
+    bounds = {c: series_units(out, base, scale, seasonal, spec.transform, c, widenings[c], spread)[1:]
               for c in needed}  # coverage -> (lower, upper), each [S, H]
     if peers:  # the peers' order: the widest interval's lower bound first, its upper bound last
         percent = {c: f"{round(100 * c, 1):g}" for c in coverages}
@@ -112,9 +112,9 @@ def _widenings(run, coverages: list[float], calibration: dict | None, horizon: i
 
 
 def validation_windows(run):
-    """Every validation window of the stored rows, in model units: the members' outputs [members, N, H] and the
-    targets [N, H]; for a run that combines, the outputs are mixed with Theta's forecast of the same rows from the
-    training part's end, as a forecast is."""
+    """Every validation window of the stored rows, in model units: the members' outputs [members, N, H], the
+    targets [N, H] and each window's spread [N]; for a run that combines, the outputs are mixed with Theta's
+    forecast of the same rows from the training part's end, as a forecast is."""
     spec, table = panel_spec(run), run.extra["panel_series"]
     history, fit_lengths = stored_panel(run)
     seasonal = np.asarray(table.get("seasonal_train", table["seasonal"]))  # 0.1 runs stored only these
@@ -122,12 +122,13 @@ def validation_windows(run):
     pairs = validation_pairs(spec, len(history.ids), width)
     x_val, y_val = gather_all(spec.layout(), arrays, pairs)
     out = model_outputs(run, x_val, [json_ids(history.ids)[s] for s in pairs[:, 0]])
+    spread = intervals.window_spread(x_val, spec.context)
     if not spec.combine:
-        return out, y_val
+        return out, y_val, spread
     _, base, scale = gather_all(spec.layout(), arrays, pairs, with_targets=False)
     offset = pairs[:, 1] - (width - spec.validation - 1)  # the lines start at the first window's origin
     partner = theta.in_model_units(np.asarray(table["theta_train"])[pairs[:, 0]], spec.horizon, base, scale, offset)
-    return theta.mix(out, partner), y_val
+    return theta.mix(out, partner), y_val, spread
 
 
 def calibration_widening(run, level: float) -> np.ndarray:
@@ -147,11 +148,11 @@ def calibration_widenings(run, coverages: list[float]) -> dict:
     if spec.strategy == "recursive":
         raise ValueError("a recursive run's validation windows score one step ahead, not its horizon: pass "
                          "calibration= from js.backtest for an interval")
-    out, y_val = validation_windows(run)
+    out, y_val, spread = validation_windows(run)
     widenings = {}
     for level in coverages:
         low, high = intervals.member_interval(out, level, axis=0)
-        widenings[level] = intervals.widening(intervals.scores(low, high, y_val, 1.0), level)
+        widenings[level] = intervals.widening(intervals.scores(low, high, y_val, spread[:, None]), level)
         if not np.isfinite(widenings[level]).all():
             raise ValueError(f"a {level:.0%} interval needs at least {int(np.ceil(level / (1 - level)))} validation "
                              f"windows to calibrate on; this run has {len(y_val)}: train with more validation rows "

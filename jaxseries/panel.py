@@ -2,8 +2,10 @@
 (an array, Series, DataFrame or CSV without an id: a panel of one, or of one series per target column), checked
 and held as ragged rows sorted by (id, time).
 
-Series may differ in length and start; the panel has one frequency. Everything is checked here, in NumPy/pandas,
-before anything compiles, and every message names the id (and time) at fault.
+Series may differ in length and start; the panel has one frequency. A NaN in a target or a past covariate is a
+missing value (kept as NaN; `encoding` masks it), and a series' leading NaN are trimmed (it starts later).
+Everything is checked here, in NumPy/pandas, before anything compiles, and every message names the id (and time)
+at fault.
 """
 
 from __future__ import annotations
@@ -159,7 +161,7 @@ def to_long(data, id: str | None, time: str | None) -> tuple[pd.DataFrame, str, 
 def load_panel(data, *, id: str | None = None, time: str | None = None, target=None, covariates=(),
                future_covariates=(), static=(), fill: bool = False) -> Panel:
     """Reads and checks any input as a panel (see the module doc). Raises ValueError naming the id, time and
-    column at fault. `fill=True` puts irregular timestamps on their grid (missing rows inserted, interpolated)."""
+    column at fault. `fill=True` puts irregular timestamps on their grid (missing rows inserted as missing values)."""
     if isinstance(data, Panel):  # checked already
         return data
     targets = ()
@@ -302,7 +304,7 @@ def _panel_freq(stamps: pd.DatetimeIndex, ids, starts, lengths) -> str:
                                  "panel has one frequency: resample or split it")
             where = pd.Timestamp(grid[np.argmax(values[rows[off[0]]] != grid)])
             raise ValueError(f"the timestamps of id {ids[s]!r} are not on the panel's {freq} grid (missing or "
-                             f"irregular rows, the first at {where}): pass fill=True to insert and interpolate them, "
+                             f"irregular rows, the first at {where}): pass fill=True to insert them as missing values, "
                              "or resample that series")
     return freq
 

@@ -116,3 +116,4 @@ def test_metrics_and_intervals_leave_missing_truths_out():
     scores = np.array([[0.1, np.nan], [0.2, 0.5], [0.3, 0.7], [0.4, 0.9]])
     np.testing.assert_allclose(intervals.widening(scores, 0.5), [intervals.widening(scores[:, 0], 0.5),
                                                                  intervals.widening(scores[1:, 1], 0.5)])
+

@@ -11,7 +11,7 @@ import pytest
 
 import jaxseries as js
 from jaxseries import encoding as panel_encoding
-from jaxseries import metrics
+from jaxseries import intervals, metrics
 from jaxseries.config import SeriesOptions
 from jaxseries.panel import load_panel
 from jaxseries.windows import PanelArrays, WindowLayout
@@ -488,3 +488,10 @@ def test_a_panel_with_missing_rows_is_named_and_filled_with_missing_values_when_
     assert list(filled.static["group"]) == list(reference.static["group"])
     run = js.train_series(gappy, id="unique_id", fill=True, holdout=4, **FAST)
     assert len(js.forecast(run)) == 3 * run.extra["panel"]["horizon"]
+
+
+def test_an_intervals_spread_is_the_root_mean_change_of_its_observed_context():
+    x = np.zeros((2, 6, 3))
+    x[0, :4, 0], x[0, :4, 1] = [0.0, 1.0, 3.0, 3.0], 1.0  # changes 1, 2, 0
+    x[1, :4, 0], x[1, :4, 1] = [9.0, 0.0, 0.0, 0.5], [0.0, 1.0, 1.0, 0.0]  # one observed pair, no change
+    np.testing.assert_allclose(intervals.window_spread(x, 4), [1.0, np.sqrt(intervals.SPREAD_FLOOR)])
