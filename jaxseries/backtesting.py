@@ -49,6 +49,7 @@ class Backtest:
     refit: bool
     seconds: float
     per_series: pd.DataFrame | None = None  # index (fold, forecaster, id), the metrics of each series
+    intervals: pd.DataFrame | None = None  # index fold: the interval's coverage%, width and MSIS (mean over series)
 
     @property
     def chosen_steps(self) -> int:
@@ -59,6 +60,8 @@ class Backtest:
         return {
             "refit": self.refit, "seconds": self.seconds, "level": self.level, "coverage": self.coverage,
             "chosen_steps": self.chosen_steps, "best_steps": self.best_steps.tolist(),
+            "intervals": None if self.intervals is None else [
+                {k: checkpoint.json_number(v) for k, v in row.items()} for row in self.intervals.to_dict("records")],
             "overall": {name: {m: checkpoint.json_number(v) for m, v in row.items()} for name, row in self.overall.iterrows()},
             "folds": [{k: checkpoint.json_number(v) if isinstance(v, float) else v if isinstance(v, (int, str))
                        else str(v) for k, v in row.items()} for row in self.folds.reset_index().to_dict("records")],
@@ -183,5 +186,9 @@ def _report(runs, panel, fit_lengths, actual, forecast, lower, upper, level, cov
     one_series = len(spec.targets) == 1
     table = table[["fold"] + ([] if one_series else [spec.id]) + [time, "step", "cutoff"] + list(table.columns[5:])]
     best = np.stack([np.atleast_1d(np.asarray(run.best_step)) for run in runs])
+    scored = None if lower is None else pd.DataFrame({
+        f: metrics.interval_errors(actual[f], lower[f], upper[f], level, scale).mean() for f in range(len(actual))
+    }).T.rename_axis("fold")
     return Backtest(forecasts=table, folds=folds, overall=overall, level=level, coverage=coverage,
-                    calibration=calibration, best_steps=best, refit=refit, seconds=seconds, per_series=per_series)
+                    calibration=calibration, best_steps=best, refit=refit, seconds=seconds, per_series=per_series,
+                    intervals=scored)

@@ -228,7 +228,8 @@ def _backtest(args) -> None:
     print(result.folds["sMAPE"].unstack("forecaster").round(2).assign(
         rows_after_origin=result.folds["rows_after_origin"].xs("jaxseries", level="forecaster")).to_string())
     if result.coverage is not None:
-        print(f"{result.level:.0%} interval coverage: {result.coverage:.1%}")
+        print(f"{result.level:.0%} interval coverage: {result.coverage:.1%}; mean width "
+              f"{result.intervals['width'].mean():.4g}, MSIS {result.intervals['MSIS'].mean():.3f}")
     print(f"steps chosen by the backtest (median best step): {result.chosen_steps}")
     if args.csv:
         print(f"wrote {len(result.forecasts)} rows to {args.csv}")

@@ -54,6 +54,9 @@ def test_report_holds_folds_baselines_and_a_calibrated_interval():
     assert (last["cutoff"] == series.index[-4]).all()
     inside = (table["lower"] <= table["actual"]) & (table["actual"] <= table["upper"])
     assert result.coverage == pytest.approx(inside.mean())
+    assert list(result.intervals.columns) == ["coverage%", "width", "MSIS"] and len(result.intervals) == 6
+    assert result.intervals["coverage%"].mean() == pytest.approx(100 * result.coverage)  # one series, 3 steps a fold
+    np.testing.assert_allclose(result.intervals["width"], (table.upper - table.lower).groupby(table.fold).mean())
     assert np.asarray(result.calibration["widening"]).shape == (3,)
     assert json.loads(json.dumps(result.to_json()))["coverage"] == pytest.approx(result.coverage)
     assert result.chosen_steps == int(np.median(result.best_steps))
