@@ -9,17 +9,15 @@ Importing is cheap: nothing is computed or compiled until a function is called.
 
 from jaxseries.config import ModelConfig, SeriesOptions, TrainConfig
 from jaxseries.errors import CheckpointError, CheckpointNotFoundError, DivergenceError
-from jaxseries.seed import SeriesPredictor
-from jaxseries.runs import Population, PopulationGroups, Trained, load, predict
-from jaxseries.state import TrainState
-from jaxseries.training import train, train_many
 
 
-# The series layer imports pandas and the plots matplotlib: loaded when first asked for, so `import jaxseries`
-# for array training stays lean in time and memory.
+# Every module is loaded when one of its names is first asked for: `import jaxseries` stays lean, and a served
+# forecaster (`jaxseries.serving`) loads without the training stack (flax, optax, orbax) ever being imported.
 _LAZY = {"train_series": "api", "backtest": "api", "Backtest": "backtesting", "forecast": "forecasts",
          "evaluate": "metrics", "plot_forecast": "plots", "plot_losses": "plots",
-         "plot_panel": "plots", "plot_errors": "plots", "datasets": None}
+         "plot_panel": "plots", "plot_errors": "plots", "datasets": None, "SeriesPredictor": "seed",
+         "Population": "runs", "PopulationGroups": "runs", "Trained": "runs", "load": "runs", "predict": "runs",
+         "TrainState": "state", "train": "training", "train_many": "training", "export": "serving"}
 
 
 def __getattr__(name):
@@ -48,6 +46,7 @@ __all__ = [
     "Trained",
     "datasets",
     "evaluate",
+    "export",
     "forecast",
     "load",
     "plot_forecast",

@@ -16,14 +16,13 @@ import jax
 import numpy as np
 import pandas as pd
 
-from jaxseries import intervals, loop, theta
+from jaxseries import intervals, theta
 from jaxseries.config import ModelConfig, SeriesOptions, TrainConfig
 from jaxseries.encoding import (
     PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, seasonal_indices, training_pairs,
     untransformed, validation_pairs, window_settings,
 )
 from jaxseries.frames import json_ids
-from jaxseries.model import LSTMRegressor
 from jaxseries.panel import Panel, is_single, load_panel
 from jaxseries.windows import gather_all
 
@@ -35,6 +34,8 @@ LINEAR_RATE = 1.0  # the decoder's linear path learns at the network's rate (mod
 
 def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None = None):
     """Trains the forecaster on a checked panel: a global model, or one model per series (`mode="local"`)."""
+    from jaxseries import loop  # the training stack, imported where it trains (a served forecast never does)
+
     if options.strategy == "recursive" and panel.names["covariates"]:
         raise ValueError("strategy='recursive' cannot roll past covariates forward: use strategy='direct' or drop them")
     validation = window_settings(panel, options)["validation"]
@@ -209,6 +210,8 @@ def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_leng
 
 @functools.lru_cache(maxsize=None)
 def _compiled_rollout(model_config: ModelConfig, layout, horizon: int, members: bool):
+    from jaxseries.model import LSTMRegressor  # here, not above: forecasting from an export needs no flax
+
     model = LSTMRegressor(model_config)
 
     def rollout(params, arrays, pairs):
