@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.add_argument("name", choices=["airline"])
     dataset.add_argument("out", help="output CSV path")
 
+    export = commands.add_parser("export", help="write a run as a served forecaster (jax.export StableHLO + metadata)")
+    export.add_argument("run_dir")
+    export.add_argument("out", help="a new directory for the artifact")
+
     kernel = commands.add_parser("kernel", help="say whether the CPU recurrence kernel is in use; --build compiles it")
     kernel.add_argument("--build", action="store_true", help="compile it with this machine's C++ compiler, then "
                         "time it against the scan (--measure)")
@@ -244,6 +248,13 @@ def _dataset(args) -> None:
     print(f"wrote {args.out} (columns month, passengers)")
 
 
+def _export(args) -> None:
+    from jaxseries import runs, serving
+
+    print(f"wrote the served forecaster to {serving.export(runs.load(args.run_dir), args.out)} "
+          "(load it with jaxseries.serving.load)")
+
+
 def _kernel(args) -> None:
     from jaxseries import kernel
 
@@ -265,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             demo.run(args.out, progress=not args.no_progress)
         else:
             {"train": _train, "backtest": _backtest, "forecast": _forecast, "evaluate": _evaluate, "dataset": _dataset,
-             "kernel": _kernel}[args.command](args)
+             "kernel": _kernel, "export": _export}[args.command](args)
     except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as error:
         print(f"jaxseries {args.command}: error: {error}", file=sys.stderr)
         return 2

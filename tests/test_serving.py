@@ -80,3 +80,14 @@ def test_bad_exports_and_foreign_artifacts_are_refused(exported, tmp_path):
     (foreign / serving.NETWORK).write_bytes(open(f"{path}/{serving.NETWORK}", "rb").read())
     with pytest.raises(ValueError, match=r"exported by jaxseries 0.0.1 .* export the run again"):
         serving.load(foreign)
+
+
+def test_the_cli_exports_a_saved_run(tmp_path):
+    from jaxseries import cli
+
+    run = js.train_series(make_panel(), id="unique_id", checkpoint_dir=tmp_path / "run", **FAST)
+    assert cli.main(["export", str(tmp_path / "run"), str(tmp_path / "served")]) == 0
+    np.testing.assert_allclose(serving.load(tmp_path / "served").forecast().forecast, js.forecast(run).forecast,
+                               rtol=1e-5)
+    assert cli.main(["export", str(tmp_path / "run"), str(tmp_path / "served")]) == 2  # exists: refused
+
