@@ -138,9 +138,9 @@ def calibration_widening(run, level: float) -> np.ndarray:
 
 def calibration_widenings(run, coverages: list[float]) -> dict:
     """{coverage: [H]} how far to widen the members' interval at each coverage, in model units, per horizon step:
-    the conformal quantile of how far each series' validation window fell outside it (split conformal on absolute
-    residuals for one model; conformalized quantile regression for an ensemble), pooled across series (the units
-    are scale-free)."""
+    the conformal quantile of how far each series' validation window fell outside it, over the window's spread
+    (split conformal on absolute residuals for one model; conformalized quantile regression for an ensemble),
+    pooled across series (the units are scale-free)."""
     spec = panel_spec(run)
     if spec.validation == 0:
         raise ValueError("this run was refit on its validation rows, so nothing unseen is left to calibrate an "
