@@ -1,11 +1,12 @@
 """The CPU recurrence kernel (`lstm_kernel.cc`): building it, choosing it by measurement, loading it, and calling it.
 
 `make` builds it with the machine's C++ compiler (`jaxseries kernel --build` does the same after a plain
-`pip install`), then times one training pass of the recurrence on the kernel and on XLA's scan at a grid of shapes
-and records which is faster for each (`_lstm_kernel.choice.json`): a shape runs on the path that won at the
-nearest measured shape, so the kernel is used only where it beats the scan on this machine (on AVX2 hosts it
-loses at large hidden sizes). Where it is not built, or on GPU and TPU, `model.py` runs the scan: the kernel is
-a speed-up, never a requirement. `JAXSERIES_KERNEL=0` turns it off for a process, `=1` uses it for every shape.
+`pip install`), then times training steps on the kernel and on XLA's scan at a grid of shapes and records which
+is faster for each (`_lstm_kernel.choice.json`): a shape runs on the path that won at the nearest measured shape,
+so the kernel is used only where it beats the scan on this machine (tiny models train faster on the scan, which
+XLA fuses with the layers around it). Where it is not built, or on GPU and TPU, `model.py` runs the scan: the
+kernel is a speed-up, never a requirement. `JAXSERIES_KERNEL=0` turns it off for a process, `=1` uses it for
+every shape.
 """
 
 from __future__ import annotations
@@ -69,42 +70,43 @@ def record(choice: dict, quiet: bool = False) -> None:
 
 
 _TIMING = """
-import json, os, sys, time
-import jax, jax.numpy as jnp, numpy as np
-from jaxseries import model
-def timed(step, *args):
-    calls, start = 0, time.perf_counter()
-    while calls == 0 or time.perf_counter() - start < 0.03:
-        jax.block_until_ready(step(*args))
-        calls += 1
-    return (time.perf_counter() - start) / calls * 1e3
+import json, math, os, sys, time
+import numpy as np
+import jaxseries as js
+from jaxseries import steps as programs
+def trained(x, y, hidden, count, setting):  # seconds a step, on the path `setting` picks (fixed when traced)
+    os.environ["JAXSERIES_KERNEL"] = setting
+    programs.compiled_chunk.cache_clear()  # the cached chunk was traced on the other path
+    run = lambda: js.train(x, y, hidden_dim=hidden, steps=count, progress=False, log_every=count)
+    run()
+    start = time.perf_counter()
+    run()
+    return (time.perf_counter() - start) / count
 out = []
 for steps, rows, hidden in json.loads(sys.argv[1]):
     rng = np.random.default_rng(0)
-    gates = jnp.asarray(rng.normal(size=(steps, rows, 4 * hidden)).astype(np.float32) * 0.5)
-    weight = jnp.asarray((rng.normal(size=(hidden, 4 * hidden)) / np.sqrt(hidden)).astype(np.float32))
-    pull = jnp.asarray(rng.normal(size=(steps, rows, hidden)).astype(np.float32))
-    paths = {}
-    for name, setting in (("kernel", "1"), ("scan", "0")):  # the path is fixed when a program is traced
-        os.environ["JAXSERIES_KERNEL"] = setting
-        paths[name] = jax.jit(jax.grad(lambda g, w: jnp.sum(model.lstm_recurrence(g, w) * pull), argnums=(0, 1)))
-        jax.block_until_ready(paths[name](gates, weight))
-    best = {name: timed(step, gates, weight) for name, step in paths.items()}
-    for _ in range(4):  # alternated, so a busy moment on a shared machine slows both
-        for name, step in paths.items():
-            best[name] = min(best[name], timed(step, gates, weight))
+    x = rng.normal(size=(rows, steps, 1)).astype(np.float32)
+    y = np.cumsum(x[..., 0], axis=1).astype(np.float32)
+    count = min(max(math.ceil(0.03 / trained(x, y, hidden, 5, "0")), 5), 500)  # about 30 ms a timed call
+    best = {}
+    for _ in range(2):  # alternated, so a busy moment on a shared machine slows both
+        for name, setting in (("kernel", "1"), ("scan", "0")):
+            best[name] = min(best.get(name, math.inf), 1e3 * trained(x, y, hidden, count, setting))
     out.append(best)
 print(json.dumps(out))
 """
 
 
 def measure(probes=PROBES) -> dict:
-    """Milliseconds of one forward and backward pass of the recurrence at each probe shape on the kernel and on
-    the scan: both in one fresh process, alternated, best of 5."""
+    """Milliseconds of one training step (`js.train`, full batch, x [rows, steps, 1]) at each probe shape on the
+    kernel and on the scan: both in one fresh process, alternated, best of 2 calls of about 30 ms. Whole steps,
+    not the recurrence alone: at a few steps XLA fuses its scan with the layers around it, which a custom call
+    stops (the recurrence alone ran 1.8x faster on the kernel at 4 steps x 4 rows x 8 units, a training step
+    0.7x as fast)."""
     done = subprocess.run([sys.executable, "-c", _TIMING, json.dumps(probes)],
                           capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"timing the recurrence failed:\n{done.stderr}")
+        raise RuntimeError(f"timing the training step failed:\n{done.stderr}")
     times = json.loads(done.stdout.splitlines()[-1])
     return {"library": _fingerprint(),
             "probes": [{"steps": steps, "rows": rows, "hidden": hidden, "kernel_ms": round(t["kernel"], 4),
@@ -149,16 +151,24 @@ def chosen_for(steps: int, rows: int, hidden: int) -> bool:
     return nearest["kernel_ms"] < nearest["scan_ms"]
 
 
-def status() -> str:
-    """Why the kernel is or is not in use, in one line."""
-    if os.environ.get("JAXSERIES_KERNEL", "1") == "0":
-        return "off (JAXSERIES_KERNEL=0)"
+def _unusable() -> str | None:
+    """Why the library on disk cannot be used (None: it can), whatever JAXSERIES_KERNEL says."""
     if not LIBRARY.exists():
         return "not built (run `make` or `jaxseries kernel --build`); the XLA scan is used"
     if LIBRARY.stat().st_mtime < SOURCE.stat().st_mtime:
         return "built from an older source (rebuild: `jaxseries kernel --build`); the XLA scan is used"
     if ctypes.cdll.LoadLibrary(str(LIBRARY)).jaxseries_lstm_kernel_version() != VERSION:
         return "another version (rebuild: `jaxseries kernel --build`); the XLA scan is used"
+    return None
+
+
+def status() -> str:
+    """Why the kernel is or is not in use, in one line."""
+    if os.environ.get("JAXSERIES_KERNEL") == "0":
+        return "off (JAXSERIES_KERNEL=0)"
+    unusable = _unusable()
+    if unusable:
+        return unusable
     if os.environ.get("JAXSERIES_KERNEL") == "1":
         return f"in use on CPU for every shape (JAXSERIES_KERNEL=1; {LIBRARY})"
     choice = _recorded_choice()
@@ -169,8 +179,9 @@ def status() -> str:
 
 @functools.cache
 def available() -> bool:
-    """Whether the kernel is built, current and registered with XLA (registers it on the first call)."""
-    if not status().startswith("in use"):
+    """Whether the kernel is built, current and registered with XLA (registers it on the first call); whether a
+    program uses it is `chosen_for`'s decision (JAXSERIES_KERNEL, the measurement), made when it is traced."""
+    if _unusable() is not None:
         return False
     library = ctypes.cdll.LoadLibrary(str(LIBRARY))
     for name in ("JaxseriesLstmForward", "JaxseriesLstmBackward"):

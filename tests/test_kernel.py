@@ -13,6 +13,13 @@ from jaxseries import kernel, model, steps
 needs_kernel = pytest.mark.skipif(not kernel.available(), reason=f"kernel: {kernel.status()}")
 
 
+@pytest.fixture(autouse=True)
+def kernel_everywhere(monkeypatch):
+    # These tests hold the kernel to the scan at shapes the build's measurement may give to the scan: every
+    # program here uses the kernel unless a test says otherwise (the choice itself is tested below).
+    monkeypatch.setenv("JAXSERIES_KERNEL", "1")
+
+
 def test_make_builds_the_kernel_wherever_a_compiler_exists():
     # `make test` builds it first, so on a machine with a compiler this suite always exercises the kernel.
     if kernel.compiler() is None:
