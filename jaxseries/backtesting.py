@@ -149,7 +149,8 @@ def _intervals(runs, outputs, actual, level: float, leave_one_out: bool):
     else:  # each model's own validation windows, before its first origin
         own = [calibration_widening(run, level) for run in runs]
         widening = [own[f if len(runs) > 1 else 0] for f in range(len(scores))]
-    bounds = [series_units(*fold[:4], transform, level, w, fold[4])[1:] for fold, w in zip(outputs, widening)]
+    bounds = [series_units(out, base, scale, seasonal, transform, level, w, spread)[1:]
+              for (out, base, scale, seasonal, spread), w in zip(outputs, widening)]
     calibration = {"level": level, "horizon": int(actual.shape[-1]),
                    "widening": intervals.widening(scores.reshape(-1, scores.shape[-1]), level).tolist()}
     return np.stack([b[0] for b in bounds]), np.stack([b[1] for b in bounds]), calibration

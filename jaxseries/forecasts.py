@@ -17,7 +17,7 @@ from jaxseries import intervals, theta
 from jaxseries.config import _require_int
 from jaxseries.encoding import build_arrays, seasonal_indices, series_levels, validation_pairs
 from jaxseries.forecasting import load_like, model_outputs, panel_spec, predictions, series_units, stored_panel
-from jaxseries.frames import as_series_frame, forecast_frame, future_panel, json_ids
+from jaxseries.frames import as_series_frame, bound_column, forecast_frame, future_panel, json_ids, quantile_column
 from jaxseries.windows import gather_all
 
 
@@ -83,16 +83,15 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, quan
     bounds = {c: series_units(out, base, scale, seasonal, spec.transform, c, widenings[c], spread)[1:]
               for c in needed}  # coverage -> (lower, upper), each [S, H]
     if peers:  # the peers' order: the widest interval's lower bound first, its upper bound last
-        percent = {c: f"{round(100 * c, 1):g}" for c in coverages}
         for c in sorted(coverages, reverse=True):
-            frame[f"{alias}-lo-{percent[c]}"] = bounds[c][0].reshape(-1)
+            frame[bound_column(alias, "lo", c)] = bounds[c][0].reshape(-1)
         for c in sorted(coverages):
-            frame[f"{alias}-hi-{percent[c]}"] = bounds[c][1].reshape(-1)
+            frame[bound_column(alias, "hi", c)] = bounds[c][1].reshape(-1)
     elif coverages:  # one float level: the `lower`/`upper` columns
         frame["lower"], frame["upper"] = (b.reshape(-1) for b in bounds[coverages[0]])
     for q in quantiles:
         c = intervals.quantile_level(q)
-        frame[f"{alias}_ql{q:g}"] = (point if c == 0 else bounds[c][0 if q < 0.5 else 1]).reshape(-1)
+        frame[quantile_column(alias, q)] = (point if c == 0 else bounds[c][0 if q < 0.5 else 1]).reshape(-1)
     return frame
 
 

@@ -11,6 +11,16 @@ from jaxseries.encoding import PanelSpec
 from jaxseries.panel import Panel, load_panel
 
 
+def bound_column(alias: str, side: str, coverage: float) -> str:
+    """The peers' name of an interval bound: `<alias>-lo-80` (side "lo" or "hi", coverage 0.8)."""
+    return f"{alias}-{side}-{round(100 * coverage, 1):g}"
+
+
+def quantile_column(alias: str, q: float) -> str:
+    """NeuralForecast's name of a quantile's column: `<alias>_ql0.1`."""
+    return f"{alias}_ql{q:g}"
+
+
 def json_ids(ids) -> list:
     return [v.item() if isinstance(v, np.generic) else v for v in ids]
 

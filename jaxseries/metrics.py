@@ -11,6 +11,7 @@ scaled CRPS is its MASE, which is how the baselines are scored beside the model)
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -37,11 +38,18 @@ def baselines(panel: Panel, fit_lengths: np.ndarray, horizon: int, season: int) 
             "seasonal_naive": np.where((fit_lengths >= season)[:, None], seasonal, last[:, None])}
 
 
+@contextlib.contextmanager
+def _missing_allowed():
+    """NaN in, NaN out, quietly: a series whose truths are all missing (or a scale of 0) scores NaN."""
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
 def errors(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray, ids=None) -> pd.DataFrame:
     """Per series (rows of [S, H] arrays): the METRICS, over the observed truths (NaN: missing, left out)."""
     diff = np.abs(predicted - actual)
-    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a series whose truths are all missing scores NaN
+    with _missing_allowed():
         denominator = np.abs(actual) + np.abs(predicted)
         smape = np.nanmean(np.where(denominator > 0, 200 * diff / denominator, np.where(np.isnan(diff), np.nan, 0)), 1)
         mape = 100 * np.nanmean(np.where(actual != 0, diff / np.abs(actual), np.nan), axis=1)
@@ -58,8 +66,7 @@ def interval_errors(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, le
     outside = np.maximum(lower - actual, 0) + np.maximum(actual - upper, 0)
     score = np.where(observed, (upper - lower) + 2 / tail * outside, np.nan)
     inside = np.where(observed, (lower <= actual) & (actual <= upper), np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with _missing_allowed():
         return pd.DataFrame({"coverage%": 100 * np.nanmean(inside, 1), "width": (upper - lower).mean(1),
                              "MSIS": np.nanmean(score, 1) / scale}, index=ids)
 
@@ -68,8 +75,7 @@ def quantile_errors(actual: np.ndarray, quantile_forecasts: dict, scale: np.ndar
     """Per series: QL, the pinball loss of each quantile forecast {q: [S, H]} averaged over quantiles and steps,
     and the scaled CRPS, 2 QL / scale."""
     losses = [np.maximum(q * (actual - f), (q - 1) * (actual - f)) for q, f in quantile_forecasts.items()]
-    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with _missing_allowed():
         loss = np.nanmean(losses, axis=(0, 2))
         return pd.DataFrame({"QL": loss, "sCRPS": 2 * loss / scale}, index=ids)
 
@@ -107,6 +113,7 @@ def evaluate(run, level=None) -> dict:
     "probabilistic": forecaster x (QL, sCRPS) over QUANTILE_GRID (the baselines as point forecasts).
     """
     from jaxseries import forecasting, forecasts, intervals
+    from jaxseries.frames import bound_column, quantile_column
 
     spec = forecasting.panel_spec(run)
     if spec.holdout == 0:
@@ -120,19 +127,19 @@ def evaluate(run, level=None) -> dict:
                                     if coverages else None, alias="jaxseries")
     column = lambda name: frame[name].to_numpy().reshape(count, steps)  # noqa: E731
     model = column("jaxseries" if coverages else "forecast")
-    forecasts_ = {"jaxseries": model, **baselines(history, fit_lengths, steps, spec.season)}
+    predicted = {"jaxseries": model, **baselines(history, fit_lengths, steps, spec.season)}
     ids = pd.Index(forecasting.json_ids(history.ids), name=spec.id)
     scale = mase_scales_of(run)
-    out = {**report(actual, forecasts_, scale, ids), "horizon": steps, "series": count}
+    out = {**report(actual, predicted, scale, ids), "horizon": steps, "series": count}
     if coverages:
-        percent = {c: f"{round(100 * c, 1):g}" for c in coverages}
         out["intervals"] = pd.DataFrame({
-            c: interval_errors(actual, column(f"jaxseries-lo-{percent[c]}"), column(f"jaxseries-hi-{percent[c]}"), c,
-                               scale).mean() for c in coverages}).T.rename_axis("level")
-        grid = {q: column(f"jaxseries_ql{q:g}") for q in QUANTILE_GRID}
+            c: interval_errors(actual, column(bound_column("jaxseries", "lo", c)),
+                               column(bound_column("jaxseries", "hi", c)), c, scale).mean() for c in coverages
+        }).T.rename_axis("level")
+        grid = {q: column(quantile_column("jaxseries", q)) for q in QUANTILE_GRID}
         out["probabilistic"] = pd.DataFrame({
             name: quantile_errors(actual, grid if name == "jaxseries" else dict.fromkeys(QUANTILE_GRID, f),
-                                  scale).mean() for name, f in forecasts_.items()}).T.rename_axis("forecaster")
+                                  scale).mean() for name, f in predicted.items()}).T.rename_axis("forecaster")
     if "auto" in run.extra:
         out["auto"] = auto_table(run.extra["auto"])
     return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from unittest import mock
 
 import jax
 import numpy as np
@@ -41,12 +42,8 @@ def export(run, path) -> str:
                else (lambda x: apply(run.params, x)))
     windows = jax.ShapeDtypeStruct((jax.export.symbolic_shape("n")[0], spec.context + spec.horizon,
                                     run.model_config.input_dim), np.float32)
-    before = os.environ.get("JAXSERIES_KERNEL")
-    os.environ["JAXSERIES_KERNEL"] = "0"  # the scan: a kernel custom call cannot be serialized
-    try:
+    with mock.patch.dict(os.environ, {"JAXSERIES_KERNEL": "0"}):  # the scan: a kernel custom call cannot be serialized
         serialized = jax.export.export(jax.jit(network), platforms=PLATFORMS)(windows).serialize()
-    finally:
-        os.environ.pop("JAXSERIES_KERNEL") if before is None else os.environ.__setitem__("JAXSERIES_KERNEL", before)
     os.makedirs(path)
     with open(os.path.join(path, NETWORK), "wb") as file:
         file.write(serialized)
