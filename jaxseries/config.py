@@ -121,7 +121,7 @@ class SeriesOptions:
 
     One recipe serves one series and panels of many (chosen by validation on training parts: benchmarks/RESULTS.md):
     log values where every training value is positive, each window measured from the mean of its last season and
-    seasonal series deseasonalized, a 64-wide LSTM with a decoder over the horizon, the pinball loss at the 0.48
+    seasonal series deseasonalized (their windows showing their smoothed level too), a 64-wide LSTM with a decoder over the horizon, the pinball loss at the 0.48
     quantile, batches of 256 windows.
     Defaults that depend on the data (season, context, validation) are filled in by `encoding.window_settings`.
     """
@@ -135,6 +135,7 @@ class SeriesOptions:
     strategy: str = "direct"  # "recursive": the seed's one-step-shift windows, rolled forward
     transform: str = "auto"  # "log", "none", or "auto": log where every training value is positive
     deseasonalize: bool = True  # seasonal series lose their seasonal indices before the windows
+    smoothed_level: bool = True  # seasonal series' windows show their exponentially smoothed level too
     min_observed: int = 1  # the fewest real rows a training window's context needs (short series are padded)
     sampling: str = "window"  # batches over every window, or over every series equally ("series")
     mode: str = "global"  # "local": one model per series, all in one compiled call

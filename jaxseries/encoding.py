@@ -19,7 +19,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from jaxseries import data as data_lib
+from jaxseries import data as data_lib, theta
 from jaxseries.config import SeriesOptions
 from jaxseries.panel import Panel
 from jaxseries.windows import PanelArrays, WindowLayout
@@ -55,12 +55,14 @@ class PanelSpec:
     static_numbers: dict  # name -> [center, scale]
     static_categories: dict  # name -> the categories seen in training (one-hot)
     mode: str = "global"  # "global": one model for every series; "local": one model per series (a population)
-    combine: str | None = None  # "theta": forecasts are the mean of the network's and Theta's (runs before 0.3: None)
+    combine: str | None = None  # "theta": forecasts are the mean of the network's and Theta's (runs saved before it: None)
     strategy: str = "direct"  # "recursive": the seed's one-step-shift windows, rolled forward
     targets: list = dataclasses.field(default_factory=list)  # a single input's target columns ([]: a panel)
+    smoothed_level: bool = False  # windows show their smoothed level too (runs saved before it: False)
 
     def layout(self) -> WindowLayout:
-        return WindowLayout(self.context, self.horizon, self.reference, self.sampling, self.strategy)
+        return WindowLayout(self.context, self.horizon, self.reference, self.sampling, self.strategy,
+                            self.smoothed_level)
 
 
 def window_settings(panel: Panel, options: SeriesOptions) -> dict:
@@ -121,7 +123,7 @@ def fit_spec(panel: Panel, fit_lengths: np.ndarray, options: SeriesOptions, vali
         horizon=options.horizon, holdout=options.holdout or 0, validation=validation,
         reference=min(max(season, 1), context), transform=transform, factor=factor, calendar=options.calendar,
         sampling=options.sampling, min_observed=options.min_observed,
-        deseasonalize=options.deseasonalize and season > 1,
+        deseasonalize=options.deseasonalize and season > 1, smoothed_level=options.smoothed_level and season > 1,
         **{k: panel.names[k] for k in ("covariates", "future_covariates", "static")},
         covariate_center=c_center.tolist(), covariate_scale=c_scale.tolist(), future_center=f_center.tolist(),
         future_scale=f_scale.tolist(), static_numbers=numbers, static_categories=categories, mode=options.mode,
@@ -208,9 +210,10 @@ def mase_scales(panel: Panel, fit_lengths: np.ndarray, season: int) -> np.ndarra
 
 
 def build_arrays(panel: Panel, spec: PanelSpec, levels: np.ndarray, seasonal: np.ndarray, fit_lengths: np.ndarray,
-                 future: Panel | None = None, extra_rows: int = 0) -> tuple[PanelArrays, int]:
+                 future: Panel | None = None, extra_rows: int = 0, alphas: np.ndarray | None = None
+                 ) -> tuple[PanelArrays, int]:
     """The padded arrays of the rows before each series' fit end (seasonal indices removed), known features
-    `horizon` rows further.
+    `horizon` rows further, and each series' smoothing coefficient (`alphas`; default: chosen on these rows).
 
     Returns the arrays and P, the column of every series' last fitted row plus one. Known-future covariates after the
     fit end come from the panel's later rows (a holdout) or from `future` (a panel of the rows ahead)."""
@@ -225,7 +228,9 @@ def build_arrays(panel: Panel, spec: PanelSpec, levels: np.ndarray, seasonal: np
     known = np.concatenate([_calendar(panel, spec, fit_lengths, width, horizon),
                             _future_features(panel, spec, future, column, width + horizon)], -1)
     static = static_features(panel.static, spec)
-    return PanelArrays(values, observed, past, known.astype(np.float32), static, scale,
+    if alphas is None:  # only windows that show a smoothed level read them
+        alphas = theta.smoothed(values, observed).alphas if spec.smoothed_level else np.ones(count)
+    return PanelArrays(values, observed, past, known.astype(np.float32), static, scale, alphas.astype(np.float32),
                        np.zeros(0, np.int32), np.zeros(0, np.int32)), width
 
 
@@ -244,6 +249,13 @@ def target_matrix(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, fit_lengt
     values[series[fitted], column[fitted]] = np.nan_to_num(z)
     observed[series[fitted], column[fitted]] = np.isfinite(z)
     return values, observed, column, fitted
+
+
+def smoothed_rows(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, lengths: np.ndarray) -> theta.Smoothed:
+    """The Theta lines and smoothing coefficients of each series' first `lengths` rows, `seasonal` (anchored at its
+    last row) removed."""
+    values, observed, _, _ = target_matrix(panel, spec, seasonal, lengths, int(lengths.max()))
+    return theta.smoothed(values, observed)
 
 
 def static_features(static: pd.DataFrame, spec: PanelSpec) -> np.ndarray:

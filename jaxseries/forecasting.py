@@ -19,7 +19,7 @@ import pandas as pd
 from jaxseries import intervals, theta
 from jaxseries.config import ModelConfig, SeriesOptions, TrainConfig
 from jaxseries.encoding import (
-    PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, seasonal_indices, training_pairs,
+    PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, seasonal_indices, smoothed_rows, training_pairs,
     untransformed, validation_pairs, window_settings,
 )
 from jaxseries.frames import json_ids
@@ -41,7 +41,7 @@ def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None =
     validation = window_settings(panel, options)["validation"]
     fit_lengths = panel.lengths - (options.holdout or 0)
     check_lengths(panel, options)
-    spec, levels, seasonal, arrays, width, pairs = _encode(panel, fit_lengths, validation, options)
+    spec, levels, seasonal, arrays, width, pairs, smoothed = _encode(panel, fit_lengths, validation, options)
     layout = spec.layout()
     x_val, y_val = gather_all(layout, arrays, validation_pairs(spec, len(panel.ids), width))
     head = dict(head="sequence") if spec.strategy == "recursive" else \
@@ -59,17 +59,16 @@ def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None =
         seeds = range(options.seed, options.seed + options.members)
         return tuple(dataclasses.replace(config, seed=s) for s in seeds) if options.members > 1 else config
 
-    def extra(spec, levels, seasonal):
+    def extra(spec, levels, seasonal, smoothed):
         # forecasts deseasonalize with the indices of every row before the holdout (known at the origin), as a
-        # forecast from new data does; the validation windows with the training part's (`seasonal_train`)
+        # forecast from new data does; the validation windows with the training part's (`seasonal_train`). The
+        # Theta lines and smoothing coefficients come from the same rows as each set of indices.
         forecasting = seasonal_indices(panel, fit_lengths, spec)
         table = {**_series_table(panel, levels, forecasting, fit_lengths, spec.season),
                  "seasonal_train": seasonal.round(8).tolist()}
-        if spec.combine:  # the Theta lines from the same rows as each set of indices
-            table["theta"] = theta.of_panel(panel, spec, forecasting, fit_lengths).tolist()
-            if spec.validation:
-                train = np.roll(seasonal, validation, axis=1)  # anchored at the training part's last row again
-                table["theta_train"] = theta.of_panel(panel, spec, train, fit_lengths - spec.validation).tolist()
+        if spec.combine or spec.smoothed_level:
+            table.update(_smoothing_table(smoothed_rows(panel, spec, forecasting, fit_lengths), spec, ""))
+            table.update(_smoothing_table(smoothed, spec, "_train"))
         return {**(notes or {}), "panel": dataclasses.asdict(spec), "panel_series": table,
                 "panel_rows": _stored_rows(panel, spec, fit_lengths)}
 
@@ -78,19 +77,19 @@ def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None =
 
         local_config = dataclasses.replace(train_config, batch_size=options.batch_size or local.LOCAL_BATCH)
         return local.train_local(panel.ids, layout, arrays, pairs, (x_val, y_val), model_config, local_config,
-                                 extra(spec, levels, seasonal), saving)
+                                 extra(spec, levels, seasonal, smoothed), saving)
     if not options.refit:
         return loop.fit(arrays, pairs, model_config, configs(train_config), validation_data=(x_val, y_val),
-                        layout=layout, extra=extra(spec, levels, seasonal), **saving)
+                        layout=layout, extra=extra(spec, levels, seasonal, smoothed), **saving)
     # Refit: the validation rows chose the number of steps; the final model trains that long on every row before
     # the holdout (the newest rows are the ones a forecast leans on most), its statistics from those rows too.
     chosen = loop.fit(arrays, pairs, model_config, configs(train_config), validation_data=(x_val, y_val),
                       layout=layout, progress=saving.get("progress", True))
     chosen_steps = max(int(np.median(chosen.best_step)), options.eval_every)
-    spec, levels, seasonal, arrays, width, pairs = _encode(panel, fit_lengths, 0, options)
+    spec, levels, seasonal, arrays, width, pairs, smoothed = _encode(panel, fit_lengths, 0, options)
     final = dataclasses.replace(train_config, steps=chosen_steps, patience=None)
     return loop.fit(arrays, pairs, model_config, configs(final), layout=spec.layout(),
-                    extra={**extra(spec, levels, seasonal), "chosen_steps": chosen_steps}, **saving)
+                    extra={**extra(spec, levels, seasonal, smoothed), "chosen_steps": chosen_steps}, **saving)
 
 
 def check_lengths(panel: Panel, options: SeriesOptions) -> None:
@@ -115,18 +114,33 @@ def check_lengths(panel: Panel, options: SeriesOptions) -> None:
 
 
 def _encode(panel: Panel, fit_lengths, validation: int, options: SeriesOptions):
-    """Spec, levels, seasonal indices, device arrays and training pairs, with `validation` rows per series held for
-    early stopping (statistics from the rows before them)."""
+    """Spec, levels, seasonal indices, device arrays, training pairs and the training part's Theta lines and
+    smoothing coefficients, with `validation` rows per series held for early stopping (statistics from the rows
+    before them)."""
     spec, levels = fit_spec(panel, fit_lengths, options, validation)
-    # the indices come from the training part; anchored at the last fitted row, as the arrays' columns are
-    seasonal = np.roll(seasonal_indices(panel, fit_lengths - validation, spec), -validation, axis=1)
-    arrays, width = build_arrays(panel, spec, levels, seasonal, fit_lengths)
+    train = seasonal_indices(panel, fit_lengths - validation, spec)  # the training part's, anchored at its end
+    smoothed = smoothed_rows(panel, spec, train, fit_lengths - validation)
+    seasonal = np.roll(train, -validation, axis=1)  # anchored at the last fitted row, as the arrays' columns are
+    arrays, width = build_arrays(panel, spec, levels, seasonal, fit_lengths, alphas=smoothed.alphas)
     arrays, pairs = training_pairs(arrays, spec, fit_lengths, width)
     if len(pairs) == 0:
         whole = " (recursive windows need the whole context observed)" if spec.strategy == "recursive" else ""
         raise ValueError(f"no series has a training window (context {spec.context}, horizon {spec.horizon}, "
                          f"validation {validation}){whole}: supply longer series or shorten the horizon/context")
-    return spec, levels, seasonal, arrays, width, pairs
+    return spec, levels, seasonal, arrays, width, pairs, smoothed
+
+
+def _smoothing_table(smoothed: theta.Smoothed, spec: PanelSpec, suffix: str) -> dict:
+    """What a run stores of a Smoothed (`suffix` "_train": the training part's): the Theta lines for a run that
+    combines, the smoothing coefficients for one whose windows show their smoothed level."""
+    return {**({f"theta{suffix}": smoothed.lines.tolist()} if spec.combine else {}),
+            **({f"smoothing{suffix}": smoothed.alphas.tolist()} if spec.smoothed_level else {})}
+
+
+def stored_smoothing(run, spec: PanelSpec, suffix: str = "") -> theta.Smoothed:
+    """The Smoothed a run stored (`suffix` "_train": the training part's); what it did not store is None."""
+    table = run.extra["panel_series"]
+    return theta.Smoothed(*(np.asarray(table[k]) if k in table else None for k in (f"theta{suffix}", f"smoothing{suffix}")))
 
 
 def _series_table(panel: Panel, levels, seasonal, fit_lengths, season) -> dict:
@@ -185,12 +199,15 @@ def load_like(spec: PanelSpec, data) -> Panel:
 
 
 def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_lengths, horizon: int, ahead=None,
-                lines=None):
+                stored: theta.Smoothed | None = None):
     """Every member's outputs [members, S, horizon] from each series' fit end, and each window's base, scale and
     spread: series units are base + scale * output + seasonal index (a recursive rollout: base 0, scale 1); the
     spread (`intervals.window_spread`, 1 for a rollout) sizes its interval. A run with `combine="theta"` mixes the
-    outputs with the Theta lines (default: those of the rows the arrays hold)."""
-    arrays, width = build_arrays(history, spec, levels, seasonal, fit_lengths, future=ahead, extra_rows=horizon)
+    outputs with the Theta lines. Lines and smoothing coefficients: `stored`'s (a run's), else those of the rows
+    the arrays hold."""
+    stored = stored or theta.Smoothed(None, None)
+    arrays, width = build_arrays(history, spec, levels, seasonal, fit_lengths, future=ahead, extra_rows=horizon,
+                                 alphas=stored.alphas)
     pairs = forecast_pairs(len(history.ids), width)
     if spec.strategy == "recursive":  # the rollout's values, measured from 0 in units of each series' scale
         rollout = _compiled_rollout(run.model_config, spec.layout(), horizon, hasattr(run, "member"))
@@ -203,7 +220,7 @@ def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_leng
         spread = intervals.window_spread(x, spec.context)
     if not spec.combine:
         return out, base, scale, spread
-    lines = theta.lines(arrays.values, arrays.observed) if lines is None else lines  # the rows just encoded
+    lines = theta.lines(arrays.values, arrays.observed) if stored.lines is None else stored.lines
     partner = theta.in_model_units(lines, horizon, base, scale)
     return theta.mix(out, partner), base, scale, spread
 

@@ -16,7 +16,9 @@ import pandas as pd
 from jaxseries import intervals, theta
 from jaxseries.config import _require_int
 from jaxseries.encoding import build_arrays, seasonal_indices, series_levels, validation_pairs
-from jaxseries.forecasting import load_like, model_outputs, panel_spec, predictions, series_units, stored_panel
+from jaxseries.forecasting import (
+    load_like, model_outputs, panel_spec, predictions, series_units, stored_panel, stored_smoothing,
+)
 from jaxseries.frames import as_series_frame, bound_column, forecast_frame, future_panel, json_ids, quantile_column
 from jaxseries.windows import gather_all
 
@@ -62,7 +64,7 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, quan
     if data is None:
         history, fit_lengths = stored_panel(run)
         levels, seasonal = np.asarray(table["levels"]), np.asarray(table["seasonal"])
-        lines = np.asarray(table["theta"]) if spec.combine else None
+        stored = stored_smoothing(run, spec)
     else:  # the data in hand before the origin: levels (of unseen series) and seasonal indices come from it
         history = load_like(spec, data)
         fit_lengths = history.lengths
@@ -70,13 +72,13 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, quan
         own = series_levels(history, fit_lengths, spec.transform)
         levels = np.array([trained_levels.get(key, fallback) for key, fallback in zip(json_ids(history.ids), own)])
         seasonal = seasonal_indices(history, fit_lengths, spec)
-        lines = None  # from the data
+        stored = None  # Theta's lines and the smoothing coefficients from the data
     ahead = None if future is None else future_panel(spec, history, future)
     if spec.future_covariates:
         _check_future_rows(history, fit_lengths, ahead, horizon, spec)
     needed = sorted(set(coverages) | set(intervals.quantile_levels(quantiles)))
     widenings = _widenings(run, needed, calibration, horizon)
-    out, base, scale, spread = predictions(run, history, spec, levels, seasonal, fit_lengths, horizon, ahead, lines)
+    out, base, scale, spread = predictions(run, history, spec, levels, seasonal, fit_lengths, horizon, ahead, stored)
     frame = forecast_frame(history, fit_lengths, spec, horizon)
     point = series_units(out, base, scale, seasonal, spec.transform)[0]
     frame[alias if peers or quantiles else "forecast"] = point.reshape(-1)
@@ -117,7 +119,9 @@ def validation_windows(run):
     spec, table = panel_spec(run), run.extra["panel_series"]
     history, fit_lengths = stored_panel(run)
     seasonal = np.asarray(table.get("seasonal_train", table["seasonal"]))  # 0.1 runs stored only these
-    arrays, width = build_arrays(history, spec, np.asarray(table["levels"]), seasonal, fit_lengths)
+    trained = stored_smoothing(run, spec, "_train")
+    arrays, width = build_arrays(history, spec, np.asarray(table["levels"]), seasonal, fit_lengths,
+                                 alphas=trained.alphas)
     pairs = validation_pairs(spec, len(history.ids), width)
     x_val, y_val = gather_all(spec.layout(), arrays, pairs)
     out = model_outputs(run, x_val, [json_ids(history.ids)[s] for s in pairs[:, 0]])
@@ -126,7 +130,7 @@ def validation_windows(run):
         return out, y_val, spread
     _, base, scale = gather_all(spec.layout(), arrays, pairs, with_targets=False)
     offset = pairs[:, 1] - (width - spec.validation - 1)  # the lines start at the first window's origin
-    partner = theta.in_model_units(np.asarray(table["theta_train"])[pairs[:, 0]], spec.horizon, base, scale, offset)
+    partner = theta.in_model_units(trained.lines[pairs[:, 0]], spec.horizon, base, scale, offset)
     return theta.mix(out, partner), y_val, spread
 
 

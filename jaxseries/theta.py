@@ -9,15 +9,15 @@ write it: simple exponential smoothing with a drift of half the series' least-sq
     forecast(h) = level_n + slope / 2 * (h - 1 + (1 - (1 - alpha)^n) / alpha),
 
 alpha chosen per series on a grid by the one-step errors. The forecast is a line in h: a run stores each series'
-intercept and slope, so it forecasts from its stored rows as from the whole history.
+intercept and slope, so it forecasts from its stored rows as from the whole history. The same alpha smooths the
+level each of the series' windows shows the network (`windows`), so a run stores it too.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from typing import NamedTuple
 
-from jaxseries.encoding import PanelSpec, target_matrix
-from jaxseries.panel import Panel
+import numpy as np
 
 ALPHAS = np.linspace(0.05, 1.0, 20)
 SHARE = 0.5  # Theta's share of a combined forecast: an even mean (benchmarks/RESULTS.md: on the validation windows
@@ -25,25 +25,27 @@ SHARE = 0.5  # Theta's share of a combined forecast: an even mean (benchmarks/RE
 CHUNK = 4096  # series smoothed at once (bounds the [series, rows, alphas] work on large panels)
 
 
-def of_panel(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """[S, 2] the Theta lines of each series' first `lengths` rows, `seasonal` (anchored at its last row) removed."""
-    values, observed, _, _ = target_matrix(panel, spec, seasonal, lengths, int(lengths.max()))
-    return lines(values, observed)
+class Smoothed(NamedTuple):
+    lines: np.ndarray  # [S, 2] (intercept, slope) of each series' Theta forecast, intercept + slope * h, h = 1, 2, ..
+    alphas: np.ndarray  # [S] its simple exponential smoothing's coefficient (also the window's smoothed level's)
+
+
+def smoothed(values: np.ndarray, observed: np.ndarray) -> Smoothed:
+    """Each series' Theta line and smoothing coefficient. `values` [S, P]: each series right-aligned (its last row
+    in the last column), `observed` 1 on its real rows (left padding 0). A series with one row forecasts that row."""
+    lines, alphas = np.zeros((len(values), 2)), np.zeros(len(values))
+    for start in range(0, len(values), CHUNK):
+        part = slice(start, start + CHUNK)
+        lines[part], alphas[part] = _smoothed(values[part].astype(np.float64), observed[part] > 0)
+    return Smoothed(lines, alphas)
 
 
 def lines(values: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """[S, 2] (intercept, slope) of each series' Theta forecast, intercept + slope * h for h = 1, 2, ...
-
-    `values` [S, P]: each series right-aligned (its last row in the last column), `observed` 1 on its real rows
-    (left padding 0). A series with one row forecasts that row."""
-    out = np.zeros((len(values), 2))
-    for start in range(0, len(values), CHUNK):
-        out[start : start + CHUNK] = _lines(values[start : start + CHUNK].astype(np.float64),
-                                            observed[start : start + CHUNK] > 0)
-    return out
+    """[S, 2] the Theta lines of `smoothed`."""
+    return smoothed(values, observed).lines
 
 
-def _lines(z: np.ndarray, real: np.ndarray) -> np.ndarray:
+def _smoothed(z: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     count = real.sum(1)
     t = np.arange(z.shape[1], dtype=np.float64)[None]
     n = np.maximum(count, 1)
@@ -62,7 +64,7 @@ def _lines(z: np.ndarray, real: np.ndarray) -> np.ndarray:
     best = np.argmin(squared, 1)  # ties (short series): the smallest alpha
     alpha, final = ALPHAS[best], level[np.arange(len(z)), best]
     drift = (1 - (1 - alpha) ** count) / alpha - 1
-    return np.stack([final + slope / 2 * drift, slope / 2], 1)
+    return np.stack([final + slope / 2 * drift, slope / 2], 1), alpha
 
 
 def forecast(line: np.ndarray, horizon: int, offset=0) -> np.ndarray:

@@ -10,7 +10,10 @@ windows inside the compiled step from the pairs it drew. One window, origin o, c
 
 Values are measured from the window's level (the mean of its last `reference` observed values, known at the
 origin) and divided by the series' scale, so every series reaches the network as a scale-free shape. A missing
-value is an unobserved row: 0 with observed 0 in the context, NaN as a target (left out of the loss).
+value is an unobserved row: 0 with observed 0 in the context, NaN as a target (left out of the loss). With
+`smoothed`, each row also carries the window's smoothed level in the same units: the exponentially weighted mean
+of its observed values, weights (1 - alpha)^age with the series' own alpha (Theta's, chosen on its history),
+which tells a noisy series' level from a moving one's (benchmarks/RESULTS.md).
 
 The recursive strategy (the seed's layout) cuts one-step-shift windows instead: rows o-L+1..o in, each with the
 known features of the row after it, and rows o-L+2..o+1 as targets; a forecast rolls it forward a row at a time.
@@ -36,6 +39,7 @@ class PanelArrays(NamedTuple):
     known: np.ndarray  # [S, P + H, q] calendar and known-future features (H rows past the end, for forecasts)
     static: np.ndarray  # [S, s] static features (standardized numbers, one-hot categories)
     scale: np.ndarray  # [S] what a series' values are divided by
+    alpha: np.ndarray  # [S] its smoothing coefficient (the smoothed level's)
     pair_start: np.ndarray  # [S'] first pair of each series with training windows (pairs sorted by series)
     pair_count: np.ndarray  # [S'] how many pairs it has
 
@@ -49,9 +53,10 @@ class WindowLayout:
     reference: int  # the window's level is the mean of this many last observed values
     sampling: str = "window"  # "window": every window equally likely; "series": every series equally likely
     strategy: str = "direct"  # or "recursive" (see the module doc)
+    smoothed: bool = False  # each row also shows the window's smoothed level
 
     def input_dim(self, arrays: PanelArrays) -> int:
-        return 2 + arrays.past.shape[-1] + arrays.known.shape[-1] + 2 + arrays.static.shape[-1]
+        return 2 + arrays.past.shape[-1] + arrays.known.shape[-1] + 2 + arrays.static.shape[-1] + self.smoothed
 
     def gather(self, arrays: PanelArrays, pairs, with_targets: bool = True):
         """Windows for pairs [B, 2] (series, origin): x [B, L + H, input_dim] (recursive: [B, L, input_dim]), and
@@ -63,10 +68,11 @@ class WindowLayout:
         level, scale = self.level(values, observed), arrays.scale[series][:, None]
         recursive = self.strategy == "recursive"
         known = arrays.known[at, rows + 1 if recursive else rows]
-        x = self.encoder(values, observed, arrays.past[at, rows], known, arrays.static[series], level, scale)
+        static = self.window_static(arrays, series, values, observed, level, scale)
+        x = self.encoder(values, observed, arrays.past[at, rows], known, static, level, scale)
         if not recursive:
             ahead = origins[:, None] + jnp.arange(1, self.horizon + 1)
-            x = jnp.concatenate([x, self.decoder(arrays.known[at, ahead], arrays.static[series], arrays.past.shape[-1])], 1)
+            x = jnp.concatenate([x, self.decoder(arrays.known[at, ahead], static, arrays.past.shape[-1])], 1)
         if not with_targets:
             return x, level, scale[:, 0]
         targets = rows + 1 if recursive else ahead  # a missing value is a NaN target, which the loss leaves out
@@ -77,6 +83,17 @@ class WindowLayout:
         """The mean of each window's last `reference` observed values: [B]."""
         tail = observed[:, -self.reference:]
         return jnp.sum(values[:, -self.reference:] * tail, 1) / jnp.maximum(jnp.sum(tail, 1), 1.0)
+
+    def window_static(self, arrays: PanelArrays, series, values, observed, level, scale):
+        """What every row of a window carries: the series' static features, then (`smoothed`) the window's
+        smoothed level measured from its level, scaled: [B, s (+ 1)]."""
+        static = arrays.static[series]
+        if not self.smoothed:
+            return static
+        ages = jnp.arange(values.shape[1] - 1, -1, -1, dtype=values.dtype)
+        weights = observed * (1 - arrays.alpha[series][:, None]) ** ages
+        smoothed = jnp.sum(values * weights, 1) / jnp.maximum(jnp.sum(weights, 1), 1e-12)
+        return jnp.concatenate([static, ((smoothed - level) / scale[:, 0])[:, None]], 1)
 
     def encoder(self, values, observed, past, known, static, level, scale):
         """The context rows [B, L, input_dim]: value (from the level, scaled), observed flag, past covariates, known
@@ -101,13 +118,14 @@ class WindowLayout:
         output becomes the next row, the window slides; [B, steps] transformed values (seasonal indices removed)."""
         series, origins = pairs[:, 0], pairs[:, 1]
         rows = origins[:, None] + jnp.arange(1 - self.context, 1)
-        at, scale, static = series[:, None], arrays.scale[series][:, None], arrays.static[series]
+        at, scale = series[:, None], arrays.scale[series][:, None]
         values, observed = arrays.values[at, rows], arrays.observed[at, rows]
         no_past = jnp.zeros(values.shape + (arrays.past.shape[-1],), values.dtype)  # refused for this strategy
 
         def step(window, j):
             values, observed = window
             level = self.level(values, observed)
+            static = self.window_static(arrays, series, values, observed, level, scale)
             x = self.encoder(values, observed, no_past, arrays.known[at, rows + 1 + j], static, level, scale)
             next_value = level + scale[:, 0] * predict(x)[:, -1, 0]
             slide = lambda a, new: jnp.concatenate([a[:, 1:], new[:, None]], 1)  # noqa: E731

@@ -47,7 +47,7 @@ def test_a_past_driver_leading_by_three_steps_improves_the_first_steps():
 def test_decoder_rows_carry_each_steps_known_features_and_no_value_after_the_origin():
     frame = promotion(120)
     panel = load_panel(frame, target="sales", future_covariates=["promo"])
-    options = SeriesOptions(horizon=14, calendar=False)
+    options = SeriesOptions(horizon=14, calendar=False, smoothed_level=False)  # the columns read here only
     spec, levels = encoding.fit_spec(panel, panel.lengths, options, 14)
     arrays, width = encoding.build_arrays(panel, spec, levels, np.zeros((1, spec.season)), panel.lengths)
     origin = 60

@@ -93,11 +93,14 @@ def test_the_recursive_rollout_equals_step_by_step_prediction():
     forecast = js.forecast(run, horizon=8)["forecast"].to_numpy()  # past the trained horizon: it rolls on
     values = list(np.log(series.to_numpy()[:-5]))
     scale = run.extra["panel_series"]["levels"][0] * spec.factor
+    alpha = run.extra["panel_series"]["smoothing"][0]  # the window's smoothed level is its last column
+    weights = (1 - alpha) ** np.arange(11, -1, -1)
     for _ in range(8):
         window = np.array(values[-12:])
         level = window[-spec.reference:].mean()
         x = np.zeros((1, 12, run.model_config.input_dim), np.float32)
         x[0, :, 0], x[0, :, 1] = (window - level) / scale, 1.0
+        x[0, :, -1] = (np.sum(weights * window) / np.sum(weights) - level) / scale
         values.append(level + scale * js.predict(run, x)[0, -1, 0])
     np.testing.assert_allclose(forecast, np.exp(values[-8:]), rtol=1e-4)
 

@@ -85,7 +85,7 @@ def test_gather_matches_a_numpy_window():
     values[1, :5] = 0
     arrays = PanelArrays(values, observed, np.zeros((2, 12, 0), np.float32), np.zeros((2, 15, 0), np.float32),
                          np.array([[1.0], [-1.0]], np.float32), np.array([1.0, 2.0], np.float32),
-                         np.zeros(0, np.int32), np.zeros(0, np.int32))
+                         np.array([0.3, 0.6], np.float32), np.zeros(0, np.int32), np.zeros(0, np.int32))
     layout = WindowLayout(context=4, horizon=3, reference=2)
     x, y = layout.gather(arrays, jnp.array([[1, 6]]))  # context columns 3..6, targets 7..9
     level = (values[1, 5] + values[1, 6]) / 2  # the mean of the last two observed values
@@ -95,10 +95,23 @@ def test_gather_matches_a_numpy_window():
     np.testing.assert_allclose(x[0, 4:, 2], [1 / 3, 2 / 3, 1])  # decoder rows: position k/H, then the flag
     np.testing.assert_allclose(x[0, :, -1], -1.0)  # the static feature on every row
 
+    # smoothed: every row also carries the window's exponentially weighted mean (the series' alpha 0.6, weights
+    # (1 - alpha)^age over its observed values), measured from the window's level in the series' scale
+    smoothed_x, smoothed_y = WindowLayout(context=4, horizon=3, reference=2, smoothed=True).gather(
+        arrays, jnp.array([[1, 6]]))
+    total = weights = 0.0
+    for column in range(3, 7):  # the window's columns; 3 and 4 are padding
+        weight = observed[1, column] * 0.4 ** (6 - column)
+        total, weights = total + weight * values[1, column], weights + weight
+    smoothed = total / weights
+    np.testing.assert_allclose(smoothed_x[0, :, -1], (smoothed - level) / 2.0, rtol=1e-6)
+    np.testing.assert_allclose(smoothed_x[0, :, :-1], x[0])  # everything else as without it
+    np.testing.assert_allclose(smoothed_y, y)
+
 
 def test_series_sampling_draws_every_series_about_equally():
     counts = np.array([1000, 10, 1], np.int32)
-    arrays = PanelArrays(*[np.zeros((3, 1))] * 6, np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32),
+    arrays = PanelArrays(*[np.zeros((3, 1))] * 7, np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32),
                          counts)
     import jax
 
