@@ -1,4 +1,4 @@
-"""The Theta partner: its smoothing equals a plain loop, its lines are right on lines and constants, and a combined
+"""The Theta partner: its smoothing (and the coefficient the windows' smoothed level uses) equals a plain loop, its lines are right on lines and constants, and a combined
 forecast is the mean of the network's and Theta's in transformed units."""
 
 import dataclasses
@@ -13,10 +13,9 @@ from jaxseries import theta
 FAST = dict(steps=60, eval_every=10, hidden_dim=8, progress=False)
 
 
-def plain_theta(z: np.ndarray, horizon: int) -> np.ndarray:
-    """Theta as Hyndman & Billah write it, one series and one alpha at a time."""
-    n, t = len(z), np.arange(len(z))
-    slope = np.polyfit(t, z, 1)[0] if n > 1 else 0.0
+def plain_smoothing(z: np.ndarray) -> tuple[float, float]:
+    """Simple exponential smoothing's alpha (the grid's, by one-step squared error) and final level, one alpha at a
+    time."""
     best = None
     for alpha in theta.ALPHAS:
         level, squared = z[0], 0.0
@@ -25,7 +24,14 @@ def plain_theta(z: np.ndarray, horizon: int) -> np.ndarray:
             level += alpha * (value - level)
         if best is None or squared < best[0] - 1e-12:
             best = (squared, alpha, level)
-    _, alpha, level = best
+    return best[1], best[2]
+
+
+def plain_theta(z: np.ndarray, horizon: int) -> np.ndarray:
+    """Theta as Hyndman & Billah write it, one series at a time."""
+    n, t = len(z), np.arange(len(z))
+    slope = np.polyfit(t, z, 1)[0] if n > 1 else 0.0
+    alpha, level = plain_smoothing(z)
     return np.array([level + slope / 2 * (h - 1 + (1 - (1 - alpha) ** n) / alpha) for h in range(1, horizon + 1)])
 
 
@@ -38,9 +44,12 @@ def test_the_smoothing_over_padded_series_equals_a_plain_loop():
     for row, z in enumerate(series):
         values[row, width - len(z):], observed[row, width - len(z):] = z, 1.0
     values[:, :3] = 123.0  # padding is never read
-    got = theta.forecast(theta.lines(values, observed), 7)
+    smoothed = theta.smoothed(values, observed)
+    got = theta.forecast(smoothed.lines, 7)
     for row, z in enumerate(series):
         np.testing.assert_allclose(got[row], plain_theta(z, 7), rtol=1e-9, atol=1e-9)
+        assert smoothed.alphas[row] == pytest.approx(plain_smoothing(z)[0])  # the windows' smoothed level's too
+    assert ((smoothed.alphas > 0) & (smoothed.alphas <= 1)).all()
 
 
 def test_a_constant_forecasts_itself_and_a_line_its_half_slope_drift():
