@@ -9,7 +9,9 @@ with V = the validation rows (default: the horizon). Every statistic comes from 
 ("auto": log when every training value of the panel is positive), each series' level (1 for log values, which are
 scale-free already; else the mean |value| of its training part), and one panel-wide factor that brings the
 series' relative changes to unit spread. Windows are measured from their own level (see `windows`). A missing
-value (NaN) is left out of every statistic and becomes an unobserved row (value 0, observed 0) in the arrays.
+value (NaN) is left out of every statistic and becomes an unobserved row (value 0, observed 0) in the arrays; a
+missing past covariate value reads as its training mean, beside a column that says it was not observed (for each
+covariate with a gap in training).
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class PanelSpec:
     strategy: str = "direct"  # "recursive": the seed's one-step-shift windows, rolled forward
     targets: list = dataclasses.field(default_factory=list)  # a single input's target columns ([]: a panel)
     smoothed_level: bool = False  # windows show their smoothed level too (runs saved before it: False)
+    observed_covariates: list = dataclasses.field(default_factory=list)  # past covariates with a missing training
+    # value: each also gets a column, 1 where it is observed (runs saved before it: none)
 
     def layout(self) -> WindowLayout:
         return WindowLayout(self.context, self.horizon, self.reference, self.sampling, self.strategy,
@@ -109,6 +113,7 @@ def fit_spec(panel: Panel, fit_lengths: np.ndarray, options: SeriesOptions, vali
     changes = changes[np.isfinite(changes)]
     factor = float(changes.std()) if len(changes) > 1 and changes.std() > 1e-12 else 1.0
     c_center, c_scale = _center_scale(panel.past[train_rows])
+    gaps = np.isnan(panel.past[train_rows]).any(0)
     f_center, f_scale = _center_scale(panel.future[train_rows])
     numbers, categories = {}, {}
     for name in panel.names["static"]:
@@ -127,7 +132,8 @@ def fit_spec(panel: Panel, fit_lengths: np.ndarray, options: SeriesOptions, vali
         **{k: panel.names[k] for k in ("covariates", "future_covariates", "static")},
         covariate_center=c_center.tolist(), covariate_scale=c_scale.tolist(), future_center=f_center.tolist(),
         future_scale=f_scale.tolist(), static_numbers=numbers, static_categories=categories, mode=options.mode,
-        strategy=options.strategy, targets=list(panel.targets), combine=_partner(panel, options))
+        strategy=options.strategy, targets=list(panel.targets), combine=_partner(panel, options),
+        observed_covariates=[name for name, gap in zip(panel.names["covariates"], gaps) if gap])
     return spec, levels
 
 
@@ -222,9 +228,11 @@ def build_arrays(panel: Panel, spec: PanelSpec, levels: np.ndarray, seasonal: np
     series = panel.series_of_rows()
     values, observed, column, fitted = target_matrix(panel, spec, seasonal, fit_lengths, width)
     scale = (levels * spec.factor).astype(np.float32)
-    past = np.zeros((count, width, len(spec.covariates)), np.float32)
-    past[series[fitted], column[fitted]] = np.nan_to_num(  # a missing covariate value: its training mean
-        (panel.past[fitted] - spec.covariate_center) / spec.covariate_scale)
+    past = np.zeros((count, width, len(spec.covariates) + len(spec.observed_covariates)), np.float32)
+    scaled = (panel.past[fitted] - spec.covariate_center) / spec.covariate_scale
+    seen = np.isfinite(panel.past[fitted][:, [spec.covariates.index(name) for name in spec.observed_covariates]])
+    past[series[fitted], column[fitted]] = np.concatenate(  # a missing value reads as the training mean, flagged
+        [np.nan_to_num(scaled), seen], 1)
     known = np.concatenate([_calendar(panel, spec, fit_lengths, width, horizon),
                             _future_features(panel, spec, future, column, width + horizon)], -1)
     static = static_features(panel.static, spec)

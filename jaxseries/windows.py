@@ -35,7 +35,7 @@ class PanelArrays(NamedTuple):
 
     values: np.ndarray  # [S, P] transformed targets (0 in padding)
     observed: np.ndarray  # [S, P] 1 for real rows
-    past: np.ndarray  # [S, P, c] scaled past covariates
+    past: np.ndarray  # [S, P, c] scaled past covariates, then 1/0 observed columns (`PanelSpec.observed_covariates`)
     known: np.ndarray  # [S, P + H, q] calendar and known-future features (H rows past the end, for forecasts)
     static: np.ndarray  # [S, s] static features (standardized numbers, one-hot categories)
     scale: np.ndarray  # [S] what a series' values are divided by

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import jaxseries as js
-from jaxseries import encoding, intervals, metrics, model, steps
+from jaxseries import encoding, forecasting, intervals, metrics, model, steps
 from jaxseries.config import ModelConfig, SeriesOptions
 from jaxseries.panel import load_panel
 
@@ -95,8 +95,17 @@ def test_one_series_with_missing_values_and_a_missing_covariate_value():
                           index=pd.date_range("2001-01-01", periods=60, freq="MS"))
     series.iloc[[5, 17, 18, 30], 0] = np.nan
     series.iloc[[8, 40], 1] = np.nan
-    run = js.train_series(series, target="y", covariates=["x"], **FAST)
+    series["complete"] = np.sin(t / 5)
+    run = js.train_series(series, target="y", covariates=["x", "complete"], **FAST)
     assert np.isfinite(js.forecast(run)["forecast"]).all()
+    # the covariate with gaps gets a column the model sees, 0 exactly where it is missing; the complete one none
+    spec = forecasting.panel_spec(run)
+    assert spec.observed_covariates == ["x"]
+    panel = load_panel(series, target="y", covariates=["x", "complete"])
+    arrays, width = encoding.build_arrays(panel, spec, np.ones(1), np.zeros((1, 12)), panel.lengths)
+    assert arrays.past.shape == (1, width, 3) and run.model_config.input_dim == spec.layout().input_dim(arrays)
+    np.testing.assert_array_equal(arrays.past[0, width - 60:, 2], np.isfinite(series["x"].to_numpy()))
+    assert arrays.past[0, width - 60 + 8, 0] == 0  # its value: the training mean
 
 
 def test_every_missing_value_or_inf_is_refused_by_name():
