@@ -121,8 +121,8 @@ class SeriesOptions:
 
     One recipe serves one series and panels of many (chosen by validation on training parts: benchmarks/RESULTS.md):
     log values where every training value is positive, each window measured from the mean of its last season and
-    seasonal series deseasonalized (their windows showing their smoothed level too), a 64-wide LSTM with a decoder over the horizon, the pinball loss at the 0.48
-    quantile, batches of 256 windows.
+    seasonal series deseasonalized (their windows showing their smoothed level too), a 64-wide LSTM with a decoder
+    over the horizon, the pinball loss at the 0.48 quantile, batches of 256 windows.
     Defaults that depend on the data (season, context, validation) are filled in by `encoding.window_settings`.
     """
 

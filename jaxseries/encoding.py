@@ -57,12 +57,12 @@ class PanelSpec:
     static_numbers: dict  # name -> [center, scale]
     static_categories: dict  # name -> the categories seen in training (one-hot)
     mode: str = "global"  # "global": one model for every series; "local": one model per series (a population)
-    combine: str | None = None  # "theta": forecasts are the mean of the network's and Theta's (runs saved before it: None)
+    combine: str | None = None  # "theta": forecasts are the mean of the network's and Theta's (runs before it: None)
     strategy: str = "direct"  # "recursive": the seed's one-step-shift windows, rolled forward
     targets: list = dataclasses.field(default_factory=list)  # a single input's target columns ([]: a panel)
-    smoothed_level: bool = False  # windows show their smoothed level too (runs saved before it: False)
+    smoothed_level: bool = False  # windows show their smoothed level too (runs before it: False)
     observed_covariates: list = dataclasses.field(default_factory=list)  # past covariates with a missing training
-    # value: each also gets a column, 1 where it is observed (runs saved before it: none)
+    # value: each also gets a column, 1 where it is observed (runs before it: none)
 
     def layout(self) -> WindowLayout:
         return WindowLayout(self.context, self.horizon, self.reference, self.sampling, self.strategy,

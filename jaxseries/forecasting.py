@@ -140,7 +140,8 @@ def _smoothing_table(smoothed: theta.Smoothed, spec: PanelSpec, suffix: str) -> 
 def stored_smoothing(run, spec: PanelSpec, suffix: str = "") -> theta.Smoothed:
     """The Smoothed a run stored (`suffix` "_train": the training part's); what it did not store is None."""
     table = run.extra["panel_series"]
-    return theta.Smoothed(*(np.asarray(table[k]) if k in table else None for k in (f"theta{suffix}", f"smoothing{suffix}")))
+    keys = f"theta{suffix}", f"smoothing{suffix}"
+    return theta.Smoothed(*(np.asarray(table[key]) if key in table else None for key in keys))
 
 
 def _series_table(panel: Panel, levels, seasonal, fit_lengths, season) -> dict:

@@ -1,5 +1,6 @@
-"""The Theta partner: its smoothing (and the coefficient the windows' smoothed level uses) equals a plain loop, its lines are right on lines and constants, and a combined
-forecast is the mean of the network's and Theta's in transformed units."""
+"""The Theta partner: its smoothing (and the coefficient the windows' smoothed level uses) equals a plain loop, its
+lines are right on lines and constants, and a combined forecast is the mean of the network's and Theta's in
+transformed units."""
 
 import dataclasses
 
