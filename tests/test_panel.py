@@ -11,7 +11,7 @@ import pytest
 
 import jaxseries as js
 from jaxseries import encoding as panel_encoding
-from jaxseries import intervals, metrics
+from jaxseries import forecasting, intervals, metrics
 from jaxseries.config import SeriesOptions
 from jaxseries.panel import load_panel
 from jaxseries.windows import PanelArrays, WindowLayout
@@ -196,6 +196,20 @@ def test_a_global_model_forecasts_series_it_never_saw(panel_run):
     assert list(frame.unique_id.unique()) == ["fresh"] and len(frame) == 4
     assert frame.ds.iloc[0] == new.ds.iloc[-1] + pd.DateOffset(months=1)
     assert np.isfinite(frame.forecast).all()
+
+
+def test_an_unseen_series_is_forecast_from_its_own_rows_as_a_trained_one_is(panel_run):
+    # every per-series statistic (seasonal indices, Theta's line, the smoothing coefficient; the level is 1 for log
+    # values) comes from the rows in hand: the same rows under a new id get the same forecast, and both equal the
+    # forecast from the rows the run stored
+    rows = make_panel().groupby("unique_id").head(-4)  # each series before its holdout
+    own = rows[rows.unique_id == "s2"]
+    trained = js.forecast(panel_run, data=own)
+    fresh = js.forecast(panel_run, data=own.assign(unique_id="fresh"))
+    stored = js.forecast(panel_run).query("unique_id == 's2'")
+    assert forecasting.panel_spec(panel_run).smoothed_level
+    np.testing.assert_allclose(fresh.forecast, trained.forecast, rtol=1e-6)
+    np.testing.assert_allclose(trained.forecast, stored.forecast, rtol=1e-5)
 
 
 def test_a_panel_run_loads_and_forecasts_the_same(tmp_path):
