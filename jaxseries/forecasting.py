@@ -205,8 +205,10 @@ def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_leng
     spread: series units are base + scale * output + seasonal index (a recursive rollout: base 0, scale 1); the
     spread (`intervals.window_spread`, 1 for a rollout) sizes its interval. A run with `combine="theta"` mixes the
     outputs with the Theta lines. Lines and smoothing coefficients: `stored`'s (a run's), else those of the rows
-    the arrays hold."""
-    stored = stored or theta.Smoothed(None, None)
+    in hand."""
+    if stored is None:  # one smoothing pass over the rows in hand gives both
+        stored = smoothed_rows(history, spec, seasonal, fit_lengths) if spec.combine or spec.smoothed_level \
+            else theta.Smoothed(None, None)
     arrays, width = build_arrays(history, spec, levels, seasonal, fit_lengths, future=ahead, extra_rows=horizon,
                                  alphas=stored.alphas)
     pairs = forecast_pairs(len(history.ids), width)
@@ -221,8 +223,7 @@ def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_leng
         spread = intervals.window_spread(x, spec.context)
     if not spec.combine:
         return out, base, scale, spread
-    lines = theta.lines(arrays.values, arrays.observed) if stored.lines is None else stored.lines
-    partner = theta.in_model_units(lines, horizon, base, scale)
+    partner = theta.in_model_units(stored.lines, horizon, base, scale)
     return theta.mix(out, partner), base, scale, spread
 
 

@@ -40,11 +40,6 @@ def smoothed(values: np.ndarray, observed: np.ndarray) -> Smoothed:
     return Smoothed(lines, alphas)
 
 
-def lines(values: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """[S, 2] the Theta lines of `smoothed`."""
-    return smoothed(values, observed).lines
-
-
 def _smoothed(z: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     count = real.sum(1)
     t = np.arange(z.shape[1], dtype=np.float64)[None]

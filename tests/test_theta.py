@@ -56,7 +56,7 @@ def test_the_smoothing_over_padded_series_equals_a_plain_loop():
 def test_a_constant_forecasts_itself_and_a_line_its_half_slope_drift():
     t = np.arange(30, dtype=float)
     values = np.stack([np.full(30, 4.0), 2.0 + 0.5 * t])
-    line = theta.lines(values, np.ones_like(values))
+    line = theta.smoothed(values, np.ones_like(values)).lines
     np.testing.assert_allclose(theta.forecast(line, 3)[0], 4.0)
     # on an exact line the one-step errors are smallest at alpha 1: the level is the last value, drift half the slope
     np.testing.assert_allclose(theta.forecast(line, 3)[1], values[1, -1] + 0.25 * np.arange(1, 4))
