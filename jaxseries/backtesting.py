@@ -101,7 +101,8 @@ def backtest(panel: Panel, options: SeriesOptions, *, folds: int, stride: int = 
     behind = holdout + options.horizon + stride * (folds - 1 - np.arange(folds))  # rows after each fold's origin
     validation = window_settings(panel, options)["validation"]
     windows = len(panel.ids) * (validation - options.horizon + 1)  # the windows an interval is calibrated on
-    leave_one_out = level is not None and (windows < intervals.min_folds(level) or options.strategy == "recursive")
+    leave_one_out = level is not None and options.distribution is None and (
+        windows < intervals.min_folds(level) or options.strategy == "recursive")  # a distribution's are its own
     if leave_one_out and (folds - 1) * len(panel.ids) < intervals.min_folds(level) - 1:
         raise ValueError(f"a {level:.0%} interval needs at least {intervals.min_folds(level)} validation windows to "
                          f"calibrate on, or as many other folds; this backtest has {windows} and {folds - 1}: "
@@ -112,10 +113,15 @@ def backtest(panel: Panel, options: SeriesOptions, *, folds: int, stride: int = 
     fit_lengths = panel.lengths[None] - behind[:, None]  # [K, S]
     actual = panel.y[(panel.starts[None] + fit_lengths)[..., None] + np.arange(options.horizon)]  # [K, S, H]
     outputs = _predict_folds(runs, panel, fit_lengths)
-    forecast = np.stack([series_units(*fold[:4], panel_spec(runs[0]).transform)[0] for fold in outputs])
+    units = dict(transform=panel_spec(runs[0]).transform, distribution=options.distribution)
+    forecast = np.stack([series_units(*fold[:4], **units)[0] for fold in outputs])
     lower = upper = coverage = calibration = None
-    if level is not None:
+    if level is not None and options.distribution is not None:  # the distribution's interval, uncalibrated
+        lower, upper = (np.stack(b) for b in zip(*(series_units(*fold[:4], level=level, **units)[1:]
+                                                    for fold in outputs)))
+    elif level is not None:
         lower, upper, calibration = _intervals(runs, outputs, actual, level, leave_one_out)
+    if level is not None:
         coverage = intervals.coverage(lower, upper, actual)
     return _report(runs, panel, fit_lengths, actual, forecast, lower, upper, level, coverage, calibration,
                    options.refit, clock.perf_counter() - started)

@@ -91,6 +91,8 @@ def _series_options(parser) -> None:
     parser.add_argument("--loss", choices=["mse", "mae", "huber", "pinball"],
                         help="training loss (default: pinball at --quantile)")
     parser.add_argument("--quantile", type=float, help="the pinball loss's quantile (default 0.48)")
+    parser.add_argument("--distribution", choices=["quantiles", "student_t", "negative_binomial"],
+                        help="forecast a distribution (its own intervals and quantiles); negative_binomial: counts")
     parser.add_argument("--sampling", choices=["window", "series"], default="window",
                         help="panel batches: every window equally likely, or every series")
     parser.add_argument("--target", action="append",
@@ -128,7 +130,8 @@ def _series_options(parser) -> None:
 def _series_kwargs(args) -> dict:
     """The data options and the forecaster's options given on the command line (the rest keep their defaults)."""
     chosen = dict(
-        id=args.id, static=args.static, loss=args.loss, quantile=args.quantile, sampling=args.sampling,
+        id=args.id, static=args.static, loss=args.loss, quantile=args.quantile, distribution=args.distribution,
+        sampling=args.sampling,
         target=args.target, time=args.time, horizon=args.horizon, context=args.context, validation=args.validation,
         covariates=args.covariate, future_covariates=args.future_covariate, calendar=not args.no_calendar, season=args.season,
         transform=args.transform, fill=args.fill, hidden_dim=args.hidden_dim, num_layers=args.num_layers,

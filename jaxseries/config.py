@@ -6,6 +6,8 @@ import dataclasses
 import math
 from typing import Any
 
+from jaxseries import distributions
+
 
 def _require_int(name: str, value: Any, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
@@ -58,6 +60,8 @@ class ModelConfig:
     loss: str = "mse"  # what training minimizes: "mse" (the mean), "mae" (the median), "huber" or "pinball"
     quantile: float = 0.5  # loss="pinball": the quantile the model predicts (0.5: the median, as "mae")
     linear_rate: float = 10.0  # head="horizon": how much faster the linear path from the context learns (model.py)
+    distribution: str | None = None  # head="horizon": each step outputs a distribution's parameters (distributions.py),
+    # trained on its likelihood (or the grid's pinball loss) in place of `loss`; output_dim is their number
 
     def __post_init__(self):
         _require_int("input_dim", self.input_dim, 1)
@@ -76,6 +80,11 @@ class ModelConfig:
         _require_quantile(self.quantile)
         _require_int("horizon", self.horizon, 1 if self.head == "horizon" else 0)
         _require_int("context", self.context, 1 if self.head == "horizon" else 0)
+        distributions.check(self.distribution)
+        if self.distribution is not None and (self.head != "horizon" or
+                                              self.output_dim != distributions.parameters(self.distribution)):
+            raise ValueError(f"distribution={self.distribution!r} needs head='horizon' and output_dim="
+                             f"{distributions.parameters(self.distribution)} (its parameters per step)")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -152,6 +161,8 @@ class SeriesOptions:
     eval_every: int = 10
     members: int = 1  # a seed ensemble trained in one compiled call; intervals from its spread
     refit: bool = False  # after early stopping, retrain as long on every row before the holdout
+    distribution: str | None = None  # "quantiles", "student_t" or "negative_binomial" (counts): the network forecasts
+    # a distribution, its intervals and quantiles its own (distributions.py); None: a point, intervals conformal
     combine: str | None = "auto"  # "theta": the forecast is the mean of the network's and the Theta method's; None:
     # the network's; "auto": "theta" unless there are covariates (a univariate partner would halve their effect)
 
@@ -177,6 +188,16 @@ class SeriesOptions:
             _require_int(name, getattr(self, name), 1)
         TrainConfig(steps=self.steps, learning_rate=self.learning_rate, seed=self.seed, eval_every=self.eval_every,
                     patience=self.patience, weight_decay=self.weight_decay)  # checks those the same way
+        distributions.check(self.distribution)
+        if self.distribution is not None and (self.strategy != "direct" or self.mode != "global"):
+            raise ValueError(f"distribution={self.distribution!r} is forecast by the global direct model: drop "
+                             "strategy='recursive' / mode='local'")
+        if self.distribution == "negative_binomial" and (self.transform == "log" or self.combine == "theta"):
+            raise ValueError("distribution='negative_binomial' models the counts themselves: drop transform='log' "
+                             "and combine='theta' (Theta's line is no count)")
+        if self.distribution is not None and (self.loss, self.quantile) != ("pinball", 0.48):
+            raise ValueError(f"distribution={self.distribution!r} trains on its own likelihood (the grid's pinball loss "
+                             "for 'quantiles'): drop loss= and quantile=")
         if self.mode == "local" and (self.members > 1 or self.refit or self.strategy != "direct"):
             raise ValueError("mode='local' trains one direct model per series: drop members, refit and strategy")
 

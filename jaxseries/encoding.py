@@ -21,7 +21,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from jaxseries import data as data_lib, theta
+from jaxseries import data as data_lib, distributions, theta
 from jaxseries.config import SeriesOptions
 from jaxseries.panel import Panel
 from jaxseries.windows import PanelArrays, WindowLayout
@@ -63,10 +63,15 @@ class PanelSpec:
     smoothed_level: bool = False  # windows show their smoothed level too (runs before it: False)
     observed_covariates: list = dataclasses.field(default_factory=list)  # past covariates with a missing training
     # value: each also gets a column, 1 where it is observed (runs before it: none)
+    distribution: str | None = None  # the network forecasts this distribution (distributions.py); None: a point
+
+    def outputs(self) -> int:
+        """The network's outputs per step ahead."""
+        return distributions.parameters(self.distribution)
 
     def layout(self) -> WindowLayout:
         return WindowLayout(self.context, self.horizon, self.reference, self.sampling, self.strategy,
-                            self.smoothed_level)
+                            self.smoothed_level, self.distribution == "negative_binomial")
 
 
 def window_settings(panel: Panel, options: SeriesOptions) -> dict:
@@ -102,8 +107,9 @@ def fit_spec(panel: Panel, fit_lengths: np.ndarray, options: SeriesOptions, vali
     train_rows = _rows_before(panel, fit_lengths - validation)
     y_train = panel.y[train_rows]
     positive = (y_train[np.isfinite(y_train)] > 0).all()  # missing values (NaN) are left out of every statistic
+    counts = options.distribution == "negative_binomial"  # its likelihood reads the counts as they are
     if transform == "auto":
-        transform = "log" if positive else "none"
+        transform = "log" if positive and not counts else "none"
     if transform == "log" and not positive:
         raise ValueError("transform='log' needs strictly positive training values: use transform='none' or 'auto'")
     levels = series_levels(panel, fit_lengths - validation, transform)
@@ -128,20 +134,22 @@ def fit_spec(panel: Panel, fit_lengths: np.ndarray, options: SeriesOptions, vali
         horizon=options.horizon, holdout=options.holdout or 0, validation=validation,
         reference=min(max(season, 1), context), transform=transform, factor=factor, calendar=options.calendar,
         sampling=options.sampling, min_observed=options.min_observed,
-        deseasonalize=options.deseasonalize and season > 1, smoothed_level=options.smoothed_level and season > 1,
+        deseasonalize=options.deseasonalize and season > 1 and not counts, smoothed_level=options.smoothed_level and season > 1,
         **{k: panel.names[k] for k in ("covariates", "future_covariates", "static")},
         covariate_center=c_center.tolist(), covariate_scale=c_scale.tolist(), future_center=f_center.tolist(),
         future_scale=f_scale.tolist(), static_numbers=numbers, static_categories=categories, mode=options.mode,
         strategy=options.strategy, targets=list(panel.targets), combine=_partner(panel, options),
-        observed_covariates=[name for name, gap in zip(panel.names["covariates"], gaps) if gap])
+        observed_covariates=[name for name, gap in zip(panel.names["covariates"], gaps) if gap],
+        distribution=options.distribution)
     return spec, levels
 
 
 def _partner(panel: Panel, options: SeriesOptions) -> str | None:
     """The classical forecast the network's is averaged with: with covariates "auto" leaves it out, since Theta
-    cannot see them and the mean would halve their effect."""
+    cannot see them and the mean would halve their effect; and for counts (Theta's line is no count)."""
     if options.combine == "auto":
-        return None if panel.names["covariates"] or panel.names["future_covariates"] else "theta"
+        covariates = panel.names["covariates"] or panel.names["future_covariates"]
+        return None if covariates or options.distribution == "negative_binomial" else "theta"
     return options.combine
 
 

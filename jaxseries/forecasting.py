@@ -16,7 +16,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from jaxseries import intervals, theta
+from jaxseries import distributions, intervals, theta
 from jaxseries.config import ModelConfig, SeriesOptions, TrainConfig
 from jaxseries.encoding import (
     PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, seasonal_indices, smoothed_rows, training_pairs,
@@ -41,15 +41,17 @@ def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None =
     validation = window_settings(panel, options)["validation"]
     fit_lengths = panel.lengths - (options.holdout or 0)
     check_lengths(panel, options)
+    if options.distribution == "negative_binomial":
+        distributions.check_counts(panel.y)
     spec, levels, seasonal, arrays, width, pairs, smoothed = _encode(panel, fit_lengths, validation, options)
     layout = spec.layout()
     x_val, y_val = gather_all(layout, arrays, validation_pairs(spec, len(panel.ids), width))
     head = dict(head="sequence") if spec.strategy == "recursive" else \
         dict(head="horizon", horizon=spec.horizon, context=spec.context, linear_rate=LINEAR_RATE)
     model_config = ModelConfig(input_dim=layout.input_dim(arrays), hidden_dim=options.hidden_dim or
-                               DEFAULT_HIDDEN[options.mode], num_layers=options.num_layers, output_dim=1,
-                               loss=options.loss, quantile=options.quantile if options.loss == "pinball" else 0.5,
-                               **head)
+                               DEFAULT_HIDDEN[options.mode], num_layers=options.num_layers,
+                               output_dim=spec.outputs(), distribution=spec.distribution, loss=options.loss,
+                               quantile=options.quantile if options.loss == "pinball" else 0.5, **head)
     train_config = TrainConfig(steps=options.steps, learning_rate=options.learning_rate,
                                batch_size=options.batch_size or DEFAULT_BATCH, seed=options.seed,
                                log_every=options.eval_every, eval_every=options.eval_every,
@@ -201,8 +203,8 @@ def load_like(spec: PanelSpec, data) -> Panel:
 
 def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_lengths, horizon: int, ahead=None,
                 stored: theta.Smoothed | None = None):
-    """Every member's outputs [members, S, horizon] from each series' fit end, and each window's base, scale and
-    spread: series units are base + scale * output + seasonal index (a recursive rollout: base 0, scale 1); the
+    """Every member's outputs [members, S, horizon] (a distribution's: [members, S, horizon, P]) from each series'
+    fit end, and each window's base, scale and spread: series units are base + scale * output + seasonal index (a recursive rollout: base 0, scale 1); the
     spread (`intervals.window_spread`, 1 for a rollout) sizes its interval. A run with `combine="theta"` mixes the
     outputs with the Theta lines. Lines and smoothing coefficients: `stored`'s (a run's), else those of the rows
     in hand."""
@@ -224,7 +226,16 @@ def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_leng
     if not spec.combine:
         return out, base, scale, spread
     partner = theta.in_model_units(stored.lines, horizon, base, scale)
-    return theta.mix(out, partner), base, scale, spread
+    return mixed(spec, out, partner, base, scale), base, scale, spread
+
+
+def mixed(spec: PanelSpec, out, partner, base, scale):
+    """The network's outputs mixed with Theta's forecast `partner` [S, H] (model units): a distribution keeps its
+    shape and moves its median to the mixed point."""
+    if spec.distribution is None:
+        return theta.mix(out, partner)
+    center = distributions.point(spec.distribution, out, base, scale)
+    return distributions.recentred(spec.distribution, out, theta.mix(center, partner))
 
 
 @functools.lru_cache(maxsize=None)
@@ -246,10 +257,19 @@ def transformed_predictions(out, base, scale, seasonal) -> np.ndarray:
     return base[None, :, None] + scale[None, :, None] * out + seasonal[None][:, :, ahead_phase]
 
 
-def series_units(out, base, scale, seasonal, transform: str, level=None, widening=None, spread=1.0):
+def series_units(out, base, scale, seasonal, transform: str, level=None, widening=None, spread=1.0,
+                 distribution: str | None = None):
     """Model outputs [members, S, H] back in the series' units: the members' mean forecast [S, H], and with `level`
     the members' interval widened by `widening` [H] (model units, per unit of each window's `spread` [S]); else
-    None, None."""
+    None, None. A `distribution`'s outputs [members, S, H, P]: its point forecast and central `level` interval,
+    each averaged over members (no widening: the interval is the distribution's)."""
+    if distribution is not None:
+        units = lambda values: untransformed(transformed_predictions(values, base, scale, seasonal), transform)  # noqa: E731
+        forecast = units(distributions.point(distribution, out, base, scale)).mean(0)
+        if level is None:
+            return forecast, None, None
+        return (forecast, *(quantile_units(distribution, out, base, scale, seasonal, transform, q)
+                            for q in ((1 - level) / 2, (1 + level) / 2)))
     predicted = transformed_predictions(out, base, scale, seasonal)
     forecast = untransformed(predicted, transform).mean(0)
     if level is None:
@@ -258,6 +278,14 @@ def series_units(out, base, scale, seasonal, transform: str, level=None, widenin
     widening = (scale * spread)[:, None] * widening[None]
     return forecast, *intervals.around(forecast, untransformed(low - widening, transform),
                                        untransformed(high + widening, transform))
+
+
+def quantile_units(distribution: str, out, base, scale, seasonal, transform: str, q: float) -> np.ndarray:
+    """[S, H] a distribution's q quantile in the series' units, averaged over members (a monotone transform carries
+    quantiles over exactly)."""
+    predicted = transformed_predictions(distributions.quantile(distribution, out, q, base, scale), base, scale,
+                                        seasonal)
+    return untransformed(predicted, transform).mean(0)
 
 
 def model_outputs(run, x: np.ndarray, ids: list) -> np.ndarray:
@@ -274,4 +302,4 @@ def model_outputs(run, x: np.ndarray, ids: list) -> np.ndarray:
     else:  # in chunks: the activations of a whole large panel at once would not fit
         out = np.concatenate([np.asarray(run.predict(x[i : i + PREDICT_CHUNK]), np.float64)
                               for i in range(0, len(x), PREDICT_CHUNK)], axis=-2)
-    return out.reshape(-1, len(x), spec.horizon)
+    return out.reshape((-1, len(x), spec.horizon) + ((spec.outputs(),) if spec.distribution else ()))

@@ -5,7 +5,8 @@ An interval at level c is the members' central c interval widened by the conform
 validation windows fell outside it (`intervals`). A quantile q is a bound of such an interval: q < 0.5 the lower
 bound at level 1 - 2q, q > 0.5 the upper bound at 2q - 1, q = 0.5 the point forecast. The intervals are nested (a
 higher level takes a higher rank of the same scores around a wider members' interval), so the quantiles are
-monotone in q, and all of them come from one pass over the validation windows.
+monotone in q, and all of them come from one pass over the validation windows. A run that forecasts a
+distribution (`distribution=`) gives that distribution's quantiles instead, averaged over members.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from jaxseries import intervals, theta
 from jaxseries.config import _require_int
 from jaxseries.encoding import build_arrays, seasonal_indices, series_levels, validation_pairs
 from jaxseries.forecasting import (
-    load_like, model_outputs, panel_spec, predictions, series_units, stored_panel, stored_smoothing,
+    load_like, model_outputs, panel_spec, predictions, quantile_units, series_units, stored_panel, stored_smoothing,
 )
 from jaxseries.frames import as_series_frame, bound_column, forecast_frame, future_panel, json_ids, quantile_column
 from jaxseries.windows import gather_all
@@ -77,13 +78,17 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, quan
     if spec.future_covariates:
         _check_future_rows(history, fit_lengths, ahead, horizon, spec)
     needed = sorted(set(coverages) | set(intervals.quantile_levels(quantiles)))
-    widenings = _widenings(run, needed, calibration, horizon)
+    if spec.distribution is not None and calibration is not None:
+        raise ValueError(f"a distribution={spec.distribution!r} run's intervals are its distribution's: drop "
+                         "calibration= (it widens a point forecast's)")
+    widenings = {} if spec.distribution else _widenings(run, needed, calibration, horizon)
     out, base, scale, spread = predictions(run, history, spec, levels, seasonal, fit_lengths, horizon, ahead, stored)
     frame = forecast_frame(history, fit_lengths, spec, horizon)
-    point = series_units(out, base, scale, seasonal, spec.transform)[0]
+    units = dict(transform=spec.transform, distribution=spec.distribution)
+    point = series_units(out, base, scale, seasonal, **units)[0]
     frame[alias if peers or quantiles else "forecast"] = point.reshape(-1)
-    bounds = {c: series_units(out, base, scale, seasonal, spec.transform, c, widenings[c], spread)[1:]
-              for c in needed}  # coverage -> (lower, upper), each [S, H]
+    bounds = {c: series_units(out, base, scale, seasonal, level=c, widening=widenings.get(c), spread=spread,
+                              **units)[1:] for c in needed}  # coverage -> (lower, upper), each [S, H]
     if peers:  # the peers' order: the widest interval's lower bound first, its upper bound last
         for c in sorted(coverages, reverse=True):
             frame[bound_column(alias, "lo", c)] = bounds[c][0].reshape(-1)
@@ -93,7 +98,11 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, quan
         frame["lower"], frame["upper"] = (b.reshape(-1) for b in bounds[coverages[0]])
     for q in quantiles:
         c = intervals.quantile_level(q)
-        frame[quantile_column(alias, q)] = (point if c == 0 else bounds[c][0 if q < 0.5 else 1]).reshape(-1)
+        if spec.distribution is not None:  # its own quantile (its median, not a negative binomial's mean)
+            values = quantile_units(spec.distribution, out, base, scale, seasonal, spec.transform, q)
+        else:
+            values = point if c == 0 else bounds[c][0 if q < 0.5 else 1]
+        frame[quantile_column(alias, q)] = values.reshape(-1)
     return frame
 
 

@@ -54,13 +54,14 @@ class WindowLayout:
     sampling: str = "window"  # "window": every window equally likely; "series": every series equally likely
     strategy: str = "direct"  # or "recursive" (see the module doc)
     smoothed: bool = False  # each row also shows the window's smoothed level
+    counts: bool = False  # targets are counts with their window's level and scale (a negative binomial's likelihood)
 
     def input_dim(self, arrays: PanelArrays) -> int:
         return 2 + arrays.past.shape[-1] + arrays.known.shape[-1] + 2 + arrays.static.shape[-1] + self.smoothed
 
     def gather(self, arrays: PanelArrays, pairs, with_targets: bool = True):
         """Windows for pairs [B, 2] (series, origin): x [B, L + H, input_dim] (recursive: [B, L, input_dim]), and
-        y [B, H] (recursive: [B, L, 1]) when asked; without targets, x and each window's level and scale."""
+        y [B, H] (recursive: [B, L, 1]; `counts`: [B, H, 3]) when asked; without targets, x and each window's level and scale."""
         series, origins = pairs[:, 0], pairs[:, 1]
         rows = origins[:, None] + jnp.arange(1 - self.context, 1)
         at = series[:, None]
@@ -76,7 +77,11 @@ class WindowLayout:
         if not with_targets:
             return x, level, scale[:, 0]
         targets = rows + 1 if recursive else ahead  # a missing value is a NaN target, which the loss leaves out
-        y = jnp.where(arrays.observed[at, targets] > 0, (arrays.values[at, targets] - level[:, None]) / scale, jnp.nan)
+        seen = arrays.observed[at, targets] > 0
+        if self.counts:  # [B, H, 3]: the count (untransformed, no seasonal indices), the window's level and scale
+            parts = jnp.where(seen, arrays.values[at, targets], jnp.nan), level[:, None], scale
+            return x, jnp.stack(jnp.broadcast_arrays(*parts), -1)
+        y = jnp.where(seen, (arrays.values[at, targets] - level[:, None]) / scale, jnp.nan)
         return x, y[..., None] if recursive else y
 
     def level(self, values, observed):
