@@ -3,7 +3,11 @@
 test parts: coverage and width of the 80% and 95% intervals, MSIS, and the quantile loss and scaled CRPS over the
 deciles 0.1-0.9 (for AutoETS the bounds of its 20/40/60/80% intervals and its point forecast).
 
-    python benchmarks/m3_intervals.py
+    python benchmarks/m3_intervals.py [--validation] [--seeds 0,1] [--distributions none,quantiles,student_t]
+
+`--distributions` adds runs that forecast a distribution (`distribution=`) beside the conformal ones (`none`).
+`--validation` chooses without the test parts: each series' last 18 training rows are held out and scored instead
+(series with at least 37 training rows, as `m3_validation.py`), AutoETS fitted on the rows before them.
 """
 
 from __future__ import annotations
@@ -42,17 +46,39 @@ def scores(test: pd.DataFrame, frame: pd.DataFrame, alias: str, scale: pd.Series
     return out
 
 
-def main() -> str:
+def split(validation: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, test): M3 monthly's, or (`validation`) its training parts' rows before their last 18 and those 18."""
+    train, test = js.datasets.m3("monthly")
+    if not validation:
+        return train, test
+    train = train[train.groupby("unique_id").y.transform("size") >= 2 * HORIZON + 1]
+    last = train.groupby("unique_id").cumcount(ascending=False) < HORIZON
+    return train[~last].reset_index(drop=True), train[last].reset_index(drop=True)
+
+
+def main(argv=None) -> str:
+    import argparse
+
     from statsforecast import StatsForecast
     from statsforecast.models import AutoETS
 
-    train, test = js.datasets.m3("monthly")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--validation", action="store_true")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--distributions", default="none")
+    args = parser.parse_args(argv)
+    train, test = split(args.validation)
     scale = train.groupby("unique_id").y.apply(lambda s: in_sample_scale(s.to_numpy(), SEASON))
     levels = sorted(set(LEVELS) | set(DECILE_LEVELS))
     rows = {}
-    for name, members in (("jaxseries, one model (seed 0)", 1), ("jaxseries, members=5", 5)):
+    runs = [(f"jaxseries, one model (seed {seed})" + ("" if d == "none" else f", distribution={d}"), 1, seed, d)
+            for d in args.distributions.split(",") for seed in map(int, args.seeds.split(","))]
+    if not args.validation:
+        runs.append(("jaxseries, members=5", 5, 0, "none"))
+    for name, members, seed, distribution in runs:
         start = time.perf_counter()
         run = js.train_series(train, id="unique_id", time="ds", target="y", horizon=HORIZON, members=members,
+                              seed=seed, distribution=None if distribution == "none" else distribution,
                               progress=False)
         frame = js.forecast(run, level=levels)
         rows[name] = {**scores(test, frame, "jaxseries", scale), "seconds": time.perf_counter() - start}
@@ -64,8 +90,9 @@ def main() -> str:
     rows["AutoETS (statsforecast)"] = {**scores(test, frame, "AutoETS", scale), "seconds": time.perf_counter() - start}
     columns = [f"coverage {level}%" for level in LEVELS] + [f"MSIS {level}%" for level in LEVELS] + ["QL", "sCRPS",
                                                                                                      "seconds"]
-    lines = ["## Intervals and quantiles on M3 monthly (issue 26): conformal intervals against AutoETS's, same run", "",
-             f"Machine: {common.machine()}. Test parts (horizon 18); MSIS and sCRPS over each series' in-sample "
+    part = "Training parts, their last 18 rows held out" if args.validation else "Test parts"
+    lines = ["## Intervals and quantiles on M3 monthly (issue 26): jaxseries' intervals against AutoETS's, same run", "",
+             f"Machine: {common.machine()}. {part} (horizon 18); MSIS and sCRPS over each series' in-sample "
              "seasonal-naive MAE; QL and sCRPS over the deciles 0.1-0.9 (the bounds of the 20/40/60/80% intervals "
              "and the point forecast, for both).", "", "| method | " + " | ".join(columns) + " |",
              "|---|" + "---|" * len(columns)]
@@ -76,4 +103,4 @@ def main() -> str:
 
 
 if __name__ == "__main__":
-    print(main())
+    print(main(sys.argv[1:]))

@@ -283,9 +283,9 @@ def series_units(out, base, scale, seasonal, transform: str, level=None, widenin
 def quantile_units(distribution: str, out, base, scale, seasonal, transform: str, q: float) -> np.ndarray:
     """[S, H] a distribution's q quantile in the series' units, averaged over members (a monotone transform carries
     quantiles over exactly)."""
-    predicted = transformed_predictions(distributions.quantile(distribution, out, q, base, scale), base, scale,
-                                        seasonal)
-    return untransformed(predicted, transform).mean(0)
+    predicted = untransformed(transformed_predictions(distributions.quantile(distribution, out, q, base, scale), base,
+                                                      scale, seasonal), transform)
+    return (np.round(predicted) if distribution == "negative_binomial" else predicted).mean(0)  # counts stay counts
 
 
 def model_outputs(run, x: np.ndarray, ids: list) -> np.ndarray:
