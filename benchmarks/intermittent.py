@@ -8,8 +8,10 @@ Fridays and Saturdays) and a mean size (1-8); a day's demand is 0, or 1 + a nega
 minus one (dispersion 2), so most days are 0 and the sizes are over-dispersed counts. 2 years of days, the last 28
 held out (the horizon). Scores per series, then averaged: MAE, RMSE, MASE (over the in-sample seasonal-naive MAE,
 lag 7) and the bias of the panel's total demand over the horizon (forecast minus actual, over actual), which
-Croston's methods are built to keep small. There is no count head yet: the defaults see values as they are (zeros:
-no log); `loss="mse"` (a forecast of the mean, not of the 0.48 quantile) is run beside them for reference.
+Croston's methods are built to keep small. The count head (`distribution="negative_binomial"`: its mean is the
+point forecast) is run beside the defaults and `loss="mse"` (a forecast of the mean, not of the 0.48 quantile);
+for the jaxseries runs also the coverage of the 80% / 95% intervals and the scaled CRPS over the deciles 0.1-0.9
+(`quantiles=`: the defaults' conformal quantiles against the count head's own). Croston's methods give points only.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import common  # noqa: E402
 import jaxseries as js  # noqa: E402
 
 HORIZON, DAYS, SEASON = 28, 730, 7
+DECILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 
 
 def generated(count: int, seed: int = 7) -> pd.DataFrame:
@@ -75,17 +78,43 @@ def main(argv=None) -> None:
         name = [c for c in fitted.columns if c not in ("unique_id", "ds")][0]
         rows[f"{name} (statsforecast)"] = (fitted.sort_values(["unique_id", "ds"])[name].to_numpy()
                                            .reshape(args.series, HORIZON), time.perf_counter() - start)
-    for seed in [int(s) for s in args.seeds.split(",")]:
+    seeds = [int(s) for s in args.seeds.split(",")]
+    runs = [(f"jaxseries, defaults, seed {seed}", dict(seed=seed)) for seed in seeds]
+    runs.append(("jaxseries, loss='mse', seed 0", dict(loss="mse")))
+    runs += [(f"jaxseries, distribution='negative_binomial', seed {seed}", dict(distribution="negative_binomial",
+                                                                               seed=seed)) for seed in seeds]
+    probabilistic = {}
+    for name, options in runs:
         start = time.perf_counter()
         run = js.train_series(frame, id="unique_id", time="ds", target="y", horizon=HORIZON, holdout=HORIZON,
-                              seed=seed, progress=False)
-        out = js.forecast(run).sort_values(["unique_id", "ds"])["forecast"].to_numpy().reshape(args.series, HORIZON)
-        rows[f"jaxseries, defaults, seed {seed}"] = (out, time.perf_counter() - start)
-    start = time.perf_counter()
-    run = js.train_series(frame, id="unique_id", time="ds", target="y", horizon=HORIZON, holdout=HORIZON,
-                          loss="mse", progress=False)
-    out = js.forecast(run).sort_values(["unique_id", "ds"])["forecast"].to_numpy().reshape(args.series, HORIZON)
-    rows["jaxseries, loss='mse', seed 0"] = (out, time.perf_counter() - start)
+                              progress=False, **options)
+        out = js.forecast(run, level=[80, 95], quantiles=DECILES).sort_values(["unique_id", "ds"])
+        column = lambda c: out[c].to_numpy().reshape(args.series, HORIZON)  # noqa: E731
+        rows[name] = (column("jaxseries"), time.perf_counter() - start)
+        probabilistic[name] = interval_scores(actual, column, history)
+    print("\n| method | MAE | RMSE | MASE | total bias % | seconds |\n|---|---|---|---|---|---|")
+    for name, (predicted, seconds) in rows.items():
+        s = scores(actual, predicted, history)
+        print(f"| {name} | {s['MAE']:.3f} | {s['RMSE']:.3f} | {s['MASE']:.3f} | {s['total bias %']:+.1f} | {seconds:.1f} |")
+    print("\n| method | coverage 80% | coverage 95% | sCRPS (deciles) |\n|---|---|---|---|")
+    for name, s in probabilistic.items():
+        print(f"| {name} | {s['coverage 80']:.1f} | {s['coverage 95']:.1f} | {s['sCRPS']:.3f} |")
+
+
+def interval_scores(actual: np.ndarray, column, history: np.ndarray) -> dict:
+    """Coverage of the 80% and 95% intervals, and the scaled CRPS over the deciles."""
+    from jaxseries import metrics
+    from jaxseries.frames import quantile_column
+
+    scale = np.abs(history[:, SEASON:] - history[:, :-SEASON]).mean(1)
+    out = {f"coverage {level}": metrics.interval_errors(actual, column(f"jaxseries-lo-{level}"),
+                                                        column(f"jaxseries-hi-{level}"), level / 100, scale)
+           ["coverage%"].mean() for level in (80, 95)}
+    deciles = {q: column(quantile_column("jaxseries", q)) for q in DECILES}  # the count head's own 0.5: its median
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["sCRPS"] = float(np.nanmean(metrics.quantile_errors(actual, deciles, np.where(scale > 0, scale, np.nan))
+                                        ["sCRPS"]))
+    return out
     print("\n| method | MAE | RMSE | MASE | total bias % | seconds |\n|---|---|---|---|---|---|")
     for name, (predicted, seconds) in rows.items():
         s = scores(actual, predicted, history)

@@ -34,7 +34,7 @@ def scores(test: pd.DataFrame, frame: pd.DataFrame, alias: str, scale: pd.Series
     column = lambda name: merged[name].to_numpy().reshape(-1, HORIZON)  # noqa: E731
     actual = column("y")
     scale = scale.loc[merged.unique_id.to_numpy()[::HORIZON]].to_numpy()
-    out = {}
+    out = metrics.errors(actual, column(alias), scale)[["sMAPE", "MASE"]].mean().to_dict()  # the point forecast's
     for level in LEVELS:
         row = metrics.interval_errors(actual, column(f"{alias}-lo-{level}"), column(f"{alias}-hi-{level}"),
                                       level / 100, scale).mean()
@@ -88,7 +88,7 @@ def main(argv=None) -> str:
         df=train[["unique_id", "ds", "y"]], h=HORIZON, level=levels)
     frame = frame.reset_index(drop=frame.index.name != "unique_id")
     rows["AutoETS (statsforecast)"] = {**scores(test, frame, "AutoETS", scale), "seconds": time.perf_counter() - start}
-    columns = [f"coverage {level}%" for level in LEVELS] + [f"MSIS {level}%" for level in LEVELS] + ["QL", "sCRPS",
+    columns = ["sMAPE", "MASE"] + [f"coverage {level}%" for level in LEVELS] + [f"MSIS {level}%" for level in LEVELS] + ["QL", "sCRPS",
                                                                                                      "seconds"]
     part = "Training parts, their last 18 rows held out" if args.validation else "Test parts"
     lines = ["## Intervals and quantiles on M3 monthly (issue 26): jaxseries' intervals against AutoETS's, same run", "",

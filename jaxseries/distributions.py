@@ -45,7 +45,7 @@ def check_counts(values: np.ndarray) -> None:
     bad = seen[(seen < 0) | (seen != np.round(seen))]
     if len(bad):
         raise ValueError(f"distribution='negative_binomial' models counts, but the target has {len(bad)} values that "
-                         f"are negative or not integers (first: {bad[0]!r}): use distribution='student_t' for real "
+                         f"are negative or not integers (first: {float(bad[0])}): use distribution='student_t' for real "
                          "values")
 
 

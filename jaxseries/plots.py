@@ -43,15 +43,19 @@ def plot_losses(run: Trained, ax=None):
     """Training loss at every step and validation loss at each evaluation, with the best step marked."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
-    ax.semilogy(np.arange(len(run.history)), run.history, lw=1, color="C0", label="training")
+    distribution = run.model_config.distribution
+    line = ax.semilogy if distribution is None else ax.plot  # a log-likelihood may fall below 0
+    line(np.arange(len(run.history)), run.history, lw=1, color="C0", label="training")
     if run.validated:
-        ax.semilogy(run.val_history[:, 0], run.val_history[:, 1:], lw=1.5, color="C1", label="validation")
+        line(run.val_history[:, 0], run.val_history[:, 1:], lw=1.5, color="C1", label="validation")
         for best in np.atleast_1d(run.best_step):
             ax.axvline(best, color="gray", ls=":", lw=0.8)
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(dict(zip(labels, handles)).values(), dict(zip(labels, handles)).keys())
     ax.set_xlabel("Adam step")
-    ax.set_ylabel(f"{run.model_config.loss.upper()} (model units)")
+    name = {None: run.model_config.loss.upper(), "quantiles": "mean pinball loss over the grid"}.get(
+        distribution, f"{distribution} negative log-likelihood")
+    ax.set_ylabel(f"{name} (model units)")
     return ax.figure
 
 

@@ -117,3 +117,19 @@ def test_bad_distribution_options_are_refused_before_anything_is_written(tmp_pat
                         checkpoint_dir=tmp_path / "run", **FAST, **options)
     assert all(word in str(caught.value) for word in words), str(caught.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_the_cli_trains_evaluates_and_forecasts_a_distribution(tmp_path, capsys):
+    from jaxseries import cli
+
+    panel().to_csv(tmp_path / "panel.csv", index=False)
+    common = ["--id", "unique_id", "--time", "ds", "--target", "y", "--horizon", "4", "--steps", "20",
+              "--hidden-dim", "8", "--no-progress", "--members", "2"]
+    assert cli.main(["train", str(tmp_path / "panel.csv"), *common, "--holdout", "4", "--distribution", "student_t",
+                     "--out", str(tmp_path / "run")]) == 0
+    assert "holdout, 4-step forecast of 5 series" in capsys.readouterr().out
+    assert cli.main(["forecast", str(tmp_path / "run"), "--level", "80", "95", "--csv", str(tmp_path / "f.csv")]) == 0
+    frame = pd.read_csv(tmp_path / "f.csv")
+    assert len(frame) == 20 and (frame["jaxseries-lo-80"] < frame["jaxseries-hi-80"]).all()
+    report = js.evaluate(js.load(tmp_path / "run"), level=[80, 95])
+    assert set(report["intervals"].columns) >= {"coverage%", "MSIS"} and np.isfinite(report["probabilistic"]).all().all()

@@ -7,9 +7,13 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((pathlib.Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+# The three longest (about 30 s each on 2 cores) run in `make test-all` only, so `make test` stays within 10 minutes;
+# what they show is tested on its own (test_covariates, test_population, test_forecast).
+LONG = {"airline.ipynb", "covariates.ipynb", "populations.ipynb"}
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.name in LONG else p
+                                  for p in NOTEBOOKS], ids=lambda p: p.name)
 def test_notebook_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("JAXSERIES_NOTEBOOK_QUICK", "1")  # notebooks with a long whole-data run take a subset
     notebook = nbformat.read(path, as_version=4)
