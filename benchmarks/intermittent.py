@@ -30,6 +30,7 @@ import common  # noqa: E402
 import jaxseries as js  # noqa: E402
 
 HORIZON, DAYS, SEASON = 28, 730, 7
+FIGURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "notebooks", "intermittent.png")
 DECILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 
 
@@ -92,6 +93,8 @@ def main(argv=None) -> None:
         column = lambda c: out[c].to_numpy().reshape(args.series, HORIZON)  # noqa: E731
         rows[name] = (column("jaxseries"), time.perf_counter() - start)
         probabilistic[name] = interval_scores(actual, column, history)
+        if options.get("distribution") and not os.path.exists(FIGURE):
+            save_figure(column, history, actual)
     print("\n| method | MAE | RMSE | MASE | total bias % | seconds |\n|---|---|---|---|---|---|")
     for name, (predicted, seconds) in rows.items():
         s = scores(actual, predicted, history)
@@ -99,6 +102,31 @@ def main(argv=None) -> None:
     print("\n| method | coverage 80% | coverage 95% | sCRPS (deciles) |\n|---|---|---|---|")
     for name, s in probabilistic.items():
         print(f"| {name} | {s['coverage 80']:.1f} | {s['coverage 95']:.1f} | {s['sCRPS']:.3f} |")
+
+
+def save_figure(column, history: np.ndarray, actual: np.ndarray, shown=(0, 1, 2)) -> None:
+    """The count head's forecast of three series: the last 8 weeks, the 28 days ahead with their 80% and 95%
+    intervals and mean, and what happened."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(len(shown), 1, figsize=(9, 2.2 * len(shown)), sharex=True)
+    past, ahead = np.arange(-56, 0), np.arange(HORIZON)
+    for ax, s in zip(axes, shown):
+        ax.step(past, history[s, -56:], where="mid", color="0.3", lw=1, label="history")
+        ax.step(ahead, actual[s], where="mid", color="black", lw=1, ls=":", label="actual")
+        for level, shade in ((95, 0.15), (80, 0.3)):
+            ax.fill_between(ahead, column(f"jaxseries-lo-{level}")[s], column(f"jaxseries-hi-{level}")[s],
+                            step="mid", color="C0", alpha=shade, lw=0, label=f"{level}% interval")
+        ax.plot(ahead, column("jaxseries")[s], color="C0", lw=1.5, label="mean")
+        ax.set_ylabel(f"item {s}")
+    axes[0].legend(ncol=5, fontsize=8, loc="upper left")
+    axes[-1].set_xlabel("days from the origin")
+    figure.suptitle("distribution='negative_binomial' on generated intermittent demand (benchmarks/intermittent.py)")
+    figure.savefig(FIGURE, dpi=100, bbox_inches="tight")
+    plt.close(figure)
 
 
 def interval_scores(actual: np.ndarray, column, history: np.ndarray) -> dict:

@@ -154,6 +154,9 @@ def calibration_widenings(run, coverages: list[float]) -> dict:
     (split conformal on absolute residuals for one model; conformalized quantile regression for an ensemble),
     pooled across series (the units are scale-free)."""
     spec = panel_spec(run)
+    if spec.distribution is not None:
+        raise ValueError(f"a distribution={spec.distribution!r} run's intervals are its distribution's quantiles: "
+                         "there is no conformal widening to calibrate")
     if spec.validation == 0:
         raise ValueError("this run was refit on its validation rows, so nothing unseen is left to calibrate an "
                          "interval on: pass calibration= from js.backtest, or train without refit")
