@@ -27,7 +27,7 @@ import pandas as pd
 from jaxseries import checkpoint, intervals, metrics
 from jaxseries.config import SeriesOptions, _require_int
 from jaxseries.encoding import seasonal_indices, transformed, window_settings
-from jaxseries.forecasting import fit, panel_spec, predictions, series_units, transformed_predictions
+from jaxseries.forecasting import fit, model_interval, panel_spec, predictions, series_units
 from jaxseries.forecasts import calibration_widening
 from jaxseries.frames import forecast_frame, json_ids
 from jaxseries.panel import Panel
@@ -113,15 +113,11 @@ def backtest(panel: Panel, options: SeriesOptions, *, folds: int, stride: int = 
     fit_lengths = panel.lengths[None] - behind[:, None]  # [K, S]
     actual = panel.y[(panel.starts[None] + fit_lengths)[..., None] + np.arange(options.horizon)]  # [K, S, H]
     outputs = _predict_folds(runs, panel, fit_lengths)
-    units = dict(transform=panel_spec(runs[0]).transform, distribution=options.distribution)
-    forecast = np.stack([series_units(*fold[:4], **units)[0] for fold in outputs])
+    transform = panel_spec(runs[0]).transform
+    forecast = np.stack([series_units(*fold[:4], transform, distribution=options.distribution)[0] for fold in outputs])
     lower = upper = coverage = calibration = None
-    if level is not None and options.distribution is not None:  # the distribution's interval, uncalibrated
-        lower, upper = (np.stack(b) for b in zip(*(series_units(*fold[:4], level=level, **units)[1:]
-                                                    for fold in outputs)))
-    elif level is not None:
-        lower, upper, calibration = _intervals(runs, outputs, actual, level, leave_one_out)
     if level is not None:
+        lower, upper, calibration = _intervals(runs, outputs, actual, level, leave_one_out, options.distribution)
         coverage = intervals.coverage(lower, upper, actual)
     return _report(runs, panel, fit_lengths, actual, forecast, lower, upper, level, coverage, calibration,
                    options.refit, clock.perf_counter() - started)
@@ -140,22 +136,24 @@ def _predict_folds(runs, panel: Panel, fit_lengths) -> list[tuple]:
     return parts
 
 
-def _intervals(runs, outputs, actual, level: float, leave_one_out: bool):
-    """Each fold's calibrated interval in the series' units [K, S, H] (lower, upper), and the calibration over every
-    fold for later forecasts."""
+def _intervals(runs, outputs, actual, level: float, leave_one_out: bool, distribution: str | None):
+    """Each fold's interval in the series' units [K, S, H] (lower, upper), calibrated (a distribution's: its own,
+    as its forecasts are by default), and the calibration over every fold for later forecasts."""
     transform = panel_spec(runs[0]).transform
-    scores = []  # how far each truth fell outside the members' interval, in model units: [K, S, H]
+    scores = []  # how far each truth fell outside the model's interval, in model units: [K, S, H]
     for (out, base, scale, seasonal, spread), truth in zip(outputs, actual):
-        low, high = intervals.member_interval(transformed_predictions(out, base, scale, seasonal), level, axis=0)
+        low, high = model_interval(out, base, scale, seasonal, level, distribution)
         scores.append(intervals.scores(low, high, transformed(truth, transform), (scale * spread)[:, None]))
     scores = np.stack(scores)
-    if leave_one_out:  # each fold calibrated on the other folds' scores, pooled over series
+    if distribution is not None:
+        widening = [None] * len(scores)
+    elif leave_one_out:  # each fold calibrated on the other folds' scores, pooled over series
         widening = [intervals.widening(np.delete(scores, f, 0).reshape(-1, scores.shape[-1]), level)
                     for f in range(len(scores))]
     else:  # each model's own validation windows, before its first origin
         own = [calibration_widening(run, level) for run in runs]
         widening = [own[f if len(runs) > 1 else 0] for f in range(len(scores))]
-    bounds = [series_units(out, base, scale, seasonal, transform, level, w, spread)[1:]
+    bounds = [series_units(out, base, scale, seasonal, transform, level, w, spread, distribution)[1:]
               for (out, base, scale, seasonal, spread), w in zip(outputs, widening)]
     calibration = {"level": level, "horizon": int(actual.shape[-1]),
                    "widening": intervals.widening(scores.reshape(-1, scores.shape[-1]), level).tolist()}

@@ -257,35 +257,45 @@ def transformed_predictions(out, base, scale, seasonal) -> np.ndarray:
     return base[None, :, None] + scale[None, :, None] * out + seasonal[None][:, :, ahead_phase]
 
 
+def model_interval(out, base, scale, seasonal, level: float, distribution: str | None = None):
+    """The model's central `level` interval in transformed units, (lower, upper) [S, H]: quantiles across the
+    members, or a distribution's own quantiles averaged over members."""
+    if distribution is None:
+        return intervals.member_interval(transformed_predictions(out, base, scale, seasonal), level, axis=0)
+    return tuple(transformed_predictions(distributions.quantile(distribution, out, q, base, scale), base, scale,
+                                         seasonal).mean(0) for q in ((1 - level) / 2, (1 + level) / 2))
+
+
 def series_units(out, base, scale, seasonal, transform: str, level=None, widening=None, spread=1.0,
                  distribution: str | None = None):
-    """Model outputs [members, S, H] back in the series' units: the members' mean forecast [S, H], and with `level`
-    the members' interval widened by `widening` [H] (model units, per unit of each window's `spread` [S]); else
-    None, None. A `distribution`'s outputs [members, S, H, P]: its point forecast and central `level` interval,
-    each averaged over members (no widening: the interval is the distribution's)."""
-    if distribution is not None:
-        units = lambda values: untransformed(transformed_predictions(values, base, scale, seasonal), transform)  # noqa: E731
-        forecast = units(distributions.point(distribution, out, base, scale)).mean(0)
-        if level is None:
-            return forecast, None, None
-        return (forecast, *(quantile_units(distribution, out, base, scale, seasonal, transform, q)
-                            for q in ((1 - level) / 2, (1 + level) / 2)))
-    predicted = transformed_predictions(out, base, scale, seasonal)
-    forecast = untransformed(predicted, transform).mean(0)
+    """Model outputs [members, S, H] (a `distribution`'s: [members, S, H, P]) back in the series' units: the
+    members' mean forecast [S, H] (a distribution's point: `distributions.point`), and with `level` the model's
+    interval (`model_interval`), widened by `widening` [H] when given (model units, per unit of each window's
+    `spread` [S]); else None, None. A point forecast's interval always comes widened (its members agree more than
+    the future does); a distribution's may stand as it is."""
+    units = lambda values: untransformed(transformed_predictions(values, base, scale, seasonal), transform)  # noqa: E731
+    forecast = units(out if distribution is None else distributions.point(distribution, out, base, scale)).mean(0)
     if level is None:
         return forecast, None, None
-    low, high = intervals.member_interval(predicted, level, axis=0)
-    widening = (scale * spread)[:, None] * widening[None]
-    return forecast, *intervals.around(forecast, untransformed(low - widening, transform),
-                                       untransformed(high + widening, transform))
+    low, high = model_interval(out, base, scale, seasonal, level, distribution)
+    if widening is not None:
+        widening = (scale * spread)[:, None] * np.asarray(widening)[None]
+        low, high = low - widening, high + widening
+    lower, upper = untransformed(low, transform), untransformed(high, transform)
+    if distribution is None:
+        return forecast, *intervals.around(forecast, lower, upper)
+    if distribution == "negative_binomial":  # whole counts, rounded outward
+        lower, upper = np.floor(lower + 1e-9), np.ceil(upper - 1e-9)
+    return forecast, lower, upper
 
 
-def quantile_units(distribution: str, out, base, scale, seasonal, transform: str, q: float) -> np.ndarray:
-    """[S, H] a distribution's q quantile in the series' units, averaged over members (a monotone transform carries
-    quantiles over exactly)."""
-    predicted = untransformed(transformed_predictions(distributions.quantile(distribution, out, q, base, scale), base,
-                                                      scale, seasonal), transform)
-    return (np.round(predicted) if distribution == "negative_binomial" else predicted).mean(0)  # counts stay counts
+def median_units(distribution: str, out, base, scale, seasonal, transform: str) -> np.ndarray:
+    """[S, H] a distribution's median in the series' units, averaged over members in transformed units, as its
+    interval bounds are (a negative binomial's: a whole count)."""
+    predicted = transformed_predictions(distributions.quantile(distribution, out, 0.5, base, scale), base, scale,
+                                        seasonal).mean(0)
+    median = untransformed(predicted, transform)
+    return np.round(median) if distribution == "negative_binomial" else median
 
 
 def model_outputs(run, x: np.ndarray, ids: list) -> np.ndarray:

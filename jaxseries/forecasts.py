@@ -6,7 +6,8 @@ validation windows fell outside it (`intervals`). A quantile q is a bound of suc
 bound at level 1 - 2q, q > 0.5 the upper bound at 2q - 1, q = 0.5 the point forecast. The intervals are nested (a
 higher level takes a higher rank of the same scores around a wider members' interval), so the quantiles are
 monotone in q, and all of them come from one pass over the validation windows. A run that forecasts a
-distribution (`distribution=`) gives that distribution's quantiles instead, averaged over members.
+distribution (`distribution=`) gives that distribution's own intervals and quantiles, averaged over members,
+unless `calibration=` widens them the same way.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from jaxseries import intervals, theta
 from jaxseries.config import _require_int
 from jaxseries.encoding import build_arrays, seasonal_indices, series_levels, validation_pairs
 from jaxseries.forecasting import (
-    load_like, model_outputs, panel_spec, predictions, quantile_units, series_units, stored_panel, stored_smoothing,
+    load_like, median_units, model_outputs, panel_spec, predictions, series_units, stored_panel, stored_smoothing,
 )
 from jaxseries.frames import as_series_frame, bound_column, forecast_frame, future_panel, json_ids, quantile_column
 from jaxseries.windows import gather_all
@@ -78,10 +79,8 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, quan
     if spec.future_covariates:
         _check_future_rows(history, fit_lengths, ahead, horizon, spec)
     needed = sorted(set(coverages) | set(intervals.quantile_levels(quantiles)))
-    if spec.distribution is not None and calibration is not None:
-        raise ValueError(f"a distribution={spec.distribution!r} run's intervals are its distribution's: drop "
-                         "calibration= (it widens a point forecast's)")
-    widenings = {} if spec.distribution else _widenings(run, needed, calibration, horizon)
+    own = spec.distribution is not None and calibration is None  # a distribution's interval as it is
+    widenings = {} if own else _widenings(run, needed, calibration, horizon)
     out, base, scale, spread = predictions(run, history, spec, levels, seasonal, fit_lengths, horizon, ahead, stored)
     frame = forecast_frame(history, fit_lengths, spec, horizon)
     units = dict(transform=spec.transform, distribution=spec.distribution)
@@ -98,10 +97,11 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, quan
         frame["lower"], frame["upper"] = (b.reshape(-1) for b in bounds[coverages[0]])
     for q in quantiles:
         c = intervals.quantile_level(q)
-        if spec.distribution is not None:  # its own quantile (its median, not a negative binomial's mean)
-            values = quantile_units(spec.distribution, out, base, scale, seasonal, spec.transform, q)
-        else:
-            values = point if c == 0 else bounds[c][0 if q < 0.5 else 1]
+        if c > 0:
+            values = bounds[c][0 if q < 0.5 else 1]
+        else:  # the median: a point run's point; a distribution's own (not a negative binomial's mean)
+            values = point if spec.distribution is None else median_units(spec.distribution, out, base, scale,
+                                                                          seasonal, spec.transform)
         frame[quantile_column(alias, q)] = values.reshape(-1)
     return frame
 
@@ -155,8 +155,8 @@ def calibration_widenings(run, coverages: list[float]) -> dict:
     pooled across series (the units are scale-free)."""
     spec = panel_spec(run)
     if spec.distribution is not None:
-        raise ValueError(f"a distribution={spec.distribution!r} run's intervals are its distribution's quantiles: "
-                         "there is no conformal widening to calibrate")
+        raise ValueError(f"a distribution={spec.distribution!r} run's intervals are its distribution's own; to widen "
+                         "them by conformal calibration pass calibration= from js.backtest")
     if spec.validation == 0:
         raise ValueError("this run was refit on its validation rows, so nothing unseen is left to calibrate an "
                          "interval on: pass calibration= from js.backtest, or train without refit")

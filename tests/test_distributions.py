@@ -89,8 +89,10 @@ def test_forecast_reads_the_distribution(quantile_run, tmp_path):
     served = serving.load(js.export(quantile_run, tmp_path / "served"))
     pd.testing.assert_frame_equal(served.forecast(level=[80, 95]), js.forecast(quantile_run, level=[80, 95]),
                                   rtol=1e-4)
-    with pytest.raises(ValueError, match="drop calibration="):
-        js.forecast(quantile_run, level=0.8, calibration={"level": 0.8, "horizon": 6, "widening": [0.0] * 6})
+    own = js.forecast(quantile_run, level=0.8)
+    widened = js.forecast(quantile_run, level=0.8, calibration={"level": 0.8, "horizon": 6, "widening": [0.5] * 6})
+    np.testing.assert_allclose(widened.forecast, own.forecast)  # a calibration widens the interval, not the point
+    assert (widened.lower < own.lower).all() and (widened.upper > own.upper).all()
 
 
 def test_counts_forecast_counts_in_a_backtest():
@@ -100,7 +102,11 @@ def test_counts_forecast_counts_in_a_backtest():
     table = result.forecasts
     assert np.allclose(table[["lower", "upper"]], np.round(table[["lower", "upper"]])) and (table.lower >= 0).all()
     assert (table.lower <= table.upper).all() and np.isfinite(table.forecast).all() and (table.forecast > 0).all()
-    assert 0 <= result.coverage <= 1 and result.calibration is None
+    assert 0 <= result.coverage <= 1 and len(result.calibration["widening"]) == 4
+    run = js.train_series(data, id="unique_id", time="ds", target="y", horizon=4, distribution="negative_binomial",
+                          **FAST)
+    calibrated = js.forecast(run, calibration=result.calibration)  # widened, still whole counts
+    assert np.allclose(calibrated[["lower", "upper"]], np.round(calibrated[["lower", "upper"]]))
 
 
 @pytest.mark.parametrize("change, options, words", [
