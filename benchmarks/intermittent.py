@@ -143,10 +143,6 @@ def interval_scores(actual: np.ndarray, column, history: np.ndarray) -> dict:
         out["sCRPS"] = float(np.nanmean(metrics.quantile_errors(actual, deciles, np.where(scale > 0, scale, np.nan))
                                         ["sCRPS"]))
     return out
-    print("\n| method | MAE | RMSE | MASE | total bias % | seconds |\n|---|---|---|---|---|---|")
-    for name, (predicted, seconds) in rows.items():
-        s = scores(actual, predicted, history)
-        print(f"| {name} | {s['MAE']:.3f} | {s['RMSE']:.3f} | {s['MASE']:.3f} | {s['total bias %']:+.1f} | {seconds:.1f} |")
 
 
 if __name__ == "__main__":
