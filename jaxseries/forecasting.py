@@ -204,10 +204,10 @@ def load_like(spec: PanelSpec, data) -> Panel:
 def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_lengths, horizon: int, ahead=None,
                 stored: theta.Smoothed | None = None):
     """Every member's outputs [members, S, horizon] (a distribution's: [members, S, horizon, P]) from each series'
-    fit end, and each window's base, scale and spread: series units are base + scale * output + seasonal index (a recursive rollout: base 0, scale 1); the
-    spread (`intervals.window_spread`, 1 for a rollout) sizes its interval. A run with `combine="theta"` mixes the
-    outputs with the Theta lines. Lines and smoothing coefficients: `stored`'s (a run's), else those of the rows
-    in hand."""
+    fit end, and each window's base, scale and spread: series units are base + scale * output + seasonal index (a
+    recursive rollout: base 0, scale 1); the spread (`intervals.window_spread`, 1 for a rollout) sizes its
+    interval. A run with `combine="theta"` mixes the outputs with the Theta lines (`mixed`). Lines and smoothing
+    coefficients: `stored`'s (a run's), else those of the rows in hand."""
     if stored is None:  # one smoothing pass over the rows in hand gives both
         stored = smoothed_rows(history, spec, seasonal, fit_lengths) if spec.combine or spec.smoothed_level \
             else theta.Smoothed(None, None)
@@ -290,11 +290,9 @@ def series_units(out, base, scale, seasonal, transform: str, level=None, widenin
 
 
 def median_units(distribution: str, out, base, scale, seasonal, transform: str) -> np.ndarray:
-    """[S, H] a distribution's median in the series' units, averaged over members in transformed units, as its
-    interval bounds are (a negative binomial's: a whole count)."""
-    predicted = transformed_predictions(distributions.quantile(distribution, out, 0.5, base, scale), base, scale,
-                                        seasonal).mean(0)
-    median = untransformed(predicted, transform)
+    """[S, H] a distribution's median in the series' units (its central interval of level 0), averaged over
+    members as its interval bounds are (a negative binomial's: a whole count)."""
+    median = untransformed(model_interval(out, base, scale, seasonal, 0.0, distribution)[0], transform)
     return np.round(median) if distribution == "negative_binomial" else median
 
 
