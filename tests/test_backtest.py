@@ -5,7 +5,7 @@ import pytest
 
 import jaxseries as js
 from jaxseries import intervals
-from test_cli import run_cli, small_csv
+from test_cli import small_csv
 from test_forecast import FAST, seasonal_series
 
 SMALL = dict(FAST, context=12, validation=6, horizon=3)
@@ -107,20 +107,21 @@ def test_bad_backtest_arguments_fail_before_training(kwargs, message):
         js.backtest(seasonal_series(72), **{**SMALL, **kwargs})
 
 
-def test_backtest_cli_table_json_and_csv(tmp_path):
+def test_backtest_cli_table_json_and_csv(tmp_path, capsys):
+    from jaxseries import cli  # in this process: the CLI's processes are tested in test_cli
+
     small_csv(tmp_path / "s.csv", n=60)
     common = ["backtest", str(tmp_path / "s.csv"), "--target", "sales", "--time", "month", "--horizon", "3",
               "--folds", "5", "--steps", "30", "--hidden-dim", "8", "--context", "12", "--no-progress"]
-    table = run_cli(*common, "--refit", "--csv", str(tmp_path / "folds.csv"))
-    assert table.returncode == 0, table.stderr
-    assert "seasonal_naive" in table.stdout and "interval coverage" in table.stdout
+    assert cli.main([*common, "--refit", "--csv", str(tmp_path / "folds.csv")]) == 0
+    table = capsys.readouterr().out
+    assert "seasonal_naive" in table and "interval coverage" in table
     assert len((tmp_path / "folds.csv").read_text().splitlines()) == 1 + 5 * 3
-    as_json = run_cli(*common, "--json")
-    assert as_json.returncode == 0, as_json.stderr
-    report = json.loads(as_json.stdout)
+    assert cli.main([*common, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
     assert set(report["overall"]) == {"jaxseries", "naive", "seasonal_naive"} and len(report["folds"]) == 15
-    too_many = run_cli(*common[:-3], "--folds", "99")
-    assert too_many.returncode == 2 and "allows at most" in too_many.stderr
+    assert cli.main([*common[:-3], "--folds", "99"]) == 2
+    assert "allows at most" in capsys.readouterr().err
 
 
 def test_ensemble_members_stop_at_their_own_patience_like_single_runs():

@@ -1,8 +1,6 @@
 """Panels: many series in one global model. Input layouts, the window gather, forecasts, evaluation, bad input."""
 
 import json
-import subprocess
-import sys
 
 import jax.numpy as jnp
 import numpy as np
@@ -260,29 +258,25 @@ def test_the_pinball_loss_weighs_under_and_over_forecasts_by_its_quantile():
 
 
 def test_cli_trains_forecasts_and_evaluates_a_panel(tmp_path, capsys):
+    from jaxseries import cli  # in this process: a fresh one per command cost 3 s each (test_cli runs the module)
+
     data = tmp_path / "panel.csv"
     make_panel().to_csv(data, index=False)
     run_dir, out, per_series = tmp_path / "run", tmp_path / "out.csv", tmp_path / "per.csv"
-    base = [sys.executable, "-m", "jaxseries"]
-    train = subprocess.run(base + ["train", str(data), "--id", "unique_id", "--time", "ds", "--target", "y",
-                                   "--horizon", "4", "--holdout", "4", "--steps", "20", "--hidden-dim", "8",
-                                   "--out", str(run_dir), "--no-progress"], capture_output=True, text=True)
-    assert train.returncode == 0, train.stderr
-    assert "mean over series" in train.stdout  # with a holdout, train prints the panel evaluation
-    forecast = subprocess.run(base + ["forecast", str(run_dir), "--csv", str(out)], capture_output=True, text=True)
-    assert forecast.returncode == 0, forecast.stderr
+    assert cli.main(["train", str(data), "--id", "unique_id", "--time", "ds", "--target", "y", "--horizon", "4",
+                     "--holdout", "4", "--steps", "20", "--hidden-dim", "8", "--out", str(run_dir),
+                     "--no-progress"]) == 0
+    assert "mean over series" in capsys.readouterr().out  # with a holdout, train prints the panel evaluation
+    assert cli.main(["forecast", str(run_dir), "--csv", str(out)]) == 0
     frame = pd.read_csv(out)
     assert list(frame.columns) == ["unique_id", "ds", "forecast"] and len(frame) == 12
     first = frame.groupby("unique_id").ds.min()  # each series from the start of its holdout
     holdout_start = make_panel().groupby("unique_id").ds.apply(lambda d: d.iloc[-4])
     assert all(pd.Timestamp(first[k]) == holdout_start[k] for k in first.index)
-    report = subprocess.run(base + ["evaluate", str(run_dir), "--json", "--per-series", str(per_series)],
-                            capture_output=True, text=True)
-    assert report.returncode == 0, report.stderr
-    assert json.loads(report.stdout)["series"] == 3
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(run_dir), "--json", "--per-series", str(per_series)]) == 0
+    assert json.loads(capsys.readouterr().out)["series"] == 3
     assert len(pd.read_csv(per_series)) == 9  # 3 series x (model, naive, seasonal naive)
-    from jaxseries import cli  # the backtest in this process: the subprocess start-up is the test's largest cost
-
     assert cli.main(["backtest", str(data), "--id", "unique_id", "--time", "ds", "--target", "y", "--horizon", "4",
                      "--folds", "2", "--steps", "20", "--hidden-dim", "8", "--level", "0.5", "--json",
                      "--no-progress"]) == 0
