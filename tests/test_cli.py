@@ -28,7 +28,7 @@ def small_csv(path, n=60):
     }).to_csv(path, index=False)
 
 
-def test_train_forecast_evaluate_end_to_end(tmp_path):
+def test_train_forecast_evaluate_end_to_end(tmp_path, monkeypatch, capsys):
     import json
 
     import pandas as pd
@@ -40,25 +40,26 @@ def test_train_forecast_evaluate_end_to_end(tmp_path):
                       "--out", "run", "--steps", "40", "--no-progress", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert "seasonal_naive" in trained.stdout and "naive" in trained.stdout
-    forecast = run_cli("forecast", "run", "--csv", "f.csv", "--plot", "f.png", cwd=tmp_path)
-    assert forecast.returncode == 0, forecast.stderr
+    from jaxseries import cli  # the rest in this process: the run was written by a real one
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["forecast", "run", "--csv", "f.csv", "--plot", "f.png"]) == 0
     frame = pd.read_csv(tmp_path / "f.csv")
     assert list(frame.columns) == ["month", "forecast"] and len(frame) == 6
     assert frame["month"].iloc[0] == "2005-07-01"  # the first holdout month
     assert (tmp_path / "f.png").stat().st_size > 1000
-    report = run_cli("evaluate", "run", "--json", cwd=tmp_path)
-    assert report.returncode == 0, report.stderr
-    scores = json.loads(report.stdout)
+    capsys.readouterr()
+    assert cli.main(["evaluate", "run", "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
     assert set(scores["metrics"]) == {"jaxseries", "naive", "seasonal_naive"}
     assert scores["horizon"] == 6 and len(scores["per_step_mape"]["jaxseries"]) == 6
     assert js.load(tmp_path / "run").model_config.head == "horizon"  # the Python API reads CLI runs (direct decoder)
     assert js.load(tmp_path / "run").extra["panel"]["combine"] == "theta"
-    alone = run_cli("train", "s.csv", "--horizon", "6", "--out", "alone", "--steps", "20", "--combine", "none",
-                    "--no-progress", cwd=tmp_path)
-    assert alone.returncode == 0, alone.stderr
+    assert cli.main(["train", "s.csv", "--horizon", "6", "--out", "alone", "--steps", "20", "--combine", "none",
+                     "--no-progress"]) == 0
     assert js.load(tmp_path / "alone").extra["panel"]["combine"] is None
-    too_wide = run_cli("forecast", "run", "--csv", "g.csv", "--level", "0.95", cwd=tmp_path)
-    assert too_wide.returncode == 2 and "a 95% interval needs at least 19 validation windows" in too_wide.stderr
+    assert cli.main(["forecast", "run", "--csv", "g.csv", "--level", "0.95"]) == 2
+    assert "a 95% interval needs at least 19 validation windows" in capsys.readouterr().err
 
 
 def test_cli_ensemble_checkpoints_resumes_and_forecasts_an_interval(tmp_path):
