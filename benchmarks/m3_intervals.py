@@ -1,13 +1,14 @@
-"""Intervals and quantiles on M3 monthly (issue 26): jaxseries' conformal intervals (defaults; one model and a
+"""Intervals and quantiles on M3 (issue 26; monthly unless `--period`): jaxseries' conformal intervals (defaults; one model and a
 5-member ensemble) against statsforecast AutoETS's, fitted on the same training parts in the same run, scored on the
 test parts: coverage and width of the 80% and 95% intervals, MSIS, and the quantile loss and scaled CRPS over the
 deciles 0.1-0.9 (for AutoETS the bounds of its 20/40/60/80% intervals and its point forecast).
 
-    python benchmarks/m3_intervals.py [--validation] [--seeds 0,1] [--distributions none,quantiles,student_t]
+    python benchmarks/m3_intervals.py [--period monthly] [--validation] [--seeds 0,1]
+                                      [--distributions none,quantiles,student_t]
 
 `--distributions` adds runs that forecast a distribution (`distribution=`) beside the conformal ones (`none`).
-`--validation` chooses without the test parts: each series' last 18 training rows are held out and scored instead
-(series with at least 37 training rows, as `m3_validation.py`), AutoETS fitted on the rows before them.
+`--validation` chooses without the test parts: each series' last h training rows are held out and scored instead
+(series with at least 2h + 1 training rows, as `m3_validation.py`), AutoETS fitted on the rows before them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import jaxseries as js  # noqa: E402
 from jaxseries import metrics  # noqa: E402
-from m3 import FREQ, HORIZON, SEASON, in_sample_scale  # noqa: E402
+from m3 import PERIODS, in_sample_scale  # noqa: E402
+
+HORIZON, SEASON, FREQ = PERIODS["monthly"]  # the period being run (main sets them)
 
 LEVELS = (80, 95)
 DECILE_LEVELS = (20, 40, 60, 80)  # their bounds are the deciles 0.1-0.4 and 0.6-0.9
@@ -46,9 +49,9 @@ def scores(test: pd.DataFrame, frame: pd.DataFrame, alias: str, scale: pd.Series
     return out
 
 
-def split(validation: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(train, test): M3 monthly's, or (`validation`) its training parts' rows before their last 18 and those 18."""
-    train, test = js.datasets.m3("monthly")
+def split(period: str, validation: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, test): an M3 period's, or (`validation`) its training parts' rows before their last h and those h."""
+    train, test = js.datasets.m3(period)
     if not validation:
         return train, test
     train = train[train.groupby("unique_id").y.transform("size") >= 2 * HORIZON + 1]
@@ -63,11 +66,14 @@ def main(argv=None) -> str:
     from statsforecast.models import AutoETS
 
     parser = argparse.ArgumentParser()
+    parser.add_argument("--period", default="monthly", choices=sorted(PERIODS))
     parser.add_argument("--validation", action="store_true")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--distributions", default="none")
     args = parser.parse_args(argv)
-    train, test = split(args.validation)
+    global HORIZON, SEASON, FREQ
+    HORIZON, SEASON, FREQ = PERIODS[args.period]
+    train, test = split(args.period, args.validation)
     scale = train.groupby("unique_id").y.apply(lambda s: in_sample_scale(s.to_numpy(), SEASON))
     levels = sorted(set(LEVELS) | set(DECILE_LEVELS))
     rows = {}
@@ -90,9 +96,10 @@ def main(argv=None) -> str:
     rows["AutoETS (statsforecast)"] = {**scores(test, frame, "AutoETS", scale), "seconds": time.perf_counter() - start}
     columns = ["sMAPE", "MASE"] + [f"coverage {level}%" for level in LEVELS] + [f"MSIS {level}%" for level in LEVELS] + ["QL", "sCRPS",
                                                                                                      "seconds"]
-    part = "Training parts, their last 18 rows held out" if args.validation else "Test parts"
-    lines = ["## Intervals and quantiles on M3 monthly (issue 26): jaxseries' intervals against AutoETS's, same run", "",
-             f"Machine: {common.machine()}. {part} (horizon 18); MSIS and sCRPS over each series' in-sample "
+    part = f"Training parts, their last {HORIZON} rows held out" if args.validation else "Test parts"
+    lines = [f"## Intervals and quantiles on M3 {args.period} (issue 26): jaxseries' intervals against AutoETS's, "
+             "same run", "",
+             f"Machine: {common.machine()}. {part} (horizon {HORIZON}); MSIS and sCRPS over each series' in-sample "
              "seasonal-naive MAE; QL and sCRPS over the deciles 0.1-0.9 (the bounds of the 20/40/60/80% intervals "
              "and the point forecast, for both).", "", "| method | " + " | ".join(columns) + " |",
              "|---|" + "---|" * len(columns)]
