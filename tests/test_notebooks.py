@@ -7,9 +7,9 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((pathlib.Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
-# The three longest (about 30 s each on 2 cores) run in `make test-all` only, so `make test` stays within 10 minutes;
-# what they show is tested on its own (test_covariates, test_population, test_forecast).
-LONG = {"airline.ipynb", "covariates.ipynb", "populations.ipynb"}
+# The four longest (25-40 s each on 2 cores) run in `make test-all` only, so `make test` stays within 10 minutes;
+# what they show is tested on its own (test_covariates, test_population, test_forecast, test_panel).
+LONG = {"airline.ipynb", "covariates.ipynb", "m3.ipynb", "populations.ipynb"}
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.name in LONG else p

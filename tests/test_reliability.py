@@ -70,6 +70,7 @@ def test_kill_9_during_a_save_keeps_the_previous_step_and_resume_matches(tmp_pat
     assert not [n for n in os.listdir(tmp_path / "ckpt") if "tmp" in n]
 
 
+@pytest.mark.slow  # 20 s of fresh processes; the panel run's kill -9 test below checks the same resume in make test
 def test_kill_9_after_a_complete_step_resumes_bit_exactly_in_fresh_processes(tmp_path):
     marks = tmp_path / "marks"
     marks.mkdir()
