@@ -131,9 +131,9 @@ def _series_kwargs(args) -> dict:
     """The data options and the forecaster's options given on the command line (the rest keep their defaults)."""
     chosen = dict(
         id=args.id, static=args.static, loss=args.loss, quantile=args.quantile, distribution=args.distribution,
-        sampling=args.sampling,
-        target=args.target, time=args.time, horizon=args.horizon, context=args.context, validation=args.validation,
-        covariates=args.covariate, future_covariates=args.future_covariate, calendar=not args.no_calendar, season=args.season,
+        sampling=args.sampling, target=args.target, time=args.time, horizon=args.horizon, context=args.context,
+        validation=args.validation, covariates=args.covariate, future_covariates=args.future_covariate,
+        calendar=not args.no_calendar, season=args.season,
         transform=args.transform, fill=args.fill, hidden_dim=args.hidden_dim, num_layers=args.num_layers,
         steps=args.steps, learning_rate=args.learning_rate, weight_decay=args.weight_decay,
         batch_size=args.batch_size, seed=args.seed, patience=args.patience, eval_every=args.eval_every,

@@ -196,8 +196,8 @@ class SeriesOptions:
             raise ValueError("distribution='negative_binomial' models the counts themselves: drop transform='log' "
                              "and combine='theta' (Theta's line is no count)")
         if self.distribution is not None and (self.loss, self.quantile) != ("pinball", 0.48):
-            raise ValueError(f"distribution={self.distribution!r} trains on its own likelihood (the grid's pinball loss "
-                             "for 'quantiles'): drop loss= and quantile=")
+            raise ValueError(f"distribution={self.distribution!r} trains on its own likelihood (the grid's pinball "
+                             "loss for 'quantiles'): drop loss= and quantile=")
         if self.mode == "local" and (self.members > 1 or self.refit or self.strategy != "direct"):
             raise ValueError("mode='local' trains one direct model per series: drop members, refit and strategy")
 

@@ -36,7 +36,8 @@ def parameters(distribution: str | None) -> int:
 
 def check(distribution) -> None:
     if distribution is not None and distribution not in DISTRIBUTIONS:
-        raise ValueError(f"distribution must be one of {DISTRIBUTIONS} or None (a point forecast), got {distribution!r}")
+        raise ValueError(f"distribution must be one of {DISTRIBUTIONS} or None (a point forecast), "
+                         f"got {distribution!r}")
 
 
 def check_counts(values: np.ndarray) -> None:
@@ -44,9 +45,9 @@ def check_counts(values: np.ndarray) -> None:
     seen = values[np.isfinite(values)]
     bad = seen[(seen < 0) | (seen != np.round(seen))]
     if len(bad):
-        raise ValueError(f"distribution='negative_binomial' models counts, but the target has {len(bad)} values that "
-                         f"are negative or not integers (first: {float(bad[0])}): use distribution='student_t' for real "
-                         "values")
+        raise ValueError(f"distribution='negative_binomial' models counts, but the target has {len(bad)} values "
+                         f"that are negative or not integers (first: {float(bad[0])}): use "
+                         "distribution='student_t' for real values")
 
 
 def _softplus(x, xp):
@@ -74,7 +75,7 @@ def _nb_parameters(out, level, scale, xp=np):
 def pointwise_loss(distribution: str, out, y):
     """[N, H] each step's loss (negative log-likelihood, or the mean pinball loss over the grid) of outputs
     out [N, H, P] against targets y [N, H] (negative binomial: [N, H, 3], the count, the window's level and
-    scale); a missing target (NaN) gives 0."""
+    scale), and [N, H] whether each target is observed; a missing target (NaN) costs 0."""
     target = y[..., 0] if distribution == "negative_binomial" else y
     observed = jnp.isfinite(target)
     target = jnp.where(observed, target, 0.0)
@@ -92,7 +93,7 @@ def pointwise_loss(distribution: str, out, y):
         shape, spread = 1 / dispersion, dispersion * mean
         loss = (gammaln(shape) + gammaln(target + 1) - gammaln(target + shape) + shape * jnp.log1p(spread)
                 - target * (jnp.log(spread) - jnp.log1p(spread)))
-    return jnp.where(observed, loss, 0.0)
+    return jnp.where(observed, loss, 0.0), observed
 
 
 def quantile(distribution: str, out: np.ndarray, q: float, base, scale) -> np.ndarray:

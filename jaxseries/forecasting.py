@@ -273,8 +273,8 @@ def series_units(out, base, scale, seasonal, transform: str, level=None, widenin
     interval (`model_interval`), widened by `widening` [H] when given (model units, per unit of each window's
     `spread` [S]); else None, None. A point forecast's interval always comes widened (its members agree more than
     the future does); a distribution's may stand as it is."""
-    units = lambda values: untransformed(transformed_predictions(values, base, scale, seasonal), transform)  # noqa: E731
-    forecast = units(out if distribution is None else distributions.point(distribution, out, base, scale)).mean(0)
+    center = out if distribution is None else distributions.point(distribution, out, base, scale)
+    forecast = untransformed(transformed_predictions(center, base, scale, seasonal), transform).mean(0)
     if level is None:
         return forecast, None, None
     low, high = model_interval(out, base, scale, seasonal, level, distribution)

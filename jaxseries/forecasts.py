@@ -19,7 +19,8 @@ from jaxseries import intervals, theta
 from jaxseries.config import _require_int
 from jaxseries.encoding import build_arrays, seasonal_indices, series_levels, validation_pairs
 from jaxseries.forecasting import (
-    load_like, median_units, model_outputs, panel_spec, predictions, series_units, stored_panel, stored_smoothing,
+    load_like, median_units, mixed, model_outputs, panel_spec, predictions, series_units, stored_panel,
+    stored_smoothing,
 )
 from jaxseries.frames import as_series_frame, bound_column, forecast_frame, future_panel, json_ids, quantile_column
 from jaxseries.windows import gather_all
@@ -140,7 +141,7 @@ def validation_windows(run):
     _, base, scale = gather_all(spec.layout(), arrays, pairs, with_targets=False)
     offset = pairs[:, 1] - (width - spec.validation - 1)  # the lines start at the first window's origin
     partner = theta.in_model_units(trained.lines[pairs[:, 0]], spec.horizon, base, scale, offset)
-    return theta.mix(out, partner), y_val, spread
+    return mixed(spec, out, partner, base, scale), y_val, spread
 
 
 def calibration_widening(run, level: float) -> np.ndarray:

@@ -27,8 +27,7 @@ def example_losses(params, model_config: ModelConfig, x, y):
     its outputs: [N]. A NaN target (a missing value) is left out of its example's average."""
     if model_config.distribution is not None:  # outputs [N, H * P]: each step's parameters
         out = LSTMRegressor(model_config).apply(params, x).reshape(x.shape[0], model_config.horizon, -1)
-        pointwise = distributions.pointwise_loss(model_config.distribution, out, y)
-        observed = jnp.isfinite(y[..., 0] if y.ndim == 3 else y)
+        pointwise, observed = distributions.pointwise_loss(model_config.distribution, out, y)
         return jnp.sum(pointwise, axis=1) / jnp.maximum(jnp.sum(observed, axis=1), 1)
     observed = jnp.isfinite(y)
     error = jnp.where(observed, LSTMRegressor(model_config).apply(params, x) - jnp.where(observed, y, 0.0), 0.0)

@@ -61,7 +61,8 @@ class WindowLayout:
 
     def gather(self, arrays: PanelArrays, pairs, with_targets: bool = True):
         """Windows for pairs [B, 2] (series, origin): x [B, L + H, input_dim] (recursive: [B, L, input_dim]), and
-        y [B, H] (recursive: [B, L, 1]; `counts`: [B, H, 3]) when asked; without targets, x and each window's level and scale."""
+        y [B, H] (recursive: [B, L, 1]; `counts`: [B, H, 3]) when asked; without targets, x and each window's level
+        and scale."""
         series, origins = pairs[:, 0], pairs[:, 1]
         rows = origins[:, None] + jnp.arange(1 - self.context, 1)
         at = series[:, None]

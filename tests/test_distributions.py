@@ -33,7 +33,7 @@ def test_student_t_loss_is_its_negative_log_likelihood():
     out, y = rng.normal(0, 1, (3, 4, 3)).astype(np.float32), rng.normal(0, 2, (3, 4)).astype(np.float32)
     loc, scale, df = distributions._t_parameters(out.astype(np.float64))
     expected = -stats.t.logpdf(y, df, loc, scale)
-    loss = distributions.pointwise_loss("student_t", jnp.asarray(out), jnp.asarray(y))
+    loss, _ = distributions.pointwise_loss("student_t", jnp.asarray(out), jnp.asarray(y))
     np.testing.assert_allclose(np.asarray(loss), expected, rtol=1e-4, atol=1e-4)
     assert (stats.t.ppf(0.9, df) * scale + loc == distributions.quantile(
         "student_t", out.astype(np.float64), 0.9, np.zeros(3), np.ones(3))).all()
@@ -47,7 +47,7 @@ def test_negative_binomial_loss_is_its_negative_log_likelihood_and_quantiles_are
     y = np.stack(np.broadcast_arrays(counts, level[:, None], scale[:, None]), -1).astype(np.float32)
     mean, dispersion = distributions._nb_parameters(out.astype(np.float64), level[:, None], scale[:, None])
     expected = -stats.nbinom.logpmf(counts, 1 / dispersion, 1 / (1 + dispersion * mean))
-    loss = distributions.pointwise_loss("negative_binomial", jnp.asarray(out), jnp.asarray(y))
+    loss, _ = distributions.pointwise_loss("negative_binomial", jnp.asarray(out), jnp.asarray(y))
     np.testing.assert_allclose(np.asarray(loss), expected, rtol=1e-3, atol=1e-3)
     for q in (0.1, 0.5, 0.95):  # model units back to counts: non-negative integers
         back = distributions.quantile("negative_binomial", out, q, level, scale) * scale[:, None] + level[:, None]
@@ -57,7 +57,7 @@ def test_negative_binomial_loss_is_its_negative_log_likelihood_and_quantiles_are
 
 def test_a_missing_target_costs_nothing():
     out = jnp.zeros((1, 2, len(distributions.GRID)))
-    loss = distributions.pointwise_loss("quantiles", out, jnp.array([[1.0, jnp.nan]]))
+    loss, _ = distributions.pointwise_loss("quantiles", out, jnp.array([[1.0, jnp.nan]]))
     assert float(loss[0, 1]) == 0.0 and float(loss[0, 0]) > 0
 
 
