@@ -121,9 +121,10 @@ def _series_options(parser) -> None:
     parser.add_argument("--patience", type=int, default=20, help="evaluations without improvement before stopping")
     parser.add_argument("--eval-every", type=int, default=10, help="steps between validation evaluations (10)")
     parser.add_argument("--members", type=int, default=1, help="seed ensemble size, trained in one compiled call")
-    parser.add_argument("--combine", choices=["auto", "theta", "none"], default="auto",
+    parser.add_argument("--combine", choices=["auto", "theta", "theta+damped", "none"], default="auto",
                         help="average the network's forecast with the Theta method's ('auto', the default: unless "
-                             "there are covariates), or 'none': the network's alone")
+                             "there are covariates), with the mean of Theta's and a damped trend's ('theta+damped'), "
+                             "or 'none': the network's alone")
     parser.add_argument("--no-progress", action="store_true")
 
 

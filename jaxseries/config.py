@@ -36,6 +36,8 @@ def _require_quantile(value: Any) -> None:
 
 
 LOSSES = ("mse", "mae", "huber", "pinball")
+PARTNERS = ("theta", "theta+damped")  # the classical forecasts a network's can be averaged with (theta.py)
+COMBINES = ("auto", *PARTNERS, None)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -163,8 +165,9 @@ class SeriesOptions:
     refit: bool = False  # after early stopping, retrain as long on every row before the holdout
     distribution: str | None = None  # "quantiles", "student_t" or "negative_binomial" (counts): the network forecasts
     # a distribution, its intervals and quantiles its own (distributions.py); None: a point, intervals conformal
-    combine: str | None = "auto"  # "theta": the forecast is the mean of the network's and the Theta method's; None:
-    # the network's; "auto": "theta" unless there are covariates (a univariate partner would halve their effect)
+    combine: str | None = "auto"  # "theta": the forecast is the mean of the network's and the Theta method's;
+    # "theta+damped": of the network's and the mean of Theta's and a damped trend's (theta.py); None: the network's;
+    # "auto": "theta" unless there are covariates (a univariate partner would halve their effect)
 
     def __post_init__(self):
         _require_int("horizon", self.horizon, 1)
@@ -181,9 +184,10 @@ class SeriesOptions:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         _require_quantile(self.quantile)
-        if self.combine not in (None, "theta", "auto"):
-            raise ValueError(f"combine must be 'theta' (the forecast is the mean of the network's and Theta's), None "
-                             f"(the network's alone) or 'auto' (Theta unless there are covariates), got {self.combine!r}")
+        if self.combine not in COMBINES:
+            raise ValueError(f"combine must be 'theta' (the forecast is the mean of the network's and Theta's), "
+                             f"'theta+damped' (Theta's and a damped trend's mean as the partner), None (the network's "
+                             f"alone) or 'auto' (Theta unless there are covariates), got {self.combine!r}")
         for name in ("min_observed", "num_layers", "members"):
             _require_int(name, getattr(self, name), 1)
         TrainConfig(steps=self.steps, learning_rate=self.learning_rate, seed=self.seed, eval_every=self.eval_every,
@@ -192,9 +196,9 @@ class SeriesOptions:
         if self.distribution is not None and (self.strategy != "direct" or self.mode != "global"):
             raise ValueError(f"distribution={self.distribution!r} is forecast by the global direct model: drop "
                              "strategy='recursive' / mode='local'")
-        if self.distribution == "negative_binomial" and (self.transform == "log" or self.combine == "theta"):
+        if self.distribution == "negative_binomial" and (self.transform == "log" or self.combine in PARTNERS):
             raise ValueError("distribution='negative_binomial' models the counts themselves: drop transform='log' "
-                             "and combine='theta' (Theta's line is no count)")
+                             f"and combine={self.combine!r} (a smoothed line is no count)")
         if self.distribution is not None and (self.loss, self.quantile) != ("pinball", 0.48):
             raise ValueError(f"distribution={self.distribution!r} trains on its own likelihood (the grid's pinball "
                              "loss for 'quantiles'): drop loss= and quantile=")

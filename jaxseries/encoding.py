@@ -57,7 +57,8 @@ class PanelSpec:
     static_numbers: dict  # name -> [center, scale]
     static_categories: dict  # name -> the categories seen in training (one-hot)
     mode: str = "global"  # "global": one model for every series; "local": one model per series (a population)
-    combine: str | None = None  # "theta": forecasts are the mean of the network's and Theta's (runs before it: None)
+    combine: str | None = None  # "theta" / "theta+damped": forecasts are the mean of the network's and that partner's
+    # (theta.py; runs before it: None)
     strategy: str = "direct"  # "recursive": the seed's one-step-shift windows, rolled forward
     targets: list = dataclasses.field(default_factory=list)  # a single input's target columns ([]: a panel)
     smoothed_level: bool = False  # windows show their smoothed level too (runs before it: False)
@@ -146,8 +147,9 @@ def fit_spec(panel: Panel, fit_lengths: np.ndarray, options: SeriesOptions, vali
 
 
 def _partner(panel: Panel, options: SeriesOptions) -> str | None:
-    """The classical forecast the network's is averaged with: with covariates "auto" leaves it out, since Theta
-    cannot see them and the mean would halve their effect; and for counts (Theta's line is no count)."""
+    """The classical forecast the network's is averaged with ("auto": Theta's): with covariates "auto" leaves it
+    out, since the partner cannot see them and the mean would halve their effect; and for counts (a smoothed line
+    is no count)."""
     if options.combine == "auto":
         covariates = panel.names["covariates"] or panel.names["future_covariates"]
         return None if covariates or options.distribution == "negative_binomial" else "theta"
@@ -269,10 +271,10 @@ def target_matrix(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, fit_lengt
 
 
 def smoothed_rows(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, lengths: np.ndarray) -> theta.Smoothed:
-    """The Theta lines and smoothing coefficients of each series' first `lengths` rows, `seasonal` (anchored at its
-    last row) removed."""
+    """The Theta lines and smoothing coefficients (and damped trends, for a run that mixes them in) of each series'
+    first `lengths` rows, `seasonal` (anchored at its last row) removed."""
     values, observed, _, _ = target_matrix(panel, spec, seasonal, lengths, int(lengths.max()))
-    return theta.smoothed(values, observed)
+    return theta.smoothed(values, observed, damped=spec.combine == "theta+damped")
 
 
 def static_features(static: pd.DataFrame, spec: PanelSpec) -> np.ndarray:

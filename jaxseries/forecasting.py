@@ -133,16 +133,17 @@ def _encode(panel: Panel, fit_lengths, validation: int, options: SeriesOptions):
 
 
 def _smoothing_table(smoothed: theta.Smoothed, spec: PanelSpec, suffix: str) -> dict:
-    """What a run stores of a Smoothed (`suffix` "_train": the training part's): the Theta lines for a run that
-    combines, the smoothing coefficients for one whose windows show their smoothed level."""
+    """What a run stores of a Smoothed (`suffix` "_train": the training part's): the Theta lines (and damped trends)
+    for a run that combines, the smoothing coefficients for one whose windows show their smoothed level."""
     return {**({f"theta{suffix}": smoothed.lines.tolist()} if spec.combine else {}),
+            **({f"damped{suffix}": smoothed.damped.tolist()} if smoothed.damped is not None else {}),
             **({f"smoothing{suffix}": smoothed.alphas.tolist()} if spec.smoothed_level else {})}
 
 
 def stored_smoothing(run, spec: PanelSpec, suffix: str = "") -> theta.Smoothed:
     """The Smoothed a run stored (`suffix` "_train": the training part's); what it did not store is None."""
     table = run.extra["panel_series"]
-    keys = f"theta{suffix}", f"smoothing{suffix}"
+    keys = f"theta{suffix}", f"smoothing{suffix}", f"damped{suffix}"
     return theta.Smoothed(*(np.asarray(table[key]) if key in table else None for key in keys))
 
 
@@ -206,7 +207,7 @@ def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_leng
     """Every member's outputs [members, S, horizon] (a distribution's: [members, S, horizon, P]) from each series'
     fit end, and each window's base, scale and spread: series units are base + scale * output + seasonal index (a
     recursive rollout: base 0, scale 1); the spread (`intervals.window_spread`, 1 for a rollout) sizes its
-    interval. A run with `combine="theta"` mixes the outputs with the Theta lines (`mixed`). Lines and smoothing
+    interval. A run that combines mixes the outputs with its partner's forecast (`mixed`). Lines and smoothing
     coefficients: `stored`'s (a run's), else those of the rows in hand."""
     if stored is None:  # one smoothing pass over the rows in hand gives both
         stored = smoothed_rows(history, spec, seasonal, fit_lengths) if spec.combine or spec.smoothed_level \
@@ -225,12 +226,12 @@ def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_leng
         spread = intervals.window_spread(x, spec.context)
     if not spec.combine:
         return out, base, scale, spread
-    partner = theta.in_model_units(stored.lines, horizon, base, scale)
+    partner = theta.in_model_units(stored, horizon, base, scale)
     return mixed(spec, out, partner, base, scale), base, scale, spread
 
 
 def mixed(spec: PanelSpec, out, partner, base, scale):
-    """The network's outputs mixed with Theta's forecast `partner` [S, H] (model units): a distribution keeps its
+    """The network's outputs mixed with the partner's forecast `partner` [S, H] (model units): a distribution keeps its
     shape and moves its median to the mixed point."""
     if spec.distribution is None:
         return theta.mix(out, partner)

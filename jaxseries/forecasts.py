@@ -140,7 +140,7 @@ def validation_windows(run):
         return out, y_val, spread
     _, base, scale = gather_all(spec.layout(), arrays, pairs, with_targets=False)
     offset = pairs[:, 1] - (width - spec.validation - 1)  # the lines start at the first window's origin
-    partner = theta.in_model_units(trained.lines[pairs[:, 0]], spec.horizon, base, scale, offset)
+    partner = theta.in_model_units(trained.take(pairs[:, 0]), spec.horizon, base, scale, offset)
     return mixed(spec, out, partner, base, scale), y_val, spread
 
 

@@ -1,5 +1,7 @@
-"""The classical partner: the Theta method (Assimakopoulos & Nikolopoulos, 2000), whose forecast the network's is
-averaged with (`combine="theta"`).
+"""The classical partner whose forecast the network's is averaged with: the Theta method (Assimakopoulos &
+Nikolopoulos, 2000; `combine="theta"`, the default), or the mean of Theta's and a damped-trend smoothing's
+(Gardner & McKenzie, 1985; `combine="theta+damped"`: better on the M3 panels' training parts, mixed on single
+series, benchmarks/RESULTS.md).
 
 Theta won M3 and is the benchmark every forecaster there is measured against; the network and it make different
 errors, so their mean beat both by sMAPE on every M3 frequency's training parts (by MASE on all but "other") (benchmarks/RESULTS.md). It runs on the
@@ -11,6 +13,17 @@ write it: simple exponential smoothing with a drift of half the series' least-sq
 alpha chosen per series on a grid by the one-step errors. The forecast is a line in h: a run stores each series'
 intercept and slope, so it forecasts from its stored rows as from the whole history. The same alpha smooths the
 level each of the series' windows shows the network (`windows`), so a run stores it too.
+
+The damped trend (additive, on the same values) bends where Theta's drift keeps rising:
+
+    level_t = ahead_t + alpha * e_t,   trend_t = phi * trend_{t-1} + alpha * beta * e_t,
+    ahead_t = level_{t-1} + phi * trend_{t-1},   e_t = z_t - ahead_t,
+    forecast(h) = level_n + trend_n * (phi + phi^2 + ... + phi^h),
+
+from level z_first and trend 0, (alpha, beta, phi) chosen per series on a grid by the one-step errors; a missing
+row moves the state on without a correction. It joins a series' partner only where its one-step errors beat simple
+exponential smoothing's by Akaike's criterion (n log(SSE / n) + 2k; k = 4 against 2), so a series with no trend to
+damp keeps Theta alone. A run stores each series' (level, trend, phi, joined).
 """
 
 from __future__ import annotations
@@ -22,25 +35,43 @@ import numpy as np
 ALPHAS = np.linspace(0.05, 1.0, 20)
 SHARE = 0.5  # Theta's share of a combined forecast: an even mean (benchmarks/RESULTS.md: on the validation windows
 # the network looks better than it is, early stopping chose it there, so a share chosen on them is always 0)
+# The damped trend's grid: 160 (alpha, beta, phi); a finer one (20 x 5 x 5) scored the same (benchmarks/RESULTS.md)
+DAMPED_GRID = tuple(g.ravel() for g in np.meshgrid(np.linspace(0.1, 1.0, 10), [0.0, 0.05, 0.1, 0.2],
+                                                   [0.8, 0.9, 0.95, 0.98], indexing="ij"))
 CHUNK = 4096  # series smoothed at once (bounds the [series, rows, alphas] work on large panels)
 
 
 class Smoothed(NamedTuple):
     lines: np.ndarray  # [S, 2] (intercept, slope) of each series' Theta forecast, intercept + slope * h, h = 1, 2, ..
     alphas: np.ndarray  # [S] its simple exponential smoothing's coefficient (also the window's smoothed level's)
+    damped: np.ndarray | None = None  # [S, 4] (level, trend, phi, joined) of its damped trend; None: not fitted
+
+    def take(self, rows) -> "Smoothed":
+        """The same for the series `rows` (one per window)."""
+        return Smoothed(*(None if part is None else part[rows] for part in self))
 
 
-def smoothed(values: np.ndarray, observed: np.ndarray) -> Smoothed:
-    """Each series' Theta line and smoothing coefficient. `values` [S, P]: each series right-aligned (its last row
-    in the last column), `observed` 1 on its real rows (left padding 0). A series with one row forecasts that row."""
-    lines, alphas = np.zeros((len(values), 2)), np.zeros(len(values))
+def smoothed(values: np.ndarray, observed: np.ndarray, damped: bool = False) -> Smoothed:
+    """Each series' Theta line and smoothing coefficient (and with `damped`, its damped trend). `values` [S, P]:
+    each series right-aligned (its last row in the last column), `observed` 1 on its real rows (left padding 0). A
+    series with one row forecasts that row."""
+    lines, alphas, trends = np.zeros((len(values), 2)), np.zeros(len(values)), np.zeros((len(values), 4))
     for start in range(0, len(values), CHUNK):
         part = slice(start, start + CHUNK)
-        lines[part], alphas[part] = _smoothed(values[part].astype(np.float64), observed[part] > 0)
-    return Smoothed(lines, alphas)
+        z, real = values[part].astype(np.float64), observed[part] > 0
+        lines[part], alphas[part], flat_squared = _smoothed(z, real)
+        if damped:
+            trends[part, :3], squared = _damped(z, real)
+            n = np.maximum(real.sum(1), 1)
+            trends[part, 3] = _akaike(squared, n, 4) < _akaike(flat_squared, n, 2)
+    return Smoothed(lines, alphas, trends if damped else None)
 
 
-def _smoothed(z: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _akaike(squared: np.ndarray, n: np.ndarray, parameters: int) -> np.ndarray:
+    return n * np.log(np.maximum(squared, 1e-300) / n) + 2 * parameters
+
+
+def _smoothed(z: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     count = real.sum(1)
     t = np.arange(z.shape[1], dtype=np.float64)[None]
     n = np.maximum(count, 1)
@@ -57,9 +88,28 @@ def _smoothed(z: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         squared += error**2
         level += ALPHAS[None] * error
     best = np.argmin(squared, 1)  # ties (short series): the smallest alpha
-    alpha, final = ALPHAS[best], level[np.arange(len(z)), best]
+    rows = np.arange(len(z))
+    alpha, final = ALPHAS[best], level[rows, best]
     drift = (1 - (1 - alpha) ** count) / alpha - 1
-    return np.stack([final + slope / 2 * drift, slope / 2], 1), alpha
+    return np.stack([final + slope / 2 * drift, slope / 2], 1), alpha, squared[rows, best]
+
+
+def _damped(z: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    alpha, beta, phi = (part[None] for part in DAMPED_GRID)
+    first = z[np.arange(len(z)), np.argmax(real, 1)]
+    level = np.repeat(first[:, None], alpha.shape[1], 1)  # [S, grid]: held through the padding
+    trend, squared = np.zeros_like(level), np.zeros_like(level)
+    started = np.zeros(len(z), bool)
+    for column in range(z.shape[1]):
+        ahead = level + phi * trend
+        error = np.where((real[:, column] & started)[:, None], z[:, column, None] - ahead, 0.0)
+        squared += error**2
+        level = np.where(started[:, None], ahead + alpha * error, level)
+        trend = np.where(started[:, None], phi * trend + alpha * beta * error, trend)
+        started |= real[:, column]
+    best = np.argmin(squared, 1)
+    rows = np.arange(len(z))
+    return np.stack([level[rows, best], trend[rows, best], phi[0, best]], 1), squared[rows, best]
 
 
 def forecast(line: np.ndarray, horizon: int, offset=0) -> np.ndarray:
@@ -67,10 +117,26 @@ def forecast(line: np.ndarray, horizon: int, offset=0) -> np.ndarray:
     return line[:, :1] + line[:, 1:] * (np.reshape(offset, (-1, 1)) + np.arange(1, horizon + 1)[None])
 
 
-def in_model_units(line: np.ndarray, horizon: int, base: np.ndarray, scale: np.ndarray, offset=0) -> np.ndarray:
-    """[S, horizon] the lines' forecasts measured as the network's outputs are: from each window's base, in its
+def damped_forecast(damped: np.ndarray, horizon: int, offset=0) -> np.ndarray:
+    """[S, horizon] the damped trends' forecasts at steps offset + 1 .. offset + horizon ((level, trend, phi, ..) rows)."""
+    steps = np.reshape(offset, (-1, 1)) + np.arange(1, horizon + 1)[None]
+    level, trend, phi = (damped[:, k, None] for k in range(3))
+    return level + trend * phi * (1 - phi**steps) / (1 - phi)
+
+
+def partner(smoothed: Smoothed, horizon: int, offset=0) -> np.ndarray:
+    """[S, horizon] the classical forecast: Theta's, or the mean of Theta's and the damped trend's where it joined."""
+    theta = forecast(smoothed.lines, horizon, offset)
+    if smoothed.damped is None:
+        return theta
+    joined = smoothed.damped[:, 3:]
+    return theta + joined * (damped_forecast(smoothed.damped, horizon, offset) - theta) / 2
+
+
+def in_model_units(smoothed: Smoothed, horizon: int, base: np.ndarray, scale: np.ndarray, offset=0) -> np.ndarray:
+    """[S, horizon] the partner's forecasts measured as the network's outputs are: from each window's base, in its
     scale."""
-    return (forecast(line, horizon, offset) - base[:, None]) / scale[:, None]
+    return (partner(smoothed, horizon, offset) - base[:, None]) / scale[:, None]
 
 
 def mix(out: np.ndarray, partner: np.ndarray, share: float = SHARE) -> np.ndarray:
