@@ -58,6 +58,9 @@ def test_train_forecast_evaluate_end_to_end(tmp_path, monkeypatch, capsys):
     assert cli.main(["train", "s.csv", "--horizon", "6", "--out", "alone", "--steps", "20", "--combine", "none",
                      "--no-progress"]) == 0
     assert js.load(tmp_path / "alone").extra["panel"]["combine"] is None
+    assert cli.main(["train", "s.csv", "--horizon", "6", "--out", "damped", "--steps", "20", "--combine",
+                     "theta+damped", "--no-progress"]) == 0
+    assert "damped" in js.load(tmp_path / "damped").extra["panel_series"]  # each series' damped trend, stored
     assert cli.main(["forecast", "run", "--csv", "g.csv", "--level", "0.95"]) == 2
     assert "a 95% interval needs at least 19 validation windows" in capsys.readouterr().err
 
