@@ -3,8 +3,10 @@ paths (the CPU kernel, `JAXSERIES_KERNEL=1`; XLA's scan, `=0`) against oneDNN's 
 CPU `nn.LSTM` calls for float32 (checked here with PyTorch's profiler: `mkldnn_rnn_layer` forward and backward).
 
 Same work on both sides: h = LSTM(x) for x [N, T, 1], then the gradient of sum(h * r) with respect to x and every
-weight. oneDNN's time includes PyTorch's dispatch and its weight reorder per call (an FFI binding would pay the
-reorder too unless it cached the packed weight). Each side in its own fresh process, best of REPEATS.
+weight. oneDNN's time through PyTorch includes its dispatch and its weight reorder per call. A third column calls the
+primitive directly (`onednn_lstm.cc`, built here against the bench extra's `onednn-cpu-gomp` 2023.2 = oneDNN 3.2,
+with its own reorders per call): what an FFI path in jaxseries could reach. Each side in its own fresh process,
+best of REPEATS.
 
     python benchmarks/onednn.py              # needs the bench extra (torch)
     python benchmarks/onednn.py --isa avx2   # both held to AVX2 (kernel built with -march=haswell)
@@ -86,6 +88,25 @@ def measure(side: str, kernel: str, isa: str | None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def direct(isa: str | None) -> dict | None:
+    """oneDNN's primitive called from C++ (None where the bench extra's oneDNN headers or a compiler are missing)."""
+    from jaxseries import kernel as kernel_lib
+
+    include, lib = os.path.join(sys.prefix, "include"), os.path.join(sys.prefix, "lib")
+    cxx = kernel_lib.compiler()
+    if cxx is None or not os.path.exists(os.path.join(include, "oneapi", "dnnl", "dnnl.hpp")):
+        return None
+    binary = os.path.join(HERE, "_onednn_lstm")
+    subprocess.run([cxx, "-O2", "-std=c++17", f"-I{include}", os.path.join(HERE, "onednn_lstm.cc"), f"-L{lib}",
+                    "-l:libdnnl.so.3", f"-Wl,-rpath,{lib}", "-o", binary], check=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(os.cpu_count()))
+    if isa == "avx2":
+        env["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+    done = subprocess.run([binary], capture_output=True, text=True, env=env, check=True)
+    os.unlink(binary)
+    return {k: v for line in done.stdout.splitlines() for k, v in json.loads(line).items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--isa", choices=["native", "avx2"], default="native")
@@ -95,6 +116,7 @@ def main() -> None:
         kernel_lib.build(quiet=True, march="haswell", measure_paths=False)
     try:
         ours, scan, onednn = measure("jax", "1", isa), measure("jax", "0", isa), measure("torch", "", isa)
+        called = direct(isa)
     finally:
         if isa == "avx2":
             from jaxseries import kernel as kernel_lib
@@ -102,11 +124,15 @@ def main() -> None:
     print(f"## One LSTM layer, forward and backward: jaxseries against oneDNN's LSTM primitive ({isa})\n")
     print(machine() + "\n")
     print(f"oneDNN ops PyTorch ran: {', '.join(onednn['onednn_ops']) or 'none'}\n")
-    print("| shape (batch, T, hidden) | kernel ms | scan ms | oneDNN ms | kernel / oneDNN | scan / oneDNN |")
-    print("|---|---|---|---|---|---|")
+    print("| shape (batch, T, hidden) | kernel ms | scan ms | oneDNN via PyTorch ms | oneDNN called directly ms "
+          "| PyTorch's oneDNN / kernel | direct oneDNN / kernel |")
+    print("|---|---|---|---|---|---|---|")
     for name, shape in SHAPES.items():
         k, s, o = ours[name] * 1e3, scan[name] * 1e3, onednn[name] * 1e3
-        print(f"| {name} {shape} | {k:.3f} | {s:.3f} | {o:.3f} | {o / k:.2f}x | {o / s:.2f}x |")
+        d = f"{called[name] * 1e3:.3f} | " if called else "(not installed) | "
+        ratio = f"{called[name] * 1e3 / k:.2f}x" if called else ""
+        print(f"| {name} {shape} | {k:.3f} | {s:.3f} | {o:.3f} | {d}{o / k:.2f}x | {ratio} |")
+    print("\nRatios are the other path's time over the kernel's: above 1, the kernel is faster.")
 
 
 if __name__ == "__main__":
