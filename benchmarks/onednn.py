@@ -67,11 +67,11 @@ MEASURE = textwrap.dedent("""
             w_in = jnp.asarray(rng.normal(size=(1, 4 * hidden)).astype(np.float32) * 0.3)
             w_rec = jnp.asarray(rng.normal(size=(hidden, 4 * hidden)).astype(np.float32) / np.sqrt(hidden))
             bias = jnp.zeros(4 * hidden, jnp.float32)
-            def layer_loss(x, w_in, w_rec, bias):
-                gates = jnp.swapaxes(x @ w_in + bias, 0, 1)  # [T, N, 4H]
-                return jnp.sum(model.lstm_recurrence(gates, w_rec) * jnp.swapaxes(r, 0, 1))
+            def layer_loss(x, w_in, w_rec, bias):  # time-major, as the model runs it (no [T, N, 4H] transposes)
+                gates = model.one_feature_gates(x[..., 0], w_in[0], bias)
+                return jnp.sum(model.lstm_recurrence(gates, w_rec) * rj)
             grad = jax.jit(jax.grad(layer_loss, argnums=(0, 1, 2, 3)))
-            xj = jnp.asarray(x)
+            xj, rj = jnp.asarray(np.swapaxes(x, 0, 1)), jnp.asarray(np.swapaxes(r, 0, 1))
             run = lambda: jax.block_until_ready(grad(xj, w_in, w_rec, bias))
         out[name] = best(run, calls[name])
     print(json.dumps(out))
