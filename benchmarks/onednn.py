@@ -23,6 +23,8 @@ import textwrap
 
 from common import machine
 
+from jaxseries import kernel as kernel_lib
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHAPES = {"S": (3, 4, 10), "M": (64, 32, 64), "W": (256, 24, 64), "panel": (1024, 54, 64), "L": (128, 64, 256)}
 REPEATS = 7
@@ -90,8 +92,6 @@ def measure(side: str, kernel: str, isa: str | None) -> dict:
 
 def direct(isa: str | None) -> dict | None:
     """oneDNN's primitive called from C++ (None where the bench extra's oneDNN headers or a compiler are missing)."""
-    from jaxseries import kernel as kernel_lib
-
     include, lib = os.path.join(sys.prefix, "include"), os.path.join(sys.prefix, "lib")
     cxx = kernel_lib.compiler()
     if cxx is None or not os.path.exists(os.path.join(include, "oneapi", "dnnl", "dnnl.hpp")):
@@ -102,8 +102,10 @@ def direct(isa: str | None) -> dict | None:
     env = dict(os.environ, OMP_NUM_THREADS=str(os.cpu_count()))
     if isa == "avx2":
         env["ONEDNN_MAX_CPU_ISA"] = "AVX2"
-    done = subprocess.run([binary], capture_output=True, text=True, env=env, check=True)
-    os.unlink(binary)
+    try:
+        done = subprocess.run([binary], capture_output=True, text=True, env=env, check=True)
+    finally:
+        os.unlink(binary)
     return {k: v for line in done.stdout.splitlines() for k, v in json.loads(line).items()}
 
 
@@ -112,14 +114,12 @@ def main() -> None:
     parser.add_argument("--isa", choices=["native", "avx2"], default="native")
     isa = parser.parse_args().isa
     if isa == "avx2":
-        from jaxseries import kernel as kernel_lib
         kernel_lib.build(quiet=True, march="haswell", measure_paths=False)
     try:
         ours, scan, onednn = measure("jax", "1", isa), measure("jax", "0", isa), measure("torch", "", isa)
         called = direct(isa)
     finally:
         if isa == "avx2":
-            from jaxseries import kernel as kernel_lib
             kernel_lib.build(quiet=True)
     print(f"## One LSTM layer, forward and backward: jaxseries against oneDNN's LSTM primitive ({isa})\n")
     print(machine() + "\n")

@@ -57,8 +57,8 @@ class PanelSpec:
     static_numbers: dict  # name -> [center, scale]
     static_categories: dict  # name -> the categories seen in training (one-hot)
     mode: str = "global"  # "global": one model for every series; "local": one model per series (a population)
-    combine: str | None = None  # "theta" / "theta+damped": forecasts are the mean of the network's and that partner's
-    # (theta.py; runs before it: None)
+    combine: str | None = None  # "theta" / "theta+damped": forecasts are the mean of the network's and that
+    # partner's (theta.py; runs before it: None)
     strategy: str = "direct"  # "recursive": the seed's one-step-shift windows, rolled forward
     targets: list = dataclasses.field(default_factory=list)  # a single input's target columns ([]: a panel)
     smoothed_level: bool = False  # windows show their smoothed level too (runs before it: False)

@@ -231,8 +231,8 @@ def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_leng
 
 
 def mixed(spec: PanelSpec, out, partner, base, scale):
-    """The network's outputs mixed with the partner's forecast `partner` [S, H] (model units): a distribution keeps its
-    shape and moves its median to the mixed point."""
+    """The network's outputs mixed with the partner's forecast `partner` [S, H] (model units): a distribution keeps
+    its shape and moves its median to the mixed point."""
     if spec.distribution is None:
         return theta.mix(out, partner)
     center = distributions.point(spec.distribution, out, base, scale)

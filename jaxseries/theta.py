@@ -55,7 +55,8 @@ def smoothed(values: np.ndarray, observed: np.ndarray, damped: bool = False) -> 
     """Each series' Theta line and smoothing coefficient (and with `damped`, its damped trend). `values` [S, P]:
     each series right-aligned (its last row in the last column), `observed` 1 on its real rows (left padding 0). A
     series with one row forecasts that row."""
-    lines, alphas, trends = np.zeros((len(values), 2)), np.zeros(len(values)), np.zeros((len(values), 4))
+    lines, alphas = np.zeros((len(values), 2)), np.zeros(len(values))
+    trends = np.zeros((len(values), 4)) if damped else None
     for start in range(0, len(values), CHUNK):
         part = slice(start, start + CHUNK)
         z, real = values[part].astype(np.float64), observed[part] > 0
@@ -64,7 +65,7 @@ def smoothed(values: np.ndarray, observed: np.ndarray, damped: bool = False) -> 
             trends[part, :3], squared = _damped(z, real)
             n = np.maximum(real.sum(1), 1)
             trends[part, 3] = _akaike(squared, n, 4) < _akaike(flat_squared, n, 2)
-    return Smoothed(lines, alphas, trends if damped else None)
+    return Smoothed(lines, alphas, trends)
 
 
 def _akaike(squared: np.ndarray, n: np.ndarray, parameters: int) -> np.ndarray:
@@ -118,14 +119,16 @@ def forecast(line: np.ndarray, horizon: int, offset=0) -> np.ndarray:
 
 
 def damped_forecast(damped: np.ndarray, horizon: int, offset=0) -> np.ndarray:
-    """[S, horizon] the damped trends' forecasts at steps offset + 1 .. offset + horizon ((level, trend, phi, ..) rows)."""
+    """[S, horizon] the damped trends' forecasts (rows of level, trend, phi, ..) at steps offset + 1 .. offset +
+    horizon."""
     steps = np.reshape(offset, (-1, 1)) + np.arange(1, horizon + 1)[None]
     level, trend, phi = (damped[:, k, None] for k in range(3))
     return level + trend * phi * (1 - phi**steps) / (1 - phi)
 
 
 def partner(smoothed: Smoothed, horizon: int, offset=0) -> np.ndarray:
-    """[S, horizon] the classical forecast: Theta's, or the mean of Theta's and the damped trend's where it joined."""
+    """[S, horizon] the classical forecast: Theta's, or the mean of Theta's and the damped trend's where that
+    joined."""
     theta = forecast(smoothed.lines, horizon, offset)
     if smoothed.damped is None:
         return theta
