@@ -65,6 +65,8 @@ class PanelSpec:
     observed_covariates: list = dataclasses.field(default_factory=list)  # past covariates with a missing training
     # value: each also gets a column, 1 where it is observed (runs before it: none)
     distribution: str | None = None  # the network forecasts this distribution (distributions.py); None: a point
+    partner_share: float = 0.5  # the partner's share of a combined forecast (`theta.share_for` of the training
+    # windows; runs before it: the even mean)
 
     def outputs(self) -> int:
         """The network's outputs per step ahead."""

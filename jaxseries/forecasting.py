@@ -129,6 +129,9 @@ def _encode(panel: Panel, fit_lengths, validation: int, options: SeriesOptions):
         whole = " (recursive windows need the whole context observed)" if spec.strategy == "recursive" else ""
         raise ValueError(f"no series has a training window (context {spec.context}, horizon {spec.horizon}, "
                          f"validation {validation}){whole}: supply longer series or shorten the horizon/context")
+    if spec.combine:  # the windows one network learns from: all of them, or (local) a series' own
+        windows = len(pairs) if spec.mode == "global" else int(np.median(arrays.pair_count))
+        spec = dataclasses.replace(spec, partner_share=theta.share_for(windows))
     return spec, levels, seasonal, arrays, width, pairs, smoothed
 
 
@@ -234,9 +237,9 @@ def mixed(spec: PanelSpec, out, partner, base, scale):
     """The network's outputs mixed with the partner's forecast `partner` [S, H] (model units): a distribution keeps
     its shape and moves its median to the mixed point."""
     if spec.distribution is None:
-        return theta.mix(out, partner)
+        return theta.mix(out, partner, spec.partner_share)
     center = distributions.point(spec.distribution, out, base, scale)
-    return distributions.recentred(spec.distribution, out, theta.mix(center, partner))
+    return distributions.recentred(spec.distribution, out, theta.mix(center, partner, spec.partner_share))
 
 
 @functools.lru_cache(maxsize=None)

@@ -33,8 +33,9 @@ from typing import NamedTuple
 import numpy as np
 
 ALPHAS = np.linspace(0.05, 1.0, 20)
-SHARE = 0.5  # Theta's share of a combined forecast: an even mean (benchmarks/RESULTS.md: on the validation windows
-# the network looks better than it is, early stopping chose it there, so a share chosen on them is always 0)
+SHARE = 0.5  # the partner's share of a combined forecast: an even mean (benchmarks/RESULTS.md: on the validation
+# windows the network looks better than it is, early stopping chose it there, so a share chosen on them is always 0)
+FULL_WINDOWS = 100  # a network trained on fewer windows than this gets less than its half (`share_for`)
 # The damped trend's grid: 160 (alpha, beta, phi); a finer one (20 x 5 x 5) scored the same (benchmarks/RESULTS.md)
 DAMPED_GRID = tuple(g.ravel() for g in np.meshgrid(np.linspace(0.1, 1.0, 10), [0.0, 0.05, 0.1, 0.2],
                                                    [0.8, 0.9, 0.95, 0.98], indexing="ij"))
@@ -142,6 +143,14 @@ def in_model_units(smoothed: Smoothed, horizon: int, base: np.ndarray, scale: np
     return (partner(smoothed, horizon, offset) - base[:, None]) / scale[:, None]
 
 
+def share_for(windows: int) -> float:
+    """The partner's share of the mean for a network trained on `windows` windows: SHARE from FULL_WINDOWS on, and
+    below that the network's part shrinks in proportion. A network fitted to the few windows of one short series
+    forecasts worse than its partner; on 150 short M3 series alone (training parts) the partner's share wanted was
+    0.85-1, on series with 70-100 windows about 0.5 (benchmarks/RESULTS.md)."""
+    return 1.0 - (1.0 - SHARE) * min(1.0, windows / FULL_WINDOWS)
+
+
 def mix(out: np.ndarray, partner: np.ndarray, share: float = SHARE) -> np.ndarray:
-    """Network outputs [members, S, H] mixed with Theta's [S, H] (both in model units): Theta's share `share`."""
+    """Network outputs [members, S, H] mixed with the partner's [S, H] (both in model units): its share `share`."""
     return (1 - share) * out + share * partner[None]

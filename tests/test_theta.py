@@ -116,6 +116,12 @@ def test_mix_gives_theta_its_share():
     np.testing.assert_allclose(theta.mix(out, partner), (out + partner[None]) / 2)
 
 
+def test_a_network_trained_on_few_windows_gets_less_than_half():
+    shares = [theta.share_for(w) for w in (0, 1, 10, 50, 99, theta.FULL_WINDOWS, 10 * theta.FULL_WINDOWS, 10**6)]
+    assert shares[0] == 1.0 and all(a > b for a, b in zip(shares[:5], shares[1:6]))  # the partner's, falling
+    assert shares[5:] == [theta.SHARE] * 3  # then the even mean, however many more
+
+
 def test_a_combined_forecast_mixes_the_networks_and_the_partners_in_log_units():
     t = np.arange(84)
     series = monthly(100 * np.exp(0.01 * t + 0.2 * np.sin(2 * np.pi * t / 12)
@@ -134,7 +140,9 @@ def test_a_combined_forecast_mixes_the_networks_and_the_partners_in_log_units():
     assert damped[0, 3] == 1.0  # a trend: the damped trend joins
     classical = (theta.forecast(np.asarray(stored["theta"]), 6) + theta.damped_forecast(damped, 6)) / 2
     partner = np.exp(classical[0] + seasonal[np.arange(1, 7) % 12])
-    np.testing.assert_allclose(combined, np.sqrt(network * partner), rtol=1e-5)
+    share = run.extra["panel"]["partner_share"]
+    assert share == theta.share_for(84 - 3 * 6)  # rows less holdout, validation and one horizon of targets
+    np.testing.assert_allclose(combined, network ** (1 - share) * partner**share, rtol=1e-5)
     # from the data as from the stored rows
     np.testing.assert_allclose(js.forecast(run, data=series[:-6])["forecast"].to_numpy(), combined, rtol=1e-5)
     theta_only = js.train_series(series, horizon=6, holdout=6, **FAST)
@@ -144,7 +152,7 @@ def test_a_combined_forecast_mixes_the_networks_and_the_partners_in_log_units():
     alone = dataclasses.replace(theta_only, extra={**theta_only.extra, "panel": {**theta_only.extra["panel"],
                                                                                  "combine": None}})
     np.testing.assert_allclose(js.forecast(theta_only)["forecast"].to_numpy(),
-                               np.sqrt(js.forecast(alone)["forecast"].to_numpy() * partner), rtol=1e-5)
+                               js.forecast(alone)["forecast"].to_numpy() ** (1 - share) * partner**share, rtol=1e-5)
 
 
 def test_constant_and_purely_seasonal_series_keep_their_shape():
