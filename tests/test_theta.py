@@ -143,6 +143,9 @@ def test_a_combined_forecast_mixes_the_networks_and_the_partners_in_log_units():
     share = run.extra["panel"]["partner_share"]
     assert share == theta.share_for(84 - 3 * 6)  # rows less holdout, validation and one horizon of targets
     np.testing.assert_allclose(combined, network ** (1 - share) * partner**share, rtol=1e-5)
+    older = {key: value for key, value in run.extra["panel"].items() if key != "partner_share"}  # saved before it
+    np.testing.assert_allclose(js.forecast(dataclasses.replace(run, extra={**run.extra, "panel": older}))["forecast"],
+                               np.sqrt(network * partner), rtol=1e-5)  # the even mean, as it was made
     # from the data as from the stored rows
     np.testing.assert_allclose(js.forecast(run, data=series[:-6])["forecast"].to_numpy(), combined, rtol=1e-5)
     theta_only = js.train_series(series, horizon=6, holdout=6, **FAST)
