@@ -146,8 +146,9 @@ def in_model_units(smoothed: Smoothed, horizon: int, base: np.ndarray, scale: np
 def share_for(windows: int) -> float:
     """The partner's share of the mean for a network trained on `windows` windows: SHARE from FULL_WINDOWS on, and
     below that the network's part shrinks in proportion. A network fitted to the few windows of one short series
-    forecasts worse than its partner; on 150 short M3 series alone (training parts) the partner's share wanted was
-    0.85-1, on series with 70-100 windows about 0.5 (benchmarks/RESULTS.md)."""
+    forecasts worse than its partner: on 180 short M3 series alone (training parts, 12-71 windows) the partner's best
+    share was 0.85-1, on the 30 longest monthly ones (72 windows) 0.5-0.7, on the repository's four series (96) 0
+    (benchmarks/RESULTS.md)."""
     return 1.0 - (1.0 - SHARE) * min(1.0, windows / FULL_WINDOWS)
 
 
