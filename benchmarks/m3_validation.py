@@ -7,9 +7,9 @@ Every default of issue 24 was chosen here (benchmarks/RESULTS.md): the test part
 than 2h + 1 training rows are left out (52 quarterly ones). `--single N` trains the first N series of each period
 one at a time instead of as one panel (single-series choices; `--min-length`: the first N of at least L rows), and
 airline with 1959 held out. `--statsforecast` scores Theta and AutoETS on the same split, and their mean with ours;
-with `--single`, also AutoARIMA and seasonal naive, and ours against the better of AutoETS and AutoARIMA per series. `--option series_inputs=true` adds each
-series' log length and seasonality-test verdict as static inputs (measured, not adopted). Prints one line per run,
-mean sMAPE / MASE over series.
+with `--single`, also AutoARIMA and seasonal naive, and ours against the better of AutoETS and AutoARIMA per
+series. `--option series_inputs=true` adds each series' log length and seasonality-test verdict as static inputs
+(measured, not adopted). Prints one line per run, mean sMAPE / MASE over series.
 """
 
 from __future__ import annotations
@@ -40,9 +40,13 @@ def validation_split(period: str) -> pd.DataFrame:
     return train[lengths >= 2 * HORIZONS[period] + 1][["unique_id", "ds", "y"]].reset_index(drop=True)
 
 
+def denominators(history: list, season: int) -> np.ndarray:
+    """[S] MASE's denominators: each history's in-sample seasonal-naive MAE."""
+    return np.array([np.mean(np.abs(h[season:] - h[:-season])) if len(h) > season else np.nan for h in history])
+
+
 def scores(actual: np.ndarray, predicted: np.ndarray, history: list, season: int) -> tuple[float, float]:
-    scale = np.array([np.mean(np.abs(h[season:] - h[:-season])) if len(h) > season else np.nan for h in history])
-    table = errors(actual, predicted, scale)
+    table = errors(actual, predicted, denominators(history, season))
     return float(table["sMAPE"].mean()), float(table["MASE"].mean())
 
 
@@ -92,7 +96,8 @@ def jaxseries_single(frame: pd.DataFrame, period: str, options: dict) -> np.ndar
 
 
 def statsforecast_scores(frame: pd.DataFrame, period: str, single: bool = False) -> dict:
-    """{name: [S, h]} Theta's and AutoETS's (`single`: also AutoARIMA's and seasonal naive's) forecasts of each series' last h rows from the rows before them."""
+    """{name: [S, h]} Theta's and AutoETS's (`single`: also AutoARIMA's and seasonal naive's) forecasts of each
+    series' last h rows from the rows before them."""
     from statsforecast import StatsForecast
     from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive, Theta
 
@@ -117,8 +122,8 @@ def single_series_table(actual, predicted, history, season, peers: dict) -> None
     """Series one at a time, judged as issue 24 judges them: each peer's mean sMAPE / MASE on the same series, the
     geometric mean over series of our MASE over the better of AutoETS's and AutoARIMA's, and on how many series we
     are worse than seasonal naive."""
-    scale = np.array([np.mean(np.abs(h[season:] - h[:-season])) for h in history])
-    per_series = lambda forecast: np.mean(np.abs(forecast - actual), 1) / scale  # noqa: E731
+    scale = denominators(history, season)
+    per_series = lambda forecast: errors(actual, forecast, scale)["MASE"].to_numpy()  # noqa: E731
     for name, forecast in peers.items():
         print(f"    {name}: sMAPE %.2f MASE %.3f" % scores(actual, forecast, history, season), flush=True)
     ours = per_series(predicted)

@@ -4,9 +4,10 @@ Nikolopoulos, 2000; `combine="theta"`, the default), or the mean of Theta's and 
 series, benchmarks/RESULTS.md).
 
 Theta won M3 and is the benchmark every forecaster there is measured against; the network and it make different
-errors, so their mean beat both by sMAPE on every M3 frequency's training parts (by MASE on all but "other") (benchmarks/RESULTS.md). It runs on the
-values the network sees before its windows (transformed, seasonal indices removed), as Hyndman & Billah (2003)
-write it: simple exponential smoothing with a drift of half the series' least-squares slope,
+errors, so their mean beat both by sMAPE on every M3 frequency's training parts (by MASE on all but "other";
+benchmarks/RESULTS.md). It runs on the values the network sees before its windows (transformed, seasonal indices
+removed), as Hyndman & Billah (2003) write it: simple exponential smoothing with a drift of half the series'
+least-squares slope,
 
     forecast(h) = level_n + slope / 2 * (h - 1 + (1 - (1 - alpha)^n) / alpha),
 

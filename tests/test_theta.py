@@ -128,8 +128,9 @@ def test_a_combined_forecast_mixes_the_networks_and_the_partners_in_log_units():
                                   + np.random.default_rng(1).normal(0, 0.03, 84)))
     assert js.train_series(series, horizon=6, holdout=6, **FAST).extra["panel"]["combine"] == "theta"  # "auto"
     run = js.train_series(series, horizon=6, holdout=6, combine="theta+damped", **FAST)
-    with_driver = js.train_series(pd.DataFrame({"y": series, "promo": (np.arange(84) % 7 == 0).astype(float)}), target="y",
-                                  future_covariates=["promo"], horizon=6, holdout=6, steps=1, progress=False)
+    promo = (np.arange(84) % 7 == 0).astype(float)
+    with_driver = js.train_series(pd.DataFrame({"y": series, "promo": promo}), target="y", future_covariates=["promo"],
+                                  horizon=6, holdout=6, steps=1, progress=False)
     assert with_driver.extra["panel"]["combine"] is None  # Theta would halve the driver's effect
     combined = js.forecast(run)["forecast"].to_numpy()
     alone = dataclasses.replace(run, extra={**run.extra, "panel": {**run.extra["panel"], "combine": None}})
