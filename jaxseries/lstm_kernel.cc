@@ -244,16 +244,31 @@ void gates_backward(int64_t H, int64_t rows, const float* __restrict dh_out, con
 }
 
 // Also accumulates this piece's share of the recurrent weight's gradient, h_before^T @ dz over its rows and steps,
-// into dw [H, 4H] while dz is still in cache.
+// into dw [H, 4H]: about kChunkRows rows of (h_before, dz) at a time, copied from several steps into one contiguous
+// chunk, so dw (1 MB at 256 units: with the weight, more than L2 holds) is read and written once per chunk, not once
+// per step of a piece's few rows. Against once per step, L's backward (64 steps x 128 rows x 256 units) ran 77-79
+// -> 57 ms, 16 rows x 256 units 5.8-6.0 -> 3.7 (AVX-512; AVX2 build 75-80 -> 63-64, 7.6-9.2 -> 4.0-5.7); 64 and
+// 256 rows scored within noise of 128 (benchmarks/RESULTS.md).
+constexpr int64_t kChunkRows = 128;
+
 void backward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const float* dh_out, const float* h,
                     const float* c, const float* gi, const float* gf, const float* gg, const float* go,
                     const Weights& w_transposed, float* dz, float* dw) {
   const int64_t H = s.hidden, G = 4 * H;
   const float *w_t = w_transposed.plain_of(s, m), *w_t_packed = w_transposed.packed_of(s, m);
   std::vector<float> dh_next(rows * H, 0.0f), dc_next(rows * H, 0.0f), zeros(rows * H, 0.0f);
+  const int64_t chunk_steps = std::max<int64_t>(1, kChunkRows / rows);
+  std::vector<float> h_chunk(chunk_steps * rows * H), dz_chunk(chunk_steps * rows * G);
   // dz's rows are 4H floats apart: packed too where that is 2 KB or more (at M's 1 KB it cost more than it saved).
   const bool pack_dz = G >= 512;
-  std::vector<float> dz_packed(pack_dz ? rows * G : 0);
+  std::vector<float> dz_packed(pack_dz ? chunk_steps * rows * G : 0);
+  int64_t filled = 0;  // rows in the chunk
+  auto flush = [&]() {
+    if (filled == 0) return;
+    if (pack_dz) pack_panels(dz_chunk.data(), G, filled, G, dz_packed.data());
+    multiply_add(h_chunk.data(), 1, H, dz_chunk.data(), G, dw, G, H, filled, G, pack_dz ? dz_packed.data() : nullptr);
+    filled = 0;
+  };
   for (int64_t t = s.steps - 1; t >= 0; --t) {
     const int64_t at = (m * s.steps + t) * s.batch + row;
     const int64_t in = at * H;
@@ -262,10 +277,13 @@ void backward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const 
     if (t > 0) {
       std::fill(dh_next.begin(), dh_next.end(), 0.0f);
       multiply_add(dz + at * G, G, 1, w_t, H, dh_next.data(), H, rows, G, H, w_t_packed);
-      if (pack_dz) pack_panels(dz + at * G, G, rows, G, dz_packed.data());
-      multiply_add(h + in - s.batch * H, 1, H, dz + at * G, G, dw, G, H, rows, G, pack_dz ? dz_packed.data() : nullptr);
+      std::memcpy(h_chunk.data() + filled * H, h + in - s.batch * H, rows * H * sizeof(float));
+      std::memcpy(dz_chunk.data() + filled * G, dz + at * G, rows * G * sizeof(float));
+      filled += rows;
+      if (filled + rows > chunk_steps * rows) flush();
     }
   }
+  flush();
 }
 
 // How a call's work splits: every member's rows in blocks of whole micro-kernel rows, four blocks per thread, so a
@@ -403,4 +421,4 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(JaxseriesLstmBackward, backward,
                                   .Ret<ffi::Buffer<ffi::F32>>());
 
 // Checked by the loader: a library built from another version of this file is not used.
-extern "C" int jaxseries_lstm_kernel_version() { return 3; }
+extern "C" int jaxseries_lstm_kernel_version() { return 4; }
