@@ -87,10 +87,10 @@ for steps, rows, hidden in json.loads(sys.argv[1]):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(rows, steps, 1)).astype(np.float32)
     y = np.cumsum(x[..., 0], axis=1).astype(np.float32)
-    count = min(max(math.ceil(0.03 / trained(x, y, hidden, 5, "0")), 5), 4000)
-    while count < 4000 and trained(x, y, hidden, count, "0") * count < 0.03:  # a call's fixed cost (~3 ms) made
-        count *= 2  # the first guess short where a step is tiny: doubled until a call takes about 30 ms and trained(x, y, hidden, count, "0") * count < 0.03:
-        count *= 2
+    step = trained(x, y, hidden, 5, "0")
+    if step < 0.006:  # a call's fixed cost (~3 ms) is most of a short one: a step is what 45 more steps add
+        step = max(trained(x, y, hidden, 50, "0") * 50 - step * 5, 1e-9) / 45
+    count = min(max(math.ceil(0.03 / step), 5), 4000)  # about 30 ms of steps a timed call
     best = {}
     for _ in range(2):  # alternated, so a busy moment on a shared machine slows both
         for name, setting in (("kernel", "1"), ("scan", "0")):
@@ -102,10 +102,10 @@ print(json.dumps(out))
 
 def measure(probes=PROBES) -> dict:
     """Milliseconds of one training step (`js.train`, full batch, x [rows, steps, 1]) at each probe shape on the
-    kernel and on the scan: both in one fresh process, alternated, best of 2 calls of about 30 ms (step counts
-    doubled until a call takes that long: sized from one call of 5 steps alone, mostly its fixed cost, calls at 4 steps x
-    4 rows x 8 units were 4 ms and picked the kernel, which then trained the seed's 3 x 4 x 10 at 0.65x the scan's
-    speed). Whole steps,
+    kernel and on the scan: both in one fresh process, alternated, best of 2 calls of about 30 ms of steps (the
+    count from the difference between calls of 50 and 5 steps; sized from one 5-step call, mostly a call's fixed
+    cost, the calls at 4 steps x 4 rows x 8 units took 4 ms and picked the kernel, which then trained the seed's
+    3 x 4 x 10 at 0.65x the scan's speed). Whole steps,
     not the recurrence alone: at a few steps XLA fuses its scan with the layers around it, which a custom call
     stops (the recurrence alone ran 1.8x faster on the kernel at 4 steps x 4 rows x 8 units, a training step
     0.7x as fast)."""
