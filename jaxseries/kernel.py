@@ -70,13 +70,14 @@ def record(choice: dict, quiet: bool = False) -> None:
 
 
 _TIMING = """
-import json, math, os, sys, time
+import functools, json, math, os, sys, time
 import numpy as np
 import jaxseries as js
-from jaxseries import steps as programs
-def trained(x, y, hidden, count, setting):  # seconds a step, on the path `setting` picks (fixed when traced)
+from jaxseries import loop, steps as programs
+traced = {}  # compiled chunks per path: the path is fixed when a chunk is traced, so each keeps its own cache
+def trained(x, y, hidden, count, setting):  # seconds a step, on the path `setting` picks
     os.environ["JAXSERIES_KERNEL"] = setting
-    programs.compiled_chunk.cache_clear()  # the cached chunk was traced on the other path
+    loop.compiled_chunk = traced.setdefault(setting, functools.lru_cache(programs.compiled_chunk.__wrapped__))
     run = lambda: js.train(x, y, hidden_dim=hidden, steps=count, progress=False, log_every=count)
     run()
     start = time.perf_counter()
