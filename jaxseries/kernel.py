@@ -103,11 +103,10 @@ print(json.dumps(out))
 
 def measure(probes=PROBES) -> dict:
     """Milliseconds of one training step (`js.train`, full batch, x [rows, steps, 1]) at each probe shape on the
-    kernel and on the scan: both in one fresh process, alternated, best of 2 calls of about 30 ms of steps (the
-    count from the difference between calls of 50 and 5 steps; sized from one 5-step call, mostly a call's fixed
-    cost, the calls at 4 steps x 4 rows x 8 units took 4 ms and picked the kernel, which then trained the seed's
-    3 x 4 x 10 at 0.65x the scan's speed). Whole steps,
-    not the recurrence alone: at a few steps XLA fuses its scan with the layers around it, which a custom call
+    kernel and on the scan: both in one fresh process, alternated, best of 2 calls of about 30 ms of steps. Where
+    a 5-step call is short, a step is what a 50-step call adds over 45 steps: sized from the 5-step call alone,
+    mostly a call's fixed cost, the calls at 4 steps x 4 rows x 8 units took 4 ms and picked the kernel, which then
+    trained the seed's 3 x 4 x 10 at 0.65x the scan's speed. Whole steps, not the recurrence alone: at a few steps XLA fuses its scan with the layers around it, which a custom call
     stops (the recurrence alone ran 1.8x faster on the kernel at 4 steps x 4 rows x 8 units, a training step
     0.7x as fast)."""
     done = subprocess.run([sys.executable, "-c", _TIMING, json.dumps(probes)],

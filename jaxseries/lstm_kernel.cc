@@ -280,7 +280,7 @@ void backward_piece(const Shape& s, int64_t m, int64_t row, int64_t rows, const 
       std::memcpy(h_chunk.data() + filled * H, h + in - s.batch * H, rows * H * sizeof(float));
       std::memcpy(dz_chunk.data() + filled * G, dz + at * G, rows * G * sizeof(float));
       filled += rows;
-      if (filled + rows > chunk_steps * rows) flush();
+      if (filled == chunk_steps * rows) flush();
     }
   }
   flush();
