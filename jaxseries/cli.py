@@ -17,6 +17,8 @@ import os
 import sys
 import time
 
+from jaxseries import config, distributions
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jaxseries", description="LSTM time-series forecasting in JAX.")
@@ -88,10 +90,10 @@ def _series_options(parser) -> None:
     parser.add_argument("data", help="CSV file with a header row")
     parser.add_argument("--id", help="series id column: the CSV is a panel (long format), one global model")
     parser.add_argument("--static", action="append", default=[], help="panel: per-series column (repeatable)")
-    parser.add_argument("--loss", choices=["mse", "mae", "huber", "pinball"],
+    parser.add_argument("--loss", choices=config.LOSSES,
                         help="training loss (default: pinball at --quantile)")
     parser.add_argument("--quantile", type=float, help="the pinball loss's quantile (default 0.48)")
-    parser.add_argument("--distribution", choices=["quantiles", "student_t", "negative_binomial"],
+    parser.add_argument("--distribution", choices=distributions.DISTRIBUTIONS,
                         help="forecast a distribution (its own intervals and quantiles); negative_binomial: counts")
     parser.add_argument("--sampling", choices=["window", "series"], default="window",
                         help="panel batches: every window equally likely, or every series")
@@ -121,7 +123,7 @@ def _series_options(parser) -> None:
     parser.add_argument("--patience", type=int, default=20, help="evaluations without improvement before stopping")
     parser.add_argument("--eval-every", type=int, default=10, help="steps between validation evaluations (10)")
     parser.add_argument("--members", type=int, default=1, help="seed ensemble size, trained in one compiled call")
-    parser.add_argument("--combine", choices=["auto", "theta", "theta+damped", "none"], default="auto",
+    parser.add_argument("--combine", choices=[c or "none" for c in config.COMBINES], default="auto",
                         help="average the network's forecast with the Theta method's ('auto', the default: unless "
                              "there are covariates), with the mean of Theta's and a damped trend's ('theta+damped'), "
                              "or 'none': the network's alone")

@@ -10,13 +10,12 @@ reads, so it forecasts again after `js.load` without the data.
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import jax
 import numpy as np
 import pandas as pd
 
-from jaxseries import distributions, intervals, theta
+from jaxseries import distributions, intervals, kernel, theta
 from jaxseries.config import ModelConfig, SeriesOptions, TrainConfig
 from jaxseries.encoding import (
     PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, seasonal_indices, smoothed_rows, training_pairs,
@@ -242,7 +241,7 @@ def mixed(spec: PanelSpec, out, partner, base, scale):
     return distributions.recentred(spec.distribution, out, theta.mix(center, partner, spec.partner_share))
 
 
-@functools.lru_cache(maxsize=None)
+@kernel.cached_per_setting
 def _compiled_rollout(model_config: ModelConfig, layout, horizon: int, members: bool):
     from jaxseries.model import LSTMRegressor  # here, not above: forecasting from an export needs no flax
 

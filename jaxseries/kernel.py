@@ -5,8 +5,8 @@
 is faster for each (`_lstm_kernel.choice.json`): a shape runs on the path that won at the nearest measured shape,
 so the kernel is used only where it beats the scan on this machine (tiny models train faster on the scan, which
 XLA fuses with the layers around it). Where it is not built, or on GPU and TPU, `model.py` runs the scan: the
-kernel is a speed-up, never a requirement. `JAXSERIES_KERNEL=0` turns it off for a process, `=1` uses it for
-every shape.
+kernel is a speed-up, never a requirement. `JAXSERIES_KERNEL=0` turns it off, `=1` uses it for every shape; a
+program traced under one setting is not reused under another (`cached_per_setting`).
 """
 
 from __future__ import annotations
@@ -70,14 +70,11 @@ def record(choice: dict, quiet: bool = False) -> None:
 
 
 _TIMING = """
-import functools, json, math, os, sys, time
+import json, math, os, sys, time
 import numpy as np
 import jaxseries as js
-from jaxseries import loop, steps as programs
-traced = {}  # compiled chunks per path: the path is fixed when a chunk is traced, so each keeps its own cache
 def trained(x, y, hidden, count, setting):  # seconds a step, on the path `setting` picks
     os.environ["JAXSERIES_KERNEL"] = setting
-    loop.compiled_chunk = traced.setdefault(setting, functools.lru_cache(programs.compiled_chunk.__wrapped__))
     run = lambda: js.train(x, y, hidden_dim=hidden, steps=count, progress=False, log_every=count)
     run()
     start = time.perf_counter()
@@ -139,6 +136,20 @@ def _recorded_choice() -> dict | None:
     except (OSError, ValueError):
         return None
     return choice if choice.get("library") == _fingerprint() else None
+
+
+def cached_per_setting(build):
+    """`functools.lru_cache` for a function that builds a compiled program, keyed on JAXSERIES_KERNEL too: the path
+    is fixed when a program is traced, so changing the variable mid-process (as the build's timing does, between
+    the two paths) traces a new program instead of reusing one traced for the other path."""
+    cached = functools.lru_cache(maxsize=None)(lambda setting, *args: build(*args))
+
+    @functools.wraps(build)
+    def per_setting(*args):
+        return cached(os.environ.get("JAXSERIES_KERNEL"), *args)
+
+    per_setting.cache_clear, per_setting.cache_info = cached.cache_clear, cached.cache_info
+    return per_setting
 
 
 def chosen_for(steps: int, rows: int, hidden: int) -> bool:

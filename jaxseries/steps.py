@@ -6,7 +6,6 @@ checkpoint takes exactly the steps the uninterrupted run would have.
 
 from __future__ import annotations
 
-import functools
 import os
 from typing import Callable, NamedTuple
 
@@ -15,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxseries import distributions
+from jaxseries import distributions, kernel
 from jaxseries.config import ModelConfig
 from jaxseries.model import LSTMRegressor
 from jaxseries.state import TrainState, make_optimizer
@@ -134,7 +133,7 @@ def select_batch(state: TrainState, x, y, batch_size: int | None, count=None, la
     return take(index) if real is None else (x[index], y[index], real[index] * inside)
 
 
-@functools.lru_cache(maxsize=None)
+@kernel.cached_per_setting
 def compiled_chunk(model_config: ModelConfig, batch_size: int | None, length: int, validate: bool,
                    batch_sharding: jax.sharding.Sharding | None, members: str | None,
                    layout: WindowLayout | None = None):
@@ -170,7 +169,7 @@ def compiled_chunk(model_config: ModelConfig, batch_size: int | None, length: in
     return jax.jit(run, donate_argnums=0)
 
 
-@functools.lru_cache(maxsize=None)
+@kernel.cached_per_setting
 def compiled_apply(model_config: ModelConfig):
     return jax.jit(LSTMRegressor(model_config).apply)
 

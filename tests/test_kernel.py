@@ -145,6 +145,28 @@ def test_training_on_the_kernel_follows_the_scan(monkeypatch):
     np.testing.assert_allclose(js.predict(on_kernel, x), js.predict(on_scan, x), rtol=1e-3, atol=1e-4)
 
 
+@needs_kernel
+def test_a_setting_changed_mid_process_trains_on_the_path_it_names(monkeypatch):
+    # The path is fixed when a program is traced; the programs' caches are keyed on JAXSERIES_KERNEL, so the build's
+    # timing (both paths in one process) and a user who changes it between calls get the path it names.
+    traced = []
+    real = kernel.forward
+    monkeypatch.setattr(kernel, "forward", lambda *args: traced.append(1) or real(*args))
+    x = np.random.default_rng(6).normal(size=(9, 7, 1)).astype(np.float32)
+    y = np.cumsum(x[..., 0], axis=1)
+    kwargs = dict(hidden_dim=5, steps=20, progress=False, log_every=10)
+    steps.compiled_chunk.cache_clear()
+    first = js.train(x, y, **kwargs).history
+    on_kernel = len(traced)
+    monkeypatch.setenv("JAXSERIES_KERNEL", "0")
+    on_scan = js.train(x, y, **kwargs).history
+    assert on_kernel > 0 and len(traced) == on_kernel  # the kernel was not traced again,
+    assert not np.array_equal(first, on_scan)  # and another program ran (the two paths round exp differently)
+    monkeypatch.setenv("JAXSERIES_KERNEL", "1")
+    np.testing.assert_array_equal(js.train(x, y, **kwargs).history, first)
+    assert len(traced) == on_kernel  # the kernel's program, traced once, is reused
+
+
 def test_without_the_kernel_the_scan_runs(monkeypatch):
     monkeypatch.setattr(kernel, "available", lambda: False)
     gates_in, w_recurrent = recurrence_inputs(4, 3, 2)
