@@ -95,9 +95,9 @@ def jaxseries_single(frame: pd.DataFrame, period: str, options: dict) -> np.ndar
     return np.stack(rows)
 
 
-def statsforecast_scores(frame: pd.DataFrame, period: str, single: bool = False) -> dict:
-    """{name: [S, h]} Theta's and AutoETS's (`single`: also AutoARIMA's and seasonal naive's) forecasts of each
-    series' last h rows from the rows before them."""
+def statsforecast_scores(frame: pd.DataFrame, period: str, single: bool = False, models=None) -> dict:
+    """{name: [S, h]} Theta's and AutoETS's (`single`: also AutoARIMA's and seasonal naive's; or `models`, a list
+    of (name, statsforecast model)) forecasts of each series' last h rows from the rows before them."""
     from statsforecast import StatsForecast
     from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive, Theta
 
@@ -106,14 +106,16 @@ def statsforecast_scores(frame: pd.DataFrame, period: str, single: bool = False)
     if period == "other":
         train = train.assign(ds=train.groupby("unique_id").cumcount())
     out = {}
-    models = [("Theta", Theta(season_length=season)), ("AutoETS", AutoETS(season_length=season))]
-    if single:  # one at a time the judge is the better of ETS and ARIMA, and never worse than seasonal naive
+    given = models is not None
+    models = models or [("Theta", Theta(season_length=season)), ("AutoETS", AutoETS(season_length=season))]
+    if single and not given:  # one at a time the judge is the better of ETS and ARIMA, and never worse than seasonal naive
         models += [("AutoARIMA", AutoARIMA(season_length=season)), ("SeasonalNaive", SeasonalNaive(season))]
     for name, model in models:
         fitted = StatsForecast(models=[model], freq=1 if period == "other" else pd.infer_freq(
             frame.ds.drop_duplicates().sort_values()), n_jobs=1).forecast(df=train, h=horizon)
         fitted = fitted.reset_index() if "unique_id" not in fitted else fitted
-        predicted = fitted.sort_values(["unique_id", "ds"])[name].to_numpy().reshape(-1, horizon)
+        column = next(c for c in fitted.columns if c not in ("unique_id", "ds"))  # the model's own alias
+        predicted = fitted.sort_values(["unique_id", "ds"])[column].to_numpy().reshape(-1, horizon)
         out[name] = predicted
     return out
 

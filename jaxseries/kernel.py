@@ -142,11 +142,11 @@ def cached_per_setting(build):
     """`functools.lru_cache` for a function that builds a compiled program, keyed on JAXSERIES_KERNEL too: the path
     is fixed when a program is traced, so changing the variable mid-process (as the build's timing does, between
     the two paths) traces a new program instead of reusing one traced for the other path."""
-    cached = functools.lru_cache(maxsize=None)(lambda setting, *args: build(*args))
+    cached = functools.lru_cache(maxsize=None)(lambda setting, *args, **kwargs: build(*args, **kwargs))
 
     @functools.wraps(build)
-    def per_setting(*args):
-        return cached(os.environ.get("JAXSERIES_KERNEL"), *args)
+    def per_setting(*args, **kwargs):  # called as the plain lru_cache was: positions or keywords
+        return cached(os.environ.get("JAXSERIES_KERNEL"), *args, **kwargs)
 
     per_setting.cache_clear, per_setting.cache_info = cached.cache_clear, cached.cache_info
     return per_setting
