@@ -174,7 +174,10 @@ def series_levels(panel: Panel, lengths: np.ndarray, transform: str) -> np.ndarr
 def seasonal_indices(panel: Panel, lengths: np.ndarray, spec: PanelSpec) -> np.ndarray:
     """[S, season] additive seasonal indices of the transformed values, from each series' first `lengths` rows;
     index j applies to the rows j (mod season) after its last one. Zero for a series that fails the seasonality
-    test (lag-season autocorrelation beyond 90% limits, as the M3/M4 Theta benchmarks use) or has under 3 seasons.
+    test or has under 3 seasons. The test reads the values as they are, before the transform, as the M3/M4 Theta
+    benchmarks do: lag-season autocorrelation beyond 90% limits. On the M3 training parts that beat testing the
+    log values on monthly panels and series alone at two origins of three and tied at the third; decomposing raw
+    values too (ratios to the trend) gained nothing more (benchmarks/RESULTS.md).
 
     Classical decomposition: the centred moving average of one season is the trend; a position's index is the
     mean of the values' departures from it, centred to sum to zero. Missing values are interpolated for it (the
@@ -187,8 +190,9 @@ def seasonal_indices(panel: Panel, lengths: np.ndarray, spec: PanelSpec) -> np.n
     lead = (len(weights) - 1) // 2
     for n in np.unique(lengths[lengths >= 3 * m]):  # series of one length at a time, as a [k, n] matrix
         which = np.flatnonzero(lengths == n)
-        z = interpolated(transformed(panel.y[panel.starts[which, None] + np.arange(n)], spec.transform))
-        centred = z - z.mean(1, keepdims=True)
+        raw = interpolated(panel.y[panel.starts[which, None] + np.arange(n)])
+        z = transformed(raw, spec.transform)
+        centred = raw - raw.mean(1, keepdims=True)
         acf = np.stack([np.sum(centred[:, k:] * centred[:, : n - k], 1) for k in range(m + 1)], 1)
         acf /= np.maximum(np.sum(centred**2, 1), 1e-12)[:, None]
         limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:, 1:m] ** 2, 1)) / n)

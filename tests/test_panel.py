@@ -120,7 +120,8 @@ def test_series_sampling_draws_every_series_about_equally():
     assert index.max() < counts.sum()
 
 
-def test_seasonal_indices_and_mase_scales_match_a_per_series_reference():
+@pytest.mark.parametrize("transform", ["none", "log"])
+def test_seasonal_indices_and_mase_scales_match_a_per_series_reference(transform):
     rng = np.random.default_rng(3)
     lengths = [5, 12, 13, 60, 37, 61, 50, 60]  # below a season, below 3 seasons, two fitted to 58 rows
     frames = []
@@ -129,16 +130,21 @@ def test_seasonal_indices_and_mase_scales_match_a_per_series_reference():
         y = 100 + t * rng.uniform(-0.2, 0.2) + (rng.uniform(10, 30) if i % 2 else 0.5) * np.sin(2 * np.pi * t / 12)
         frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": pd.date_range("2001-01-01", periods=n, freq="MS"),
                                     "y": y + rng.normal(0, 1, n)}))
+    dip = 50 + 20 * np.sin(2 * np.pi * np.arange(60) / 12)
+    dip[30] = 0.01  # seasonal as it is; its log is not (the dip is most of its variance)
+    frames.append(pd.DataFrame({"unique_id": "s8", "ds": pd.date_range("2001-01-01", periods=60, freq="MS"),
+                                "y": dip}))
     panel = load_panel(pd.concat(frames), id="unique_id", time="ds", target="y")
-    fit = panel.lengths - np.array([0, 1, 0, 2, 0, 3, 1, 0])
-    options = SeriesOptions(horizon=4, context=24, season=12, transform="none", calendar=False)
+    fit = panel.lengths - np.array([0, 1, 0, 2, 0, 3, 1, 0, 0])
+    options = SeriesOptions(horizon=4, context=24, season=12, transform=transform, calendar=False)
     spec = panel_encoding.fit_spec(panel, fit, options, 4)[0]
     indices = panel_encoding.seasonal_indices(panel, fit, spec)
     for s, (start, n) in enumerate(zip(panel.starts, fit)):  # classical decomposition, one series at a time
-        z = panel.y[start : start + n]
+        raw = panel.y[start : start + n]  # tested as they are, decomposed transformed
+        z = np.log(raw) if transform == "log" else raw
         expected = np.zeros(12)
         if n >= 36:
-            c = z - z.mean()
+            c = raw - raw.mean()
             acf = np.array([np.sum(c[k:] * c[: n - k]) for k in range(13)]) / np.sum(c**2)
             if abs(acf[12]) > 1.645 * np.sqrt((1 + 2 * np.sum(acf[1:12] ** 2)) / n):
                 trend = np.convolve(z, np.r_[0.5, np.ones(11), 0.5] / 12, mode="valid")
@@ -147,6 +153,7 @@ def test_seasonal_indices_and_mase_scales_match_a_per_series_reference():
                 expected = index - index.mean()
         np.testing.assert_allclose(indices[s], expected, atol=1e-9)
     assert np.abs(indices).sum(1).astype(bool).sum() >= 2  # some series pass the seasonality test, some do not
+    assert np.abs(indices[-1]).sum() > 0  # the test read the values before the transform
     scales = panel_encoding.mase_scales(panel, fit, 12)
     expected = []
     for start, n in zip(panel.starts, fit):  # the in-sample seasonal-naive MAE (lag 1 within one season)
