@@ -167,7 +167,7 @@ class SeriesOptions:
     # a distribution, its intervals and quantiles its own (distributions.py); None: a point, intervals conformal
     combine: str | None = "auto"  # "theta": the forecast is the mean of the network's and the Theta method's;
     # "theta+damped": of the network's and the mean of Theta's and a damped trend's (theta.py); None: the network's;
-    # "auto": "theta" unless there are covariates (a univariate partner would halve their effect)
+    # "auto": "theta+damped" unless there are covariates (a univariate partner would halve their effect)
 
     def __post_init__(self):
         _require_int("horizon", self.horizon, 1)

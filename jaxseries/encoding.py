@@ -149,12 +149,13 @@ def fit_spec(panel: Panel, fit_lengths: np.ndarray, options: SeriesOptions, vali
 
 
 def _partner(panel: Panel, options: SeriesOptions) -> str | None:
-    """The classical forecast the network's is averaged with ("auto": Theta's): with covariates "auto" leaves it
-    out, since the partner cannot see them and the mean would halve their effect; and for counts (a smoothed line
-    is no count)."""
+    """The classical forecast the network's is averaged with ("auto": the mean of Theta's and a damped trend's, chosen
+    at three origins of the M3 training parts and the repository's series: benchmarks/RESULTS.md): with covariates
+    "auto" leaves it out, since the partner cannot see them and the mean would halve their effect; and for counts
+    (a smoothed line is no count)."""
     if options.combine == "auto":
         covariates = panel.names["covariates"] or panel.names["future_covariates"]
-        return None if covariates or options.distribution == "negative_binomial" else "theta"
+        return None if covariates or options.distribution == "negative_binomial" else "theta+damped"
     return options.combine
 
 

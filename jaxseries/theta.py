@@ -1,7 +1,7 @@
-"""The classical partner whose forecast the network's is averaged with: the Theta method (Assimakopoulos &
-Nikolopoulos, 2000; `combine="theta"`, the default), or the mean of Theta's and a damped-trend smoothing's
-(Gardner & McKenzie, 1985; `combine="theta+damped"`: better on the M3 panels' training parts, mixed on single
-series, benchmarks/RESULTS.md).
+"""The classical partner whose forecast the network's is averaged with: the mean of the Theta method's
+(Assimakopoulos & Nikolopoulos, 2000) and a damped-trend smoothing's (Gardner & McKenzie, 1985) where that fits
+(`combine="theta+damped"`, the default: better at three origins of the M3 training parts on panels and on most
+single series, benchmarks/RESULTS.md), or Theta's alone (`combine="theta"`).
 
 Theta won M3 and is the benchmark every forecaster there is measured against; the network and it make different
 errors, so their mean beat both by sMAPE on every M3 frequency's training parts (by MASE on all but "other";
