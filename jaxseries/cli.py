@@ -124,9 +124,9 @@ def _series_options(parser) -> None:
     parser.add_argument("--eval-every", type=int, default=10, help="steps between validation evaluations (10)")
     parser.add_argument("--members", type=int, default=1, help="seed ensemble size, trained in one compiled call")
     parser.add_argument("--combine", choices=[c or "none" for c in config.COMBINES], default="auto",
-                        help="average the network's forecast with the Theta method's ('auto', the default: unless "
-                             "there are covariates), with the mean of Theta's and a damped trend's ('theta+damped'), "
-                             "or 'none': the network's alone")
+                        help="average the network's forecast with the mean of the Theta method's and a damped "
+                             "trend's ('auto', the default: unless there are covariates; 'theta+damped' always), "
+                             "with Theta's alone ('theta'), or 'none': the network's alone")
     parser.add_argument("--no-progress", action="store_true")
 
 
