@@ -8,7 +8,8 @@ than 2h + 1 training rows are left out (52 quarterly ones). `--single N` trains 
 one at a time instead of as one panel (single-series choices; `--min-length`: the first N of at least L rows), and
 airline with 1959 held out. `--statsforecast` scores Theta and AutoETS on the same split, and their mean with ours;
 with `--single`, also AutoARIMA and seasonal naive, and ours against the better of AutoETS and AutoARIMA per
-series. `--option series_inputs=true` adds each series' log length and seasonality-test verdict as static inputs
+series. `--parts DIR` (panels) also saves each run's network-alone and partner-alone forecasts, of the scored
+rows and of the validation rows before them, for `benchmarks/shares.py` to mix offline. `--option series_inputs=true` adds each series' log length and seasonality-test verdict as static inputs
 (measured, not adopted). Prints one line per run, mean sMAPE / MASE over series.
 """
 
@@ -38,10 +39,14 @@ def validation_split(period: str, origin: int = 1) -> pd.DataFrame:
     last (k - 1) h training rows, so the h scored are the k-th last (an earlier origin: one origin's noise is larger
     than the seed spread)."""
     train, _ = js.datasets.m3(period)
-    drop = (origin - 1) * HORIZONS[period]
-    train = train[train.groupby("unique_id").cumcount(ascending=False) >= drop]
+    train = without_last(train, (origin - 1) * HORIZONS[period])
     lengths = train.groupby("unique_id").y.transform("size")
     return train[lengths >= 2 * HORIZONS[period] + 1][["unique_id", "ds", "y"]].reset_index(drop=True)
+
+
+def without_last(frame: pd.DataFrame, rows: int) -> pd.DataFrame:
+    """`frame` without each series' last `rows` rows."""
+    return frame[frame.groupby("unique_id").cumcount(ascending=False) >= rows]
 
 
 def denominators(history: list, season: int) -> np.ndarray:
@@ -79,15 +84,37 @@ def with_series_inputs(frame: pd.DataFrame, period: str) -> pd.DataFrame:
     return frame.merge(table, on="unique_id")
 
 
-def jaxseries_panel(frame: pd.DataFrame, period: str, options: dict) -> np.ndarray:
+def jaxseries_panel(frame: pd.DataFrame, period: str, options: dict, parts: str | None = None) -> np.ndarray:
+    """The panel's forecasts [S, h] of its last h rows; `parts`: a path the two halves of the mean are saved to."""
     horizon = HORIZONS[period]
     if options.pop("series_inputs", False):
         frame = with_series_inputs(frame, period)
         options["static"] = ["log_length"] + (["seasonal_flag"] if SEASONS[period] > 1 else [])
     run = js.train_series(frame, id="unique_id", time="ds", target="y", horizon=horizon, holdout=horizon,
                           progress=False, **options)
-    out = js.forecast(run)
-    return out.sort_values(["unique_id", "ds"])["forecast"].to_numpy().reshape(-1, horizon)
+    if parts:
+        save_parts(run, frame, period, parts)
+    return as_array(js.forecast(run), horizon)
+
+
+def as_array(forecast: pd.DataFrame, horizon: int) -> np.ndarray:
+    return forecast.sort_values(["unique_id", "ds"])["forecast"].to_numpy().reshape(-1, horizon)
+
+
+def save_parts(run, frame: pd.DataFrame, period: str, path: str) -> None:
+    """The network's forecast alone (partner share 0) and the partner's alone (share 1) of the scored rows, and of
+    the validation rows before them (`inner_`: forecast from the rows before those; the network was early-stopped
+    on them), with the actual values and MASE's denominators of both."""
+    horizon, season, saved, share_of_run = HORIZONS[period], SEASONS[period], {}, run.extra["panel"]["partner_share"]
+    for prefix, data, rows in (("", None, frame), ("inner_", without_last(frame, 2 * horizon),
+                                                   without_last(frame, horizon))):
+        _, history, saved[prefix + "actual"] = split_arrays(rows, horizon)
+        saved[prefix + "scale"] = denominators(history, season)
+        for share, name in ((0.0, "network"), (1.0, "partner")):
+            run.extra["panel"]["partner_share"] = share
+            saved[prefix + name] = as_array(js.forecast(run, data=data), horizon)
+    run.extra["panel"]["partner_share"] = share_of_run
+    np.savez(path, **saved)
 
 
 def jaxseries_single(frame: pd.DataFrame, period: str, options: dict) -> np.ndarray:
@@ -148,6 +175,7 @@ def main(argv=None) -> None:
     parser.add_argument("--min-length", type=int, default=0)
     parser.add_argument("--statsforecast", action="store_true")
     parser.add_argument("--origin", type=int, default=1, help="score the k-th last h training rows (default 1)")
+    parser.add_argument("--parts", help="a folder: save each panel run's network and partner forecasts there")
     args = parser.parse_args(argv)
     options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.option)}
     print(common.machine(), options, flush=True)
@@ -165,8 +193,11 @@ def main(argv=None) -> None:
                 print(period, name, "sMAPE %.2f MASE %.3f" % scores(actual, predicted, history, season), flush=True)
         for seed in [int(s) for s in args.seeds.split(",")]:
             start = time.perf_counter()
-            single = jaxseries_single if args.single else jaxseries_panel
-            predicted = single(frame, period, {**options, "seed": seed})
+            if args.single:
+                predicted = jaxseries_single(frame, period, {**options, "seed": seed})
+            else:
+                parts = args.parts and os.path.join(args.parts, f"{period}_origin{args.origin}_seed{seed}.npz")
+                predicted = jaxseries_panel(frame, period, {**options, "seed": seed}, parts)
             smape, mase = scores(actual, predicted, history, season)
             print(f"{period} seed {seed}: sMAPE {smape:.2f} MASE {mase:.3f} ({len(ids)} series, "
                   f"{time.perf_counter() - start:.0f} s)", flush=True)
