@@ -9,8 +9,9 @@ one at a time instead of as one panel (single-series choices; `--min-length`: th
 airline with 1959 held out. `--statsforecast` scores Theta and AutoETS on the same split, and their mean with ours;
 with `--single`, also AutoARIMA and seasonal naive, and ours against the better of AutoETS and AutoARIMA per
 series. `--parts DIR` (panels) also saves each run's network-alone and partner-alone forecasts, of the scored
-rows and of the validation rows before them, for `benchmarks/shares.py` to mix offline. `--option series_inputs=true` adds each series' log length and seasonality-test verdict as static inputs
-(measured, not adopted). Prints one line per run, mean sMAPE / MASE over series.
+rows and of the validation rows before them, for `benchmarks/shares.py` to mix offline. `--option
+series_inputs=true` adds each series' log length and seasonality-test verdict as static inputs (measured, not
+adopted). Prints one line per run, mean sMAPE / MASE over series.
 """
 
 from __future__ import annotations

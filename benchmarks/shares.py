@@ -19,14 +19,14 @@ import sys
 
 import numpy as np
 
+from jaxseries.metrics import errors
+
 GRID = np.round(np.arange(0, 1.01, 0.1), 2)
 
 
 def scores(forecast: np.ndarray, actual: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """(sMAPE, MASE), means over series (MASE over those whose history moved)."""
-    smape = np.mean(200 * np.abs(actual - forecast) / (np.abs(actual) + np.abs(forecast)))
-    moved = scale > 0
-    return np.array([smape, np.mean(np.mean(np.abs(actual - forecast), 1)[moved] / scale[moved])])
+    return errors(actual, forecast, np.where(scale > 0, scale, np.nan))[["sMAPE", "MASE"]].mean().to_numpy()
 
 
 def mixed(network: np.ndarray, partner: np.ndarray, share) -> np.ndarray:
@@ -34,11 +34,10 @@ def mixed(network: np.ndarray, partner: np.ndarray, share) -> np.ndarray:
     return np.exp((1 - share) * np.log(np.maximum(network, 1e-9)) + share * np.log(np.maximum(partner, 1e-9)))
 
 
-def schedules(run: dict, prefix: str = "") -> dict:
-    """{(first, last): scores} for every linear schedule of the partner's share on the grid."""
-    network, partner, actual = run[prefix + "network"], run[prefix + "partner"], run[prefix + "actual"]
-    ramp = np.linspace(0, 1, actual.shape[1])
-    return {(a, b): scores(mixed(network, partner, a + (b - a) * ramp), actual, run[prefix + "scale"])
+def schedules(run: dict) -> dict:
+    """{(first, last): scores of the scored rows} for every linear schedule of the partner's share on the grid."""
+    ramp = np.linspace(0, 1, run["actual"].shape[1])
+    return {(a, b): scores(mixed(run["network"], run["partner"], a + (b - a) * ramp), run["actual"], run["scale"])
             for a in GRID for b in GRID}
 
 
@@ -64,7 +63,8 @@ def main(folder: str) -> None:
                                                     for p, r in zip(periods, relative[key])))
     print("per run: the validation rows' network / partner sMAPE ratio, and the scored rows' best share:")
     for name, run in runs.items():
-        inner = [scores(run["inner_" + half], run["inner_actual"], run["inner_scale"])[0] for half in ("network", "partner")]
+        inner = [scores(run["inner_" + half], run["inner_actual"], run["inner_scale"])[0]
+                 for half in ("network", "partner")]
         outer = [scores(mixed(run["network"], run["partner"], w), run["actual"], run["scale"])[0] for w in GRID]
         print(f"  {name}: validation ratio {inner[0] / inner[1]:.3f}, best share of the scored rows "
               f"{GRID[int(np.argmin(outer))]}")
