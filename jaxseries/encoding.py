@@ -65,6 +65,8 @@ class PanelSpec:
     observed_covariates: list = dataclasses.field(default_factory=list)  # past covariates with a missing training
     # value: each also gets a column, 1 where it is observed (runs before it: none)
     distribution: str | None = None  # the network forecasts this distribution (distributions.py); None: a point
+    recent_seasons: bool = False  # seasonal indices weight recent seasons as each series' departures ask
+    # (`seasonal_indices`; runs before it: every season alike)
     partner_share: float = 0.5  # the partner's share of a combined forecast (`theta.share_for` of the training
     # windows; runs before it: the even mean)
 
@@ -144,7 +146,7 @@ def fit_spec(panel: Panel, fit_lengths: np.ndarray, options: SeriesOptions, vali
         future_scale=f_scale.tolist(), static_numbers=numbers, static_categories=categories, mode=options.mode,
         strategy=options.strategy, targets=list(panel.targets), combine=_partner(panel, options),
         observed_covariates=[name for name, gap in zip(panel.names["covariates"], gaps) if gap],
-        distribution=options.distribution)
+        distribution=options.distribution, recent_seasons=True)
     return spec, levels
 
 
@@ -181,8 +183,9 @@ def seasonal_indices(panel: Panel, lengths: np.ndarray, spec: PanelSpec) -> np.n
     values too (ratios to the trend) gained nothing more (benchmarks/RESULTS.md).
 
     Classical decomposition: the centred moving average of one season is the trend; a position's index is the
-    mean of the values' departures from it, centred to sum to zero. Missing values are interpolated for it (the
-    moving average needs every row)."""
+    mean of the values' departures from it, centred to sum to zero; with `spec.recent_seasons` (every run since it
+    came) a weighted mean that follows a season whose shape drifts (`_recent_indices`). Missing values are
+    interpolated for it (the moving average needs every row)."""
     m = spec.season
     out = np.zeros((len(panel.ids), max(m, 1)))
     if not spec.deseasonalize:
@@ -201,9 +204,34 @@ def seasonal_indices(panel: Panel, lengths: np.ndarray, spec: PanelSpec) -> np.n
         trend = np.lib.stride_tricks.sliding_window_view(z, len(weights), axis=1) @ weights  # symmetric weights
         departures = z[:, lead : lead + trend.shape[1]] - trend
         phase = (np.arange(lead, lead + trend.shape[1]) - (n - 1)) % m
-        index = np.stack([departures[:, phase == j].mean(1) for j in range(m)], 1)
+        index = (_recent_indices(departures, phase, m) if spec.recent_seasons else
+                 np.stack([departures[:, phase == j].mean(1) for j in range(m)], 1))
         out[which[seasonal]] = (index - index.mean(1, keepdims=True))[seasonal]
     return out
+
+
+RECENCY = np.array([0.0, 0.1, 0.2, 0.3])  # the candidate weights of the latest season (`_recent_indices`); 0.5-1
+# followed noise on M3 monthly's training parts (benchmarks/RESULTS.md)
+
+
+def _recent_indices(departures: np.ndarray, phase: np.ndarray, m: int) -> np.ndarray:
+    """[k, m] each position's departures [k, L] (oldest first) averaged with weights (1 - g)^age, age in seasons:
+    g = 0 the plain mean, larger g follows the latest seasons. Each series takes the g in RECENCY whose weighted
+    mean of the seasons so far best foresaw every next season's departure (squared errors, as exponential
+    smoothing chooses its coefficients; a tie keeps the smaller g). A season whose amplitude grows or shrinks
+    against the level (an additive season on log values) moves its indices toward the latest seasons; a steady one
+    keeps the mean."""
+    keep = 1 - RECENCY[None]
+    squared = np.zeros((len(departures), len(RECENCY)))
+    indices = np.zeros((len(departures), len(RECENCY), m))
+    for j in range(m):
+        total, weight = np.zeros_like(squared), np.zeros_like(keep)
+        for departure in departures[:, phase == j].T:  # the position's seasons in time order
+            if weight[0, 0] > 0:
+                squared += (departure[:, None] - total / weight) ** 2
+            total, weight = keep * total + departure[:, None], keep * weight + 1
+        indices[:, :, j] = total / weight
+    return indices[np.arange(len(departures)), np.argmin(squared, 1)]
 
 
 def interpolated(z: np.ndarray) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Panels: many series in one global model. Input layouts, the window gather, forecasts, evaluation, bad input."""
 
+import dataclasses
 import json
 
 import jax.numpy as jnp
@@ -120,8 +121,20 @@ def test_series_sampling_draws_every_series_about_equally():
     assert index.max() < counts.sum()
 
 
+def recent_mean(departures: list, keep: float) -> tuple[float, float]:
+    """The weighted mean of one position's departures (weights keep^age) and its squared errors foreseeing each
+    next one from those before, written out."""
+    squared = 0.0
+    for k in range(1, len(departures)):
+        weights = keep ** np.arange(k - 1, -1, -1.0)
+        squared += (departures[k] - np.sum(weights * departures[:k]) / weights.sum()) ** 2
+    weights = keep ** np.arange(len(departures) - 1, -1, -1.0)
+    return np.sum(weights * departures) / weights.sum(), squared
+
+
 @pytest.mark.parametrize("transform", ["none", "log"])
-def test_seasonal_indices_and_mase_scales_match_a_per_series_reference(transform):
+@pytest.mark.parametrize("recent", [False, True])
+def test_seasonal_indices_and_mase_scales_match_a_per_series_reference(transform, recent):
     rng = np.random.default_rng(3)
     lengths = [5, 12, 13, 60, 37, 61, 50, 60]  # below a season, below 3 seasons, two fitted to 58 rows
     frames = []
@@ -137,8 +150,9 @@ def test_seasonal_indices_and_mase_scales_match_a_per_series_reference(transform
     panel = load_panel(pd.concat(frames), id="unique_id", time="ds", target="y")
     fit = panel.lengths - np.array([0, 1, 0, 2, 0, 3, 1, 0, 0])
     options = SeriesOptions(horizon=4, context=24, season=12, transform=transform, calendar=False)
-    spec = panel_encoding.fit_spec(panel, fit, options, 4)[0]
+    spec = dataclasses.replace(panel_encoding.fit_spec(panel, fit, options, 4)[0], recent_seasons=recent)
     indices = panel_encoding.seasonal_indices(panel, fit, spec)
+    chosen = set()
     for s, (start, n) in enumerate(zip(panel.starts, fit)):  # classical decomposition, one series at a time
         raw = panel.y[start : start + n]  # tested as they are, decomposed transformed
         z = np.log(raw) if transform == "log" else raw
@@ -149,11 +163,18 @@ def test_seasonal_indices_and_mase_scales_match_a_per_series_reference(transform
             if abs(acf[12]) > 1.645 * np.sqrt((1 + 2 * np.sum(acf[1:12] ** 2)) / n):
                 trend = np.convolve(z, np.r_[0.5, np.ones(11), 0.5] / 12, mode="valid")
                 phase = (np.arange(6, 6 + len(trend)) - (n - 1)) % 12
-                index = np.array([(z[6 : 6 + len(trend)] - trend)[phase == j].mean() for j in range(12)])
+                departures = [(z[6 : 6 + len(trend)] - trend)[phase == j] for j in range(12)]
+                index = np.array([d.mean() for d in departures])
+                if recent:  # each series' g of 0, 0.1, 0.2, 0.3 by its summed errors
+                    candidates = [[recent_mean(d, 1 - g) for d in departures] for g in (0.0, 0.1, 0.2, 0.3)]
+                    best = int(np.argmin([sum(e for _, e in c) for c in candidates]))
+                    index, _ = np.array(candidates[best]).T
+                    chosen.add(best)
                 expected = index - index.mean()
         np.testing.assert_allclose(indices[s], expected, atol=1e-9)
     assert np.abs(indices).sum(1).astype(bool).sum() >= 2  # some series pass the seasonality test, some do not
     assert np.abs(indices[-1]).sum() > 0  # the test read the values before the transform
+    assert not recent or len(chosen) > 1  # the weights differ between series
     scales = panel_encoding.mase_scales(panel, fit, 12)
     expected = []
     for start, n in zip(panel.starts, fit):  # the in-sample seasonal-naive MAE (lag 1 within one season)
@@ -523,3 +544,20 @@ def test_an_intervals_spread_is_the_root_mean_change_of_its_observed_context():
     x[0, :4, 0], x[0, :4, 1] = [0.0, 1.0, 3.0, 3.0], 1.0  # changes 1, 2, 0
     x[1, :4, 0], x[1, :4, 1] = [9.0, 0.0, 0.0, 0.5], [0.0, 1.0, 1.0, 0.0]  # one observed pair, no change
     np.testing.assert_allclose(intervals.window_spread(x, 4), [1.0, np.sqrt(intervals.SPREAD_FLOOR)])
+
+
+def test_a_season_that_drifts_gets_indices_from_its_recent_seasons_and_a_steady_one_keeps_the_mean():
+    t = np.arange(120)
+    season = np.sin(2 * np.pi * t / 12)
+    rng = np.random.default_rng(0)
+    frames = [pd.DataFrame({"unique_id": name, "ds": pd.date_range("2001-01-01", periods=120, freq="MS"), "y": y})
+              for name, y in (("drifting", 100 * np.exp((0.05 + 0.004 * t) * season)),  # amplitude 0.05 -> 0.53
+                              ("steady", 100 * np.exp(0.2 * season + rng.normal(0, 0.05, 120))))]
+    panel = load_panel(pd.concat(frames), id="unique_id", time="ds", target="y")
+    spec = panel_encoding.fit_spec(panel, panel.lengths, SeriesOptions(horizon=4, calendar=False), 4)[0]
+    assert spec.recent_seasons and spec.transform == "log"
+    recent = panel_encoding.seasonal_indices(panel, panel.lengths, spec)
+    plain = panel_encoding.seasonal_indices(panel, panel.lengths, dataclasses.replace(spec, recent_seasons=False))
+    peak = np.argmax(plain[0])
+    assert recent[0, peak] > plain[0, peak] * 1.3  # nearer the last seasons' amplitude (about 0.5)
+    np.testing.assert_allclose(recent[1], plain[1])  # noise alone: equal weights foresee best
