@@ -2,6 +2,7 @@
 
     python benchmarks/m3_validation.py [--periods monthly,quarterly] [--seeds 0,1] [--option key=value ...]
                                        [--single N [--min-length L]] [--statsforecast] [--origin K]
+    python benchmarks/m3_validation.py --periods m1-monthly,tourism-quarterly ...   (M1 and Tourism: the same)
 
 Every default of issue 24 was chosen here (benchmarks/RESULTS.md): the test parts are never read. Series shorter
 than 2h + 1 training rows are left out (52 quarterly ones). `--single N` trains the first N series of each period
@@ -31,15 +32,18 @@ import common  # noqa: E402
 import jaxseries as js  # noqa: E402
 from jaxseries.metrics import errors  # noqa: E402
 
-HORIZONS = {"monthly": 18, "quarterly": 8, "yearly": 6, "other": 8}
-SEASONS = {"monthly": 12, "quarterly": 4, "yearly": 1, "other": 1}
+# A period is M3's ("monthly") or another collection's ("m1-monthly", "tourism-yearly"): its competition horizon.
+HORIZONS = {"monthly": 18, "quarterly": 8, "yearly": 6, "other": 8, "m1-monthly": 18, "m1-quarterly": 8,
+            "m1-yearly": 6, "tourism-monthly": 24, "tourism-quarterly": 8, "tourism-yearly": 4}
+SEASONS = {period: {"monthly": 12, "quarterly": 4}.get(period.split("-")[-1], 1) for period in HORIZONS}
 
 
 def validation_split(period: str, origin: int = 1) -> pd.DataFrame:
-    """The training parts of one M3 period, series with at least 2h + 1 rows; `origin` k > 1: without each series'
+    """The training parts of one period, series with at least 2h + 1 rows; `origin` k > 1: without each series'
     last (k - 1) h training rows, so the h scored are the k-th last (an earlier origin: one origin's noise is larger
     than the seed spread)."""
-    train, _ = js.datasets.m3(period)
+    collection, _, name = period.rpartition("-")
+    train, _ = js.datasets.competition(collection or "m3", name)
     train = without_last(train, (origin - 1) * HORIZONS[period])
     lengths = train.groupby("unique_id").y.transform("size")
     return train[lengths >= 2 * HORIZONS[period] + 1][["unique_id", "ds", "y"]].reset_index(drop=True)

