@@ -135,10 +135,10 @@ def statsforecast_scores(frame: pd.DataFrame, period: str, single: bool = False,
     """{name: [S, h]} Theta's and AutoETS's (`single`: also AutoARIMA's and seasonal naive's; or `models`, a list
     of (name, statsforecast model)) forecasts of each series' last h rows from the rows before them."""
     from statsforecast import StatsForecast
-    from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive, Theta
+    from statsforecast.models import AutoARIMA, AutoETS, Naive, SeasonalNaive, Theta
 
     horizon, season = HORIZONS[period], SEASONS[period]
-    train = frame.groupby("unique_id", sort=True, group_keys=False).apply(lambda g: g.iloc[:-horizon])
+    train = without_last(frame, horizon)
     if period == "other":
         train = train.assign(ds=train.groupby("unique_id").cumcount())
     out = {}
@@ -146,9 +146,9 @@ def statsforecast_scores(frame: pd.DataFrame, period: str, single: bool = False,
     models = models or [("Theta", Theta(season_length=season)), ("AutoETS", AutoETS(season_length=season))]
     if single and not given:  # one at a time the judge is the better of ETS and ARIMA, and never worse than seasonal naive
         models += [("AutoARIMA", AutoARIMA(season_length=season)), ("SeasonalNaive", SeasonalNaive(season))]
-    for name, model in models:
+    for name, model in models:  # AutoETS refuses the shortest series (Tourism yearly's 5 rows): naive's forecast there
         fitted = StatsForecast(models=[model], freq=1 if period == "other" else pd.infer_freq(
-            frame.ds.drop_duplicates().sort_values()), n_jobs=1).forecast(df=train, h=horizon)
+            frame.ds.drop_duplicates().sort_values()), n_jobs=1, fallback_model=Naive()).forecast(df=train, h=horizon)
         fitted = fitted.reset_index() if "unique_id" not in fitted else fitted
         column = next(c for c in fitted.columns if c not in ("unique_id", "ds"))  # the model's own alias
         predicted = fitted.sort_values(["unique_id", "ds"])[column].to_numpy().reshape(-1, horizon)
