@@ -36,7 +36,7 @@ def _require_quantile(value: Any) -> None:
 
 
 LOSSES = ("mse", "mae", "huber", "pinball")
-PARTNERS = ("theta", "theta+damped")  # the classical forecasts a network's can be averaged with (theta.py)
+PARTNERS = ("theta", "theta+damped", "theta+damped+ets")  # the classical forecasts a network's can be averaged with (theta.py)
 COMBINES = ("auto", *PARTNERS, None)
 
 
@@ -166,8 +166,10 @@ class SeriesOptions:
     distribution: str | None = None  # "quantiles", "student_t" or "negative_binomial" (counts): the network forecasts
     # a distribution, its intervals and quantiles its own (distributions.py); None: a point, intervals conformal
     combine: str | None = "auto"  # "theta": the forecast is the mean of the network's and the Theta method's;
-    # "theta+damped": of the network's and the mean of Theta's and a damped trend's (theta.py); None: the network's;
-    # "auto": "theta+damped" unless there are covariates (a univariate partner would halve their effect)
+    # "theta+damped": of the network's and the mean of Theta's and a damped trend's (theta.py); "theta+damped+ets":
+    # of the network's and the mean of that and an exponential smoothing's with its own season and form (ets.py);
+    # None: the network's; "auto": "theta+damped+ets", or "theta+damped" for yearly data (encoding._partner), or
+    # None where there are covariates (a univariate partner would halve their effect)
 
     def __post_init__(self):
         _require_int("horizon", self.horizon, 1)
@@ -186,8 +188,9 @@ class SeriesOptions:
         _require_quantile(self.quantile)
         if self.combine not in COMBINES:
             raise ValueError(f"combine must be 'theta' (the forecast is the mean of the network's and Theta's), "
-                             f"'theta+damped' (Theta's and a damped trend's mean as the partner), None (the network's "
-                             f"alone) or 'auto' (Theta unless there are covariates), got {self.combine!r}")
+                             f"'theta+damped' (Theta's and a damped trend's mean as the partner), 'theta+damped+ets' "
+                             f"(that and an exponential smoothing's), None (the network's alone) or 'auto' (a partner "
+                             f"unless there are covariates), got {self.combine!r}")
         for name in ("min_observed", "num_layers", "members"):
             _require_int(name, getattr(self, name), 1)
         TrainConfig(steps=self.steps, learning_rate=self.learning_rate, seed=self.seed, eval_every=self.eval_every,

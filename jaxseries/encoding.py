@@ -21,7 +21,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from jaxseries import data as data_lib, distributions, theta
+from jaxseries import data as data_lib, distributions, ets, theta
 from jaxseries.config import SeriesOptions
 from jaxseries.panel import Panel
 from jaxseries.windows import PanelArrays, WindowLayout
@@ -307,9 +307,23 @@ def target_matrix(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, fit_lengt
 
 def smoothed_rows(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, lengths: np.ndarray) -> theta.Smoothed:
     """The Theta lines and smoothing coefficients (and damped trends, for a run that mixes them in) of each series'
-    first `lengths` rows, `seasonal` (anchored at its last row) removed."""
+    first `lengths` rows, `seasonal` (anchored at its last row) removed; for a run that mixes in exponential
+    smoothing, its states, fitted on the same rows as they are (its own season, not ours)."""
     values, observed, _, _ = target_matrix(panel, spec, seasonal, lengths, int(lengths.max()))
-    return theta.smoothed(values, observed, damped=spec.combine == "theta+damped")
+    smoothed = theta.smoothed(values, observed, damped=spec.combine in ("theta+damped", "theta+damped+ets"))
+    if spec.combine != "theta+damped+ets":
+        return smoothed
+    return smoothed._replace(ets=ets.fitted(*first_rows(panel, lengths), lengths, spec.season, spec.horizon))
+
+
+def first_rows(panel: Panel, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[S, max(lengths)] each series' first `lengths` values as they are, left-aligned (its first row in column 0),
+    and 1 where a value is observed (0: missing, or past its length)."""
+    column = np.arange(int(lengths.max()))[None]
+    inside = column < lengths[:, None]
+    values = np.where(inside, panel.y[np.where(inside, panel.starts[:, None] + column, 0)], np.nan)
+    observed = np.isfinite(values)
+    return np.where(observed, values, 0.0), observed
 
 
 def static_features(static: pd.DataFrame, spec: PanelSpec) -> np.ndarray:

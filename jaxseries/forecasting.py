@@ -15,11 +15,11 @@ import jax
 import numpy as np
 import pandas as pd
 
-from jaxseries import distributions, intervals, kernel, theta
+from jaxseries import distributions, ets, intervals, kernel, theta
 from jaxseries.config import ModelConfig, SeriesOptions, TrainConfig
 from jaxseries.encoding import (
     PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, seasonal_indices, smoothed_rows, training_pairs,
-    untransformed, validation_pairs, window_settings,
+    transformed, untransformed, validation_pairs, window_settings,
 )
 from jaxseries.frames import json_ids
 from jaxseries.panel import Panel, is_single, load_panel
@@ -139,13 +139,14 @@ def _smoothing_table(smoothed: theta.Smoothed, spec: PanelSpec, suffix: str) -> 
     for a run that combines, the smoothing coefficients for one whose windows show their smoothed level."""
     return {**({f"theta{suffix}": smoothed.lines.tolist()} if spec.combine else {}),
             **({f"damped{suffix}": smoothed.damped.tolist()} if smoothed.damped is not None else {}),
+            **({f"ets{suffix}": smoothed.ets.tolist()} if smoothed.ets is not None else {}),
             **({f"smoothing{suffix}": smoothed.alphas.tolist()} if spec.smoothed_level else {})}
 
 
 def stored_smoothing(run, spec: PanelSpec, suffix: str = "") -> theta.Smoothed:
     """The Smoothed a run stored (`suffix` "_train": the training part's); what it did not store is None."""
     table = run.extra["panel_series"]
-    keys = f"theta{suffix}", f"smoothing{suffix}", f"damped{suffix}"
+    keys = f"theta{suffix}", f"smoothing{suffix}", f"damped{suffix}", f"ets{suffix}"
     return theta.Smoothed(*(np.asarray(table[key]) if key in table else None for key in keys))
 
 
@@ -228,8 +229,23 @@ def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_leng
         spread = intervals.window_spread(x, spec.context)
     if not spec.combine:
         return out, base, scale, spread
-    partner = theta.in_model_units(stored, horizon, base, scale)
+    partner = theta.in_model_units(stored, horizon, base, scale, ets=ets_as_partner(stored, spec, seasonal, horizon))
     return mixed(spec, out, partner, base, scale), base, scale, spread
+
+
+def ets_as_partner(stored: theta.Smoothed, spec: PanelSpec, seasonal: np.ndarray, horizon: int, offset=0,
+                   shift: int = 0) -> np.ndarray | None:
+    """[S, horizon] the exponential smoothing's forecasts (None: not fitted) as the partner reads values:
+    transformed, our seasonal indices removed (NaN where a log has no value); at steps offset + 1 .. offset +
+    horizon of `stored`'s rows, `seasonal` anchored `shift` rows after their end."""
+    if stored.ets is None:
+        return None
+    steps = np.reshape(offset, (-1, 1)) + np.arange(1, horizon + 1)[None]
+    phase = np.broadcast_to((steps - shift) % seasonal.shape[1], (len(seasonal), horizon))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = transformed(ets.forecast(stored.ets, horizon, offset), spec.transform)
+    values = values - np.take_along_axis(seasonal, phase, 1)
+    return np.where(np.isfinite(values), values, np.nan)
 
 
 def mixed(spec: PanelSpec, out, partner, base, scale):

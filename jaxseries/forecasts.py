@@ -19,8 +19,8 @@ from jaxseries import intervals, theta
 from jaxseries.config import _require_int
 from jaxseries.encoding import build_arrays, seasonal_indices, series_levels, validation_pairs
 from jaxseries.forecasting import (
-    load_like, median_units, mixed, model_outputs, panel_spec, predictions, series_units, stored_panel,
-    stored_smoothing,
+    ets_as_partner, load_like, median_units, mixed, model_outputs, panel_spec, predictions, series_units,
+    stored_panel, stored_smoothing,
 )
 from jaxseries.frames import as_series_frame, bound_column, forecast_frame, future_panel, json_ids, quantile_column
 from jaxseries.windows import gather_all
@@ -140,7 +140,9 @@ def validation_windows(run):
         return out, y_val, spread
     _, base, scale = gather_all(spec.layout(), arrays, pairs, with_targets=False)
     offset = pairs[:, 1] - (width - spec.validation - 1)  # the lines start at the first window's origin
-    partner = theta.in_model_units(trained.take(pairs[:, 0]), spec.horizon, base, scale, offset)
+    windows = trained.take(pairs[:, 0])
+    own = ets_as_partner(windows, spec, seasonal[pairs[:, 0]], spec.horizon, offset, shift=spec.validation)
+    partner = theta.in_model_units(windows, spec.horizon, base, scale, offset, ets=own)
     return mixed(spec, out, partner, base, scale), y_val, spread
 
 

@@ -47,6 +47,7 @@ class Smoothed(NamedTuple):
     lines: np.ndarray  # [S, 2] (intercept, slope) of each series' Theta forecast, intercept + slope * h, h = 1, 2, ..
     alphas: np.ndarray  # [S] its simple exponential smoothing's coefficient (also the window's smoothed level's)
     damped: np.ndarray | None = None  # [S, 4] (level, trend, phi, joined) of its damped trend; None: not fitted
+    ets: np.ndarray | None = None  # [S, 4 + season] its exponential smoothing's states (ets.py); None: not fitted
 
     def take(self, rows) -> "Smoothed":
         """The same for the series `rows` (one per window)."""
@@ -128,20 +129,22 @@ def damped_forecast(damped: np.ndarray, horizon: int, offset=0) -> np.ndarray:
     return level + trend * phi * (1 - phi**steps) / (1 - phi)
 
 
-def partner(smoothed: Smoothed, horizon: int, offset=0) -> np.ndarray:
+def partner(smoothed: Smoothed, horizon: int, offset=0, ets=None) -> np.ndarray:
     """[S, horizon] the classical forecast: Theta's, or the mean of Theta's and the damped trend's where that
-    joined."""
+    joined; with `ets` (the exponential smoothing's forecasts [S, horizon] in these units, NaN where it has none),
+    the mean of that and the exponential smoothing's."""
     theta = forecast(smoothed.lines, horizon, offset)
-    if smoothed.damped is None:
-        return theta
-    joined = smoothed.damped[:, 3:]
-    return theta + joined * (damped_forecast(smoothed.damped, horizon, offset) - theta) / 2
+    if smoothed.damped is not None:
+        joined = smoothed.damped[:, 3:]
+        theta = theta + joined * (damped_forecast(smoothed.damped, horizon, offset) - theta) / 2
+    return theta if ets is None else np.where(np.isfinite(ets), (theta + ets) / 2, theta)
 
 
-def in_model_units(smoothed: Smoothed, horizon: int, base: np.ndarray, scale: np.ndarray, offset=0) -> np.ndarray:
+def in_model_units(smoothed: Smoothed, horizon: int, base: np.ndarray, scale: np.ndarray, offset=0,
+                   ets=None) -> np.ndarray:
     """[S, horizon] the partner's forecasts measured as the network's outputs are: from each window's base, in its
     scale."""
-    return (partner(smoothed, horizon, offset) - base[:, None]) / scale[:, None]
+    return (partner(smoothed, horizon, offset, ets) - base[:, None]) / scale[:, None]
 
 
 def share_for(windows: int) -> float:

@@ -1,0 +1,207 @@
+"""Exponential smoothing with its own season and form (Hyndman et al., 2002, 2008), the third piece of the classical
+partner (`combine="theta+damped+ets"`): each series' errors additive or multiplicative, its trend none, additive or
+damped, its season none, additive or multiplicative, the form chosen per series by AICc as statsforecast's AutoETS
+chooses it, every coefficient and starting state fitted.
+
+Theta and the damped trend read the values the network reads (transformed, our seasonal indices removed), so their
+errors follow the network's decomposition. This one reads the raw values and fits its own season: on M1, M3 and
+Tourism training parts that independence is what made it help where Theta did not (benchmarks/RESULTS.md). Every
+form shares one recursion (error correction form; the error type changes only the likelihood):
+
+    base_t = level_{t-1} + phi * slope_{t-1},   mean_t = base_t * s or base_t + s (s: the season's state m rows ago)
+    r_t = y_t - mean_t,   level_t = base_t + alpha * r_t / s*,   slope_t = phi * slope_{t-1} + beta * r_t / s*,
+    season_t = s + gamma * r_t (additive) or s + gamma * r_t / base_t (multiplicative),
+
+s* the multiplicative season (1 otherwise). All series and forms run at once, fitted by Adam on the negative
+log-likelihood inside one compiled call (no grid: the starting states are fitted too, which short series need).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+# (error, trend, season); additive errors with a multiplicative season are left out, as AutoETS leaves them
+FORMS = tuple((e, t, s) for e in "AM" for t in ("N", "A", "Ad") for s in "NAM" if not (e == "A" and s == "M"))
+STEPS, LEARNING_RATE = 300, 0.05
+CHUNK = 1024  # series fitted at once (bounds the [rows, series, forms, season] work of large panels)
+SMALLEST = 1e-3  # a mean or base below this (series scaled to about 1) is held there in divisions and logs
+
+
+def fitted(values: np.ndarray, observed: np.ndarray, lengths: np.ndarray, season: int, horizon: int) -> np.ndarray:
+    """[S, 4 + season] each series' smoothing after its last row: (level, slope, phi, season kind 0/1/2, then the
+    season's states for 1, 2, .. steps ahead), in the values' units. `values` [S, P] each series left-aligned (row 0
+    its first), `observed` 1 on its real rows (0: missing, or padding past its `lengths`). A positive series gets a
+    form whose forecast of `horizon` steps stays positive."""
+    rows = []
+    for start in range(0, len(values), CHUNK):
+        part = slice(start, start + CHUNK)
+        rows.append(_fitted(values[part], observed[part] > 0, lengths[part], season, horizon))
+    return np.concatenate(rows).astype(np.float64)
+
+
+def forecast(states: np.ndarray, horizon: int, offset=0) -> np.ndarray:
+    """[S, horizon] the forecasts of `fitted`'s rows at steps offset + 1 .. offset + horizon."""
+    season = states.shape[1] - 4
+    steps = np.reshape(offset, (-1, 1)) + np.arange(1, horizon + 1)[None]
+    level, slope, phi, kind = (states[:, k, None] for k in range(4))
+    damping = np.where(phi == 1, steps, phi * (1 - phi**steps) / np.where(phi == 1, 1, 1 - phi))
+    base = level + slope * damping
+    ahead = np.take_along_axis(states[:, 4:], np.broadcast_to((steps - 1) % season, (len(states), horizon)), 1)
+    return np.where(kind == 1, base + ahead, np.where(kind == 2, base * ahead, base))
+
+
+def _fitted(values, observed, lengths, season, horizon):
+    forms = FORMS if season > 1 else tuple(f for f in FORMS if f[2] == "N")
+    count = len(values)
+    positive = np.all(np.where(observed, values > 0, True), 1)
+    scale = _first_scale(values, observed, season)
+    y = np.where(observed, values / scale[:, None], 0.0)
+    starts = _starting_states(y, observed, lengths, season)
+    # pad series to a power of two and rows to a multiple of 32, so a new panel seldom compiles a new program
+    padded = 1 << max(count - 1, 0).bit_length()
+    width = -(-values.shape[1] // 32) * 32
+    rows = lambda a, columns=0: jnp.asarray(  # noqa: E731
+        np.pad(a, [(0, padded - count)] + [(0, columns)] + [(0, 0)] * (a.ndim - 2)), jnp.float32)
+    states, likelihood = _compiled_fit(forms, season)(
+        rows(y, width - y.shape[1]), rows(observed, width - y.shape[1]),
+        jnp.asarray(np.pad(lengths, (0, padded - count)), jnp.int32), *(rows(s) for s in starts))
+    states, likelihood = np.asarray(states, np.float64)[:count], np.asarray(likelihood, np.float64)[:count]
+    chosen = _chosen(forms, states, likelihood, lengths, positive, season, horizon)
+    chosen[:, :2] *= scale[:, None]  # back to the values' units: level, slope and an additive season's states
+    chosen[:, 4:] *= np.where(chosen[:, 3:4] == 1, scale[:, None], 1.0)
+    return chosen
+
+
+def _first_scale(values, observed, season):
+    """Each series' mean absolute value over its first rows (a season, at least 4): states start near 1."""
+    first = np.cumsum(observed, 1) <= max(season, 4)
+    weight = observed & first
+    return np.maximum((np.abs(values) * weight).sum(1) / np.maximum(weight.sum(1), 1), 1e-9)
+
+
+def _starting_states(y, observed, lengths, season):
+    """Level and slope from a line through the first rows (two seasons deseasonalized, or 10 rows); the season from
+    the first two seasons' deviations from their means (additive) and ratios to them (multiplicative)."""
+    count = len(y)
+    span = 2 * season if season > 1 else 10
+    head, seen = y[:, :span], observed[:, :span]
+    if season > 1 and head.shape[1] == span:
+        cycles, cycles_seen = head.reshape(count, 2, season), seen.reshape(count, 2, season)
+        means = (cycles * cycles_seen).sum(2, keepdims=True) / np.maximum(cycles_seen.sum(2, keepdims=True), 1)
+        additive = ((cycles - means) * cycles_seen).sum(1) / np.maximum(cycles_seen.sum(1), 1)
+        ratio = np.clip(cycles / np.where(np.abs(means) > SMALLEST, means, 1), 0.2, 5)
+        multiplicative = np.exp((np.log(ratio) * cycles_seen).sum(1) / np.maximum(cycles_seen.sum(1), 1))
+        head = head - np.tile(additive, 2)
+    else:
+        additive, multiplicative = np.zeros((count, max(season, 1))), np.ones((count, max(season, 1)))
+    t = np.arange(head.shape[1], dtype=np.float64)[None]
+    n = np.maximum(seen.sum(1), 1)
+    t_mean, y_mean = (t * seen).sum(1) / n, (head * seen).sum(1) / n
+    spread = (((t - t_mean[:, None]) ** 2) * seen).sum(1)
+    slope = np.where(spread > 0, ((t - t_mean[:, None]) * (head - y_mean[:, None]) * seen).sum(1) /
+                     np.where(spread > 0, spread, 1), 0.0)
+    level = y_mean - slope * (t_mean + 1)  # the line one row before the first: the state the first row is forecast from
+    return level[:, None], slope[:, None], additive, np.log(multiplicative)
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled_fit(forms, season: int):
+    error = jnp.array([f[0] == "M" for f in forms], jnp.float32)[None]
+    trend = jnp.array([f[1] != "N" for f in forms], jnp.float32)[None]
+    damped = jnp.array([f[1] == "Ad" for f in forms])[None]
+    kind = jnp.array(["NAM".index(f[2]) for f in forms])[None]
+    optimizer = optax.adam(LEARNING_RATE)
+
+    def coefficients(p):
+        alpha = 1e-4 + 0.9998 * jax.nn.sigmoid(p["alpha"])  # AutoETS's bounds: beta < alpha, gamma < 1 - alpha
+        beta = alpha * jax.nn.sigmoid(p["beta"]) * trend
+        gamma = (1 - alpha) * jax.nn.sigmoid(p["gamma"])
+        phi = jnp.where(damped, 0.8 + 0.18 * jax.nn.sigmoid(p["phi"]), 1.0)
+        centred = p["season"] - p["season"].mean(-1, keepdims=True)  # additive states sum to 0, log factors too
+        start = jnp.where(kind[..., None] == 1, centred, jnp.where(kind[..., None] == 2, jnp.exp(centred), 0.0))
+        return alpha, beta, gamma, phi, start
+
+    def smooth(p, y, observed, lengths):
+        """The recursion over every row: the states after each series' last row, and -2 log-likelihood."""
+        alpha, beta, gamma, phi, start = coefficients(p)
+
+        def row(carry, inputs):
+            level, slope, states, squared, relative, log_mean = carry
+            t, y_t, seen = inputs
+            phase = t % season  # series are left-aligned: row t of every one has this phase
+            s = jax.lax.dynamic_index_in_dim(states, phase, 0, keepdims=False)
+            base = level + phi * slope
+            divisor = jnp.where(kind == 2, jnp.maximum(s, SMALLEST), 1.0)
+            mean = jnp.where(kind == 2, base * s, jnp.where(kind == 1, base + s, base))
+            r = jnp.where(seen[:, None] > 0, y_t[:, None] - mean, 0.0)  # a missing row moves on uncorrected
+            live = (t < lengths)[:, None]  # past its end a series keeps its last states
+            updated = jnp.where(kind == 1, s + gamma * r,
+                                jnp.where(kind == 2, s + gamma * r / jnp.maximum(base, SMALLEST), s))
+            states = jax.lax.dynamic_update_index_in_dim(states, jnp.where(live, updated, s), phase, 0)
+            level = jnp.where(live, base + alpha * r / divisor, level)
+            slope = jnp.where(live, phi * slope + beta * r / divisor, slope)
+            held = jnp.maximum(jnp.abs(mean), SMALLEST)
+            counted = seen[:, None] > 0
+            return (level, slope, states, squared + r * r, relative + jnp.where(counted, (r / held) ** 2, 0.0),
+                    log_mean + jnp.where(counted, jnp.log(held), 0.0)), None
+
+        zeros = jnp.zeros_like(alpha)
+        # season-major states: the phase a row reads and writes is one contiguous slice
+        carry = (p["level"] * jnp.ones_like(alpha), p["slope"] * trend, jnp.moveaxis(start, -1, 0), zeros, zeros, zeros)
+        (level, slope, states, squared, relative, log_mean), _ = jax.lax.scan(
+            row, carry, (jnp.arange(y.shape[1]), y.T, observed.T))
+        states = jnp.moveaxis(states, 0, -1)
+        n = jnp.maximum(observed.sum(1), 1)[:, None]
+        likelihood = jnp.where(error > 0, n * jnp.log(relative / n + 1e-12) + 2 * log_mean,
+                               n * jnp.log(squared / n + 1e-12))
+        return likelihood, (level, slope, phi, states)
+
+    def fit(y, observed, lengths, level, slope, additive, log_multiplicative):
+        shape = (len(y), len(forms))
+        season_start = jnp.where(kind[..., None] == 2, log_multiplicative[:, None], additive[:, None])
+        params = {"alpha": jnp.full(shape, -1.0), "beta": jnp.full(shape, -2.0), "gamma": jnp.full(shape, -2.5),
+                  "phi": jnp.full(shape, 1.5), "level": jnp.broadcast_to(level, shape),
+                  "slope": jnp.broadcast_to(slope, shape), "season": jnp.broadcast_to(season_start, (*shape, season))}
+        n = jnp.maximum(observed.sum(1), 1)[:, None]
+        # each (series, form) is its own problem: Adam scales every coordinate alone, so summing them solves each
+        loss = lambda p: jnp.sum(smooth(p, y, observed, lengths)[0] / n)  # noqa: E731
+
+        def update(_, carry):
+            p, opt_state = carry
+            grads = jax.tree.map(lambda g: jnp.where(jnp.isfinite(g), g, 0.0), jax.grad(loss)(p))
+            moves, opt_state = optimizer.update(grads, opt_state, p)
+            return optax.apply_updates(p, moves), opt_state
+
+        params, _ = jax.lax.fori_loop(0, STEPS, update, (params, optimizer.init(params)))
+        likelihood, (level, slope, phi, states) = smooth(params, y, observed, lengths)
+        # the season's states for 1, 2, .. steps ahead: row `length` falls on phase length % season
+        shift = lengths % season
+        index = (shift[:, None] + jnp.arange(season)[None]) % season
+        ahead = jnp.take_along_axis(states, index[:, None, :], -1)
+        return jnp.concatenate([level[..., None], slope[..., None], jnp.broadcast_to(phi, level.shape)[..., None],
+                                jnp.broadcast_to(kind, level.shape)[..., None].astype(jnp.float32), ahead], -1), likelihood
+
+    return jax.jit(fit)
+
+
+def _chosen(forms, states, likelihood, lengths, positive, season, horizon):
+    """Each series' form with the least AICc among those it can take (a season needs two seasons of rows,
+    multiplicative parts positive values, every form more rows than coefficients + 1)."""
+    error, trend, damped, kind = (np.array(column) for column in zip(*((f[0] == "M", f[1] != "N", f[1] == "Ad",
+                                                                          "NAM".index(f[2])) for f in forms)))
+    k = (2 + 2 * trend + damped + (kind > 0) * season)[None].astype(np.float64)  # alpha, level, beta, slope, phi, ..
+    n = lengths[:, None].astype(np.float64)
+    aicc = likelihood + 2 * k + 2 * k * (k + 1) / np.maximum(n - k - 1, 1e-9)
+    every = forecast(states.reshape(-1, states.shape[-1]), horizon).reshape(len(states), len(forms), horizon)
+    allowed = ((kind[None] == 0) | (n >= 2 * season)) & ((error[None] == 0) | positive[:, None])
+    allowed &= ((kind[None] < 2) | positive[:, None]) & (n > k + 1) & np.isfinite(aicc)
+    allowed &= ~(positive[:, None] & (every <= 0).any(-1))  # a positive series gets a positive forecast
+    allowed[:, 0] |= ~allowed.any(1)  # else simple exponential smoothing
+    best = np.argmin(np.where(allowed, aicc, np.inf), 1)
+    return states[np.arange(len(states)), best]
+
