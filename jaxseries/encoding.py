@@ -26,6 +26,9 @@ from jaxseries.config import SeriesOptions
 from jaxseries.panel import Panel
 from jaxseries.windows import PanelArrays, WindowLayout
 
+YEARLY = ("A", "AS", "Y", "YS", "YE", "BA", "BAS", "BY", "BYS", "BYE")  # pandas' yearly frequency families
+ETS_MOST = 10_000  # "auto" mixes in exponential smoothing up to this many series (`_partner`)
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PanelSpec:
@@ -151,13 +154,18 @@ def fit_spec(panel: Panel, fit_lengths: np.ndarray, options: SeriesOptions, vali
 
 
 def _partner(panel: Panel, options: SeriesOptions) -> str | None:
-    """The classical forecast the network's is averaged with ("auto": the mean of Theta's and a damped trend's, chosen
-    at three origins of the M3 training parts and the repository's series: benchmarks/RESULTS.md): with covariates
-    "auto" leaves it out, since the partner cannot see them and the mean would halve their effect; and for counts
-    (a smoothed line is no count)."""
+    """The classical forecast the network's is averaged with. "auto": Theta's, a damped trend's and an exponential
+    smoothing's with its own season and form ("theta+damped+ets"; on the training parts of M1, M3 and Tourism it
+    bettered "theta+damped" on every monthly, quarterly and "other" panel: benchmarks/RESULTS.md), except for
+    yearly data (there it lost on all three collections) and panels of more than ETS_MOST series (its fit costs
+    about 10 ms a series on 2 cores): "theta+damped". With covariates "auto" leaves the partner out, since it cannot
+    see them and the mean would halve their effect; and for counts (a smoothed line is no count)."""
     if options.combine == "auto":
         covariates = panel.names["covariates"] or panel.names["future_covariates"]
-        return None if covariates or options.distribution == "negative_binomial" else "theta+damped"
+        if covariates or options.distribution == "negative_binomial":
+            return None
+        yearly = data_lib.freq_family(panel.freq) in YEARLY
+        return "theta+damped" if yearly or len(panel.ids) > ETS_MOST else "theta+damped+ets"
     return options.combine
 
 
@@ -305,13 +313,14 @@ def target_matrix(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, fit_lengt
     return values, observed, column, fitted
 
 
-def smoothed_rows(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, lengths: np.ndarray) -> theta.Smoothed:
+def smoothed_rows(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, lengths: np.ndarray,
+                  with_ets: bool = True) -> theta.Smoothed:
     """The Theta lines and smoothing coefficients (and damped trends, for a run that mixes them in) of each series'
     first `lengths` rows, `seasonal` (anchored at its last row) removed; for a run that mixes in exponential
-    smoothing, its states, fitted on the same rows as they are (its own season, not ours)."""
+    smoothing (and `with_ets`), its states, fitted on the same rows as they are (its own season, not ours)."""
     values, observed, _, _ = target_matrix(panel, spec, seasonal, lengths, int(lengths.max()))
     smoothed = theta.smoothed(values, observed, damped=spec.combine in ("theta+damped", "theta+damped+ets"))
-    if spec.combine != "theta+damped+ets":
+    if spec.combine != "theta+damped+ets" or not with_ets:
         return smoothed
     return smoothed._replace(ets=ets.fitted(*first_rows(panel, lengths), lengths, spec.season, spec.horizon))
 

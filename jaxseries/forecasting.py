@@ -120,7 +120,9 @@ def _encode(panel: Panel, fit_lengths, validation: int, options: SeriesOptions):
     before them)."""
     spec, levels = fit_spec(panel, fit_lengths, options, validation)
     train = seasonal_indices(panel, fit_lengths - validation, spec)  # the training part's, anchored at its end
-    smoothed = smoothed_rows(panel, spec, train, fit_lengths - validation)
+    # the training part's partner mixes into the validation windows, which only size intervals: without exponential
+    # smoothing (fitting it twice would double its cost), so they err a little wide
+    smoothed = smoothed_rows(panel, spec, train, fit_lengths - validation, with_ets=False)
     seasonal = np.roll(train, -validation, axis=1)  # anchored at the last fitted row, as the arrays' columns are
     arrays, width = build_arrays(panel, spec, levels, seasonal, fit_lengths, alphas=smoothed.alphas)
     arrays, pairs = training_pairs(arrays, spec, fit_lengths, width)
@@ -238,7 +240,7 @@ def ets_as_partner(stored: theta.Smoothed, spec: PanelSpec, seasonal: np.ndarray
     """[S, horizon] the exponential smoothing's forecasts (None: not fitted) as the partner reads values:
     transformed, our seasonal indices removed (NaN where a log has no value); at steps offset + 1 .. offset +
     horizon of `stored`'s rows, `seasonal` anchored `shift` rows after their end."""
-    if stored.ets is None:
+    if stored.ets is None or spec.combine != "theta+damped+ets":
         return None
     steps = np.reshape(offset, (-1, 1)) + np.arange(1, horizon + 1)[None]
     phase = np.broadcast_to((steps - shift) % seasonal.shape[1], (len(seasonal), horizon))

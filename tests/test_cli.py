@@ -54,7 +54,7 @@ def test_train_forecast_evaluate_end_to_end(tmp_path, monkeypatch, capsys):
     assert set(scores["metrics"]) == {"jaxseries", "naive", "seasonal_naive"}
     assert scores["horizon"] == 6 and len(scores["per_step_mape"]["jaxseries"]) == 6
     assert js.load(tmp_path / "run").model_config.head == "horizon"  # the Python API reads CLI runs (direct decoder)
-    assert js.load(tmp_path / "run").extra["panel"]["combine"] == "theta+damped"
+    assert js.load(tmp_path / "run").extra["panel"]["combine"] == "theta+damped+ets"  # "auto" on monthly data
     assert cli.main(["train", "s.csv", "--horizon", "6", "--out", "alone", "--steps", "20", "--combine", "none",
                      "--no-progress"]) == 0
     assert js.load(tmp_path / "alone").extra["panel"]["combine"] is None

