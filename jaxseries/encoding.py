@@ -21,7 +21,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from jaxseries import data as data_lib, distributions, ets, theta
+from jaxseries import data as data_lib, distributions, theta
 from jaxseries.config import SeriesOptions
 from jaxseries.panel import Panel
 from jaxseries.windows import PanelArrays, WindowLayout
@@ -154,12 +154,10 @@ def fit_spec(panel: Panel, fit_lengths: np.ndarray, options: SeriesOptions, vali
 
 
 def _partner(panel: Panel, options: SeriesOptions) -> str | None:
-    """The classical forecast the network's is averaged with. "auto": Theta's, a damped trend's and an exponential
-    smoothing's with its own season and form ("theta+damped+ets"; on the training parts of M1, M3 and Tourism it
-    bettered "theta+damped" on every monthly, quarterly and "other" panel: benchmarks/RESULTS.md), except for
-    yearly data (there it lost on all three collections) and panels of more than ETS_MOST series (its fit costs
-    about 10 ms a series on 2 cores): "theta+damped". With covariates "auto" leaves the partner out, since it cannot
-    see them and the mean would halve their effect; and for counts (a smoothed line is no count)."""
+    """The classical forecast the network's is averaged with. "auto": "theta+damped+ets" (better than "theta+damped"
+    on every monthly, quarterly and "other" training part of M1, M3 and Tourism: benchmarks/RESULTS.md), but
+    "theta+damped" for yearly data (worse on all three) and over ETS_MOST series; none with covariates (the partner
+    cannot see them: the mean would halve their effect) or counts (a smoothed line is no count)."""
     if options.combine == "auto":
         covariates = panel.names["covariates"] or panel.names["future_covariates"]
         if covariates or options.distribution == "negative_binomial":
@@ -311,28 +309,6 @@ def target_matrix(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, fit_lengt
     values[series[fitted], column[fitted]] = np.nan_to_num(z)
     observed[series[fitted], column[fitted]] = np.isfinite(z)
     return values, observed, column, fitted
-
-
-def smoothed_rows(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, lengths: np.ndarray,
-                  with_ets: bool = True) -> theta.Smoothed:
-    """The Theta lines and smoothing coefficients (and damped trends, for a run that mixes them in) of each series'
-    first `lengths` rows, `seasonal` (anchored at its last row) removed; for a run that mixes in exponential
-    smoothing (and `with_ets`), its states, fitted on the same rows as they are (its own season, not ours)."""
-    values, observed, _, _ = target_matrix(panel, spec, seasonal, lengths, int(lengths.max()))
-    smoothed = theta.smoothed(values, observed, damped=spec.combine in ("theta+damped", "theta+damped+ets"))
-    if spec.combine != "theta+damped+ets" or not with_ets:
-        return smoothed
-    return smoothed._replace(ets=ets.fitted(*first_rows(panel, lengths), lengths, spec.season, spec.horizon))
-
-
-def first_rows(panel: Panel, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """[S, max(lengths)] each series' first `lengths` values as they are, left-aligned (its first row in column 0),
-    and 1 where a value is observed (0: missing, or past its length)."""
-    column = np.arange(int(lengths.max()))[None]
-    inside = column < lengths[:, None]
-    values = np.where(inside, panel.y[np.where(inside, panel.starts[:, None] + column, 0)], np.nan)
-    observed = np.isfinite(values)
-    return np.where(observed, values, 0.0), observed
 
 
 def static_features(static: pd.DataFrame, spec: PanelSpec) -> np.ndarray:

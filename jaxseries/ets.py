@@ -24,7 +24,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 # (error, trend, season); additive errors with a multiplicative season are left out, as AutoETS leaves them
 FORMS = tuple((e, t, s) for e in "AM" for t in ("N", "A", "Ad") for s in "NAM" if not (e == "A" and s == "M"))
@@ -45,6 +44,16 @@ def fitted(values: np.ndarray, observed: np.ndarray, lengths: np.ndarray, season
     return np.concatenate(rows).astype(np.float64)
 
 
+def first_rows(y: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[S, max(lengths)] each series' first `lengths` values of the flat rows `y` (series s from row starts[s]),
+    left-aligned, and 1 where a value is observed (0: missing, or past its length)."""
+    column = np.arange(int(lengths.max()))[None]
+    inside = column < lengths[:, None]
+    values = np.where(inside, y[np.where(inside, starts[:, None] + column, 0)], np.nan)
+    observed = np.isfinite(values)
+    return np.where(observed, values, 0.0), observed
+
+
 def forecast(states: np.ndarray, horizon: int, offset=0) -> np.ndarray:
     """[S, horizon] the forecasts of `fitted`'s rows at steps offset + 1 .. offset + horizon."""
     season = states.shape[1] - 4
@@ -63,9 +72,9 @@ def _fitted(values, observed, lengths, season, horizon):
     scale = _first_scale(values, observed, season)
     y = np.where(observed, values / scale[:, None], 0.0)
     starts = _starting_states(y, observed, lengths, season)
-    # pad series to a power of two and rows to a multiple of 32, so a new panel seldom compiles a new program
+    # pad series and rows to powers of two, so a new panel seldom compiles a new program
     padded = 1 << max(count - 1, 0).bit_length()
-    width = -(-values.shape[1] // 32) * 32
+    width = max(32, 1 << (values.shape[1] - 1).bit_length())
     rows = lambda a, columns=0: jnp.asarray(  # noqa: E731
         np.pad(a, [(0, padded - count)] + [(0, columns)] + [(0, 0)] * (a.ndim - 2)), jnp.float32)
     states, likelihood = _compiled_fit(forms, season)(
@@ -181,7 +190,11 @@ def recursion(p: dict, forms: Forms, y, observed, lengths):
 
 @functools.lru_cache(maxsize=16)
 def _compiled_fit(forms: tuple, season: int):
-    table, optimizer = forms_of(forms), optax.adam(LEARNING_RATE)
+    # jax's own Adam (the same update as optax's): a served forecaster (serving.py) fits this to new data with jax
+    # alone, no training stack
+    from jax.example_libraries.optimizers import adam
+
+    table, (start, update_params, params_of) = forms_of(forms), adam(LEARNING_RATE)
 
     def fit(y, observed, lengths, level, slope, additive, log_multiplicative):
         shape = (len(y), len(forms))
@@ -193,13 +206,11 @@ def _compiled_fit(forms: tuple, season: int):
         # each (series, form) is its own problem: Adam scales every coordinate alone, so summing them solves each
         loss = lambda p: jnp.sum(recursion(p, table, y, observed, lengths)[1] / n)  # noqa: E731
 
-        def update(_, carry):
-            p, opt_state = carry
-            grads = jax.tree.map(lambda g: jnp.where(jnp.isfinite(g), g, 0.0), jax.grad(loss)(p))
-            moves, opt_state = optimizer.update(grads, opt_state, p)
-            return optax.apply_updates(p, moves), opt_state
+        def update(step, state):
+            grads = jax.tree.map(lambda g: jnp.where(jnp.isfinite(g), g, 0.0), jax.grad(loss)(params_of(state)))
+            return update_params(step, grads, state)
 
-        params, _ = jax.lax.fori_loop(0, STEPS, update, (params, optimizer.init(params)))
+        params = params_of(jax.lax.fori_loop(0, STEPS, update, start(params)))
         (level, slope, phi, states), likelihood = recursion(params, table, y, observed, lengths)
         # the season's states for 1, 2, .. steps ahead: row `length` falls on phase length % season
         index = ((lengths % season)[:, None] + jnp.arange(season)[None]) % season

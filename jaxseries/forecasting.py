@@ -18,7 +18,7 @@ import pandas as pd
 from jaxseries import distributions, ets, intervals, kernel, theta
 from jaxseries.config import ModelConfig, SeriesOptions, TrainConfig
 from jaxseries.encoding import (
-    PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, seasonal_indices, smoothed_rows, training_pairs,
+    PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, seasonal_indices, target_matrix, training_pairs,
     transformed, untransformed, validation_pairs, window_settings,
 )
 from jaxseries.frames import json_ids
@@ -134,6 +134,19 @@ def _encode(panel: Panel, fit_lengths, validation: int, options: SeriesOptions):
         windows = len(pairs) if spec.mode == "global" else int(np.median(arrays.pair_count))
         spec = dataclasses.replace(spec, partner_share=theta.share_for(windows))
     return spec, levels, seasonal, arrays, width, pairs, smoothed
+
+
+def smoothed_rows(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, lengths: np.ndarray,
+                  with_ets: bool = True) -> theta.Smoothed:
+    """The Theta lines and smoothing coefficients (and damped trends, for a run that mixes them in) of each series'
+    first `lengths` rows, `seasonal` (anchored at its last row) removed; for a run that mixes in exponential
+    smoothing (and `with_ets`), its states, fitted on the same rows as they are (its own season, not ours)."""
+    values, observed, _, _ = target_matrix(panel, spec, seasonal, lengths, int(lengths.max()))
+    smoothed = theta.smoothed(values, observed, damped=spec.combine in ("theta+damped", "theta+damped+ets"))
+    if spec.combine != "theta+damped+ets" or not with_ets:
+        return smoothed
+    values, observed = ets.first_rows(panel.y, panel.starts, lengths)
+    return smoothed._replace(ets=ets.fitted(values, observed, lengths, spec.season, spec.horizon))
 
 
 def _smoothing_table(smoothed: theta.Smoothed, spec: PanelSpec, suffix: str) -> dict:
