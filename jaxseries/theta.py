@@ -1,7 +1,8 @@
 """The classical partner whose forecast the network's is averaged with: the mean of the Theta method's
 (Assimakopoulos & Nikolopoulos, 2000) and a damped-trend smoothing's (Gardner & McKenzie, 1985) where that fits
-(`combine="theta+damped"`, the default: better at three origins of the M3 training parts on panels and on most
-single series, benchmarks/RESULTS.md), or Theta's alone (`combine="theta"`).
+(`combine="theta+damped"`: better at three origins of the M3 training parts on panels and on most single series,
+benchmarks/RESULTS.md), or Theta's alone (`combine="theta"`); by default (`"theta+damped+ets"`, but on yearly data)
+the mean of that and an exponential smoothing's with its own season and form (ets.py, `partner`'s `ets`).
 
 Theta won M3 and is the benchmark every forecaster there is measured against; the network and it make different
 errors, so their mean beat both by sMAPE on every M3 frequency's training parts (by MASE on all but "other";
