@@ -3,9 +3,10 @@ run's saved halves (`m3_validation.py --parts`) mixed in log units with a statsf
 rows, as `network / 2 + partner / 4 + model / 4`, against the default even mean of the two halves.
 
     python benchmarks/m3_validation.py --parts DIR --origin K --seeds 0,1 --periods P,...   (K = 1, 2)
-    python benchmarks/third_member.py DIR [--models AutoETS,SeasonalNaive] [--periods monthly,m1-monthly]
+    python benchmarks/third_member.py DIR [--models AutoETS,SeasonalNaive,ets] [--periods monthly,m1-monthly]
 
-A model's forecasts are fitted once per (period, origin) and kept beside the parts (DIR/third_*.npy). The test
+`ets` is jaxseries' own exponential smoothing, the partner's third piece by default since 2026-12-07: save the parts
+with `--option combine='"theta+damped"'` to see what it adds. A model's forecasts are fitted once per (period, origin) and kept beside the parts (DIR/third_*.npy). The test
 parts are never read. `--variant DIR2`: instead of a statsforecast model, the same runs saved with other options
 (the network must be the same; its partner is what changed): the mean at the run's even share, per period.
 """
@@ -50,11 +51,24 @@ def runs(folder: str, periods: list[str] | None):
             yield period, int(origin[len("origin"):]), name, dict(np.load(path))
 
 
+def ours(frame, period: str) -> np.ndarray:
+    """[S, h] jaxseries' own exponential smoothing (ets.py) of each series' rows before its last h."""
+    from jaxseries import ets
+
+    horizon = mv.HORIZONS[period]
+    rows = [g.y.to_numpy() for _, g in mv.without_last(frame, horizon).groupby("unique_id", sort=True)]
+    lengths = np.array([len(r) for r in rows])
+    values, observed = ets.first_rows(np.concatenate(rows), np.cumsum(lengths) - lengths, lengths)
+    return ets.forecast(ets.fitted(values, observed, lengths, mv.SEASONS[period], horizon), horizon)
+
+
 def fitted(folder: str, model: str, period: str, origin: int) -> np.ndarray:
+    """A model's forecasts (`ets`: ours, else a statsforecast model by name), fitted once and kept in `folder`."""
     path = f"{folder}/third_{model}_{period}_{origin}.npy"
     if not os.path.exists(path):
         frame = mv.validation_split(period, origin)
-        np.save(path, mv.statsforecast_scores(frame, period, models=[(model, stand_in(model, mv.SEASONS[period]))])[model])
+        np.save(path, ours(frame, period) if model == "ets" else mv.statsforecast_scores(
+            frame, period, models=[(model, stand_in(model, mv.SEASONS[period]))])[model])
     return np.load(path)
 
 
