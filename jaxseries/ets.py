@@ -88,10 +88,13 @@ def _fitted(values, observed, lengths, season, horizon):
 
 
 def _first_scale(values, observed, season):
-    """Each series' mean absolute value over its first rows (a season, at least 4): states start near 1."""
+    """Each series' mean absolute value over its first rows (a season, at least 4; where those are all 0, over every
+    row; then 1): states start near 1. Scaling by the whole series instead scored worse on Tourism and M1 quarterly
+    (benchmarks/RESULTS.md)."""
     first = np.cumsum(observed, 1) <= max(season, 4)
-    weight = observed & first
-    return np.maximum((np.abs(values) * weight).sum(1) / np.maximum(weight.sum(1), 1), 1e-9)
+    mean = lambda weight: (np.abs(values) * weight).sum(1) / np.maximum(weight.sum(1), 1)  # noqa: E731
+    head, whole = mean(observed & first), mean(observed)
+    return np.where(head > 0, head, np.where(whole > 0, whole, 1.0))
 
 
 def _starting_states(y, observed, lengths, season):

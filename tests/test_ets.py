@@ -99,6 +99,8 @@ def test_a_constant_forecasts_itself_and_a_pure_season_itself():
 def test_a_positive_series_gets_a_positive_forecast_and_a_missing_row_is_stepped_over():
     falling = 100 * 0.8 ** np.arange(30) + 0.5
     assert (ets.forecast(fit_one(falling, 1, 12), 12) > 0).all()
+    late = np.r_[np.zeros(12), 100 + 5 * np.sin(np.arange(36) * np.pi / 6)]  # its first season all zero
+    np.testing.assert_allclose(ets.forecast(fit_one(late, 12, 6), 6), 100, rtol=0.1)
     y = np.tile([10.0, 14.0, 9.0, 7.0], 8) + np.arange(32) * 0.1
     observed = np.ones((1, 32))
     observed[0, 13] = 0
