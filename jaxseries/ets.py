@@ -72,9 +72,11 @@ def _fitted(values, observed, lengths, season, horizon):
     scale = _first_scale(values, observed, season)
     y = np.where(observed, values / scale[:, None], 0.0)
     starts = _starting_states(y, observed, lengths, season)
-    # pad series and rows to powers of two, so a new panel seldom compiles a new program
+    # pad series to a power of two and rows to one up to 128 (then a multiple of 64: long rows cost more than a
+    # compile), so a new panel seldom compiles a new program
     padded = 1 << max(count - 1, 0).bit_length()
     width = max(32, 1 << (values.shape[1] - 1).bit_length())
+    width = width if width <= 128 else -(-values.shape[1] // 64) * 64
     rows = lambda a, columns=0: jnp.asarray(  # noqa: E731
         np.pad(a, [(0, padded - count)] + [(0, columns)] + [(0, 0)] * (a.ndim - 2)), jnp.float32)
     states, likelihood = _compiled_fit(forms, season)(
