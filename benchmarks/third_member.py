@@ -6,8 +6,8 @@ rows, as `network / 2 + partner / 4 + model / 4`, against the default even mean 
     python benchmarks/third_member.py DIR [--models AutoETS,SeasonalNaive,ets] [--periods monthly,m1-monthly]
 
 `ets` is jaxseries' own exponential smoothing, the partner's third piece by default since 2026-12-07: save the parts
-with `--option combine='"theta+damped"'` to see what it adds. A model's forecasts are fitted once per (period, origin) and kept beside the parts (DIR/third_*.npy). The test
-parts are never read. `--variant DIR2`: instead of a statsforecast model, the same runs saved with other options
+with `--option combine='"theta+damped"'` to see what it adds. A model's forecasts are fitted once per (period,
+origin) and kept beside the parts (DIR/third_*.npy). The test parts are never read. `--variant DIR2`: instead of a statsforecast model, the same runs saved with other options
 (the network must be the same; its partner is what changed): the mean at the run's even share, per period.
 """
 

@@ -36,7 +36,8 @@ def _require_quantile(value: Any) -> None:
 
 
 LOSSES = ("mse", "mae", "huber", "pinball")
-PARTNERS = ("theta", "theta+damped", "theta+damped+ets")  # the classical forecasts a network's can be averaged with (theta.py)
+# the classical forecasts a network's can be averaged with (theta.py, ets.py)
+PARTNERS = ("theta", "theta+damped", "theta+damped+ets")
 COMBINES = ("auto", *PARTNERS, None)
 
 

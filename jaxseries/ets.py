@@ -25,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxseries import theta
+
 # (error, trend, season); additive errors with a multiplicative season are left out, as AutoETS leaves them
 FORMS = tuple((e, t, s) for e in "AM" for t in ("N", "A", "Ad") for s in "NAM" if not (e == "A" and s == "M"))
 STEPS, LEARNING_RATE = 100, 0.1  # 300 at 0.05 scored the same on M3 monthly (benchmarks/RESULTS.md) at 3x the time
@@ -56,11 +58,9 @@ def first_rows(y: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[
 
 def forecast(states: np.ndarray, horizon: int, offset=0) -> np.ndarray:
     """[S, horizon] the forecasts of `fitted`'s rows at steps offset + 1 .. offset + horizon."""
-    season = states.shape[1] - 4
+    season, kind = states.shape[1] - 4, states[:, 3, None]
     steps = np.reshape(offset, (-1, 1)) + np.arange(1, horizon + 1)[None]
-    level, slope, phi, kind = (states[:, k, None] for k in range(4))
-    damping = np.where(phi == 1, steps, phi * (1 - phi**steps) / np.where(phi == 1, 1, 1 - phi))
-    base = level + slope * damping
+    base = theta.damped_forecast(states, horizon, offset)  # (level, slope, phi) lead the row, as a damped trend's
     ahead = np.take_along_axis(states[:, 4:], np.broadcast_to((steps - 1) % season, (len(states), horizon)), 1)
     return np.where(kind == 1, base + ahead, np.where(kind == 2, base * ahead, base))
 
@@ -114,13 +114,8 @@ def _starting_states(y, observed, lengths, season):
         head = head - np.tile(additive, 2)
     else:
         additive, multiplicative = np.zeros((count, max(season, 1))), np.ones((count, max(season, 1)))
-    t = np.arange(head.shape[1], dtype=np.float64)[None]
-    n = np.maximum(seen.sum(1), 1)
-    t_mean, y_mean = (t * seen).sum(1) / n, (head * seen).sum(1) / n
-    spread = (((t - t_mean[:, None]) ** 2) * seen).sum(1)
-    slope = np.where(spread > 0, ((t - t_mean[:, None]) * (head - y_mean[:, None]) * seen).sum(1) /
-                     np.where(spread > 0, spread, 1), 0.0)
-    level = y_mean - slope * (t_mean + 1)  # the line one row before the first: the state the first row is forecast from
+    slope, t_mean, y_mean = theta.least_squares(head, seen)
+    level = y_mean - slope * (t_mean + 1)  # the line a row before the first: the state the first row is forecast from
     return level[:, None], slope[:, None], additive, np.log(multiplicative)
 
 
@@ -229,8 +224,7 @@ def _compiled_fit(forms: tuple, season: int):
 def _chosen(forms, states, likelihood, lengths, positive, season, horizon):
     """Each series' form with the least AICc among those it can take (a season needs two seasons of rows,
     multiplicative parts positive values, every form more rows than coefficients + 1)."""
-    error, trend, damped, kind = (np.array(column) for column in zip(*((f[0] == "M", f[1] != "N", f[1] == "Ad",
-                                                                          "NAM".index(f[2])) for f in forms)))
+    error, trend, damped, kind = (np.asarray(column)[0] for column in forms_of(forms))
     k = (2 + 2 * trend + damped + (kind > 0) * season)[None].astype(np.float64)  # alpha, level, beta, slope, phi, ..
     n = lengths[:, None].astype(np.float64)
     aicc = likelihood + 2 * k + 2 * k * (k + 1) / np.maximum(n - k - 1, 1e-9)

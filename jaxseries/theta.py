@@ -76,15 +76,20 @@ def _akaike(squared: np.ndarray, n: np.ndarray, parameters: int) -> np.ndarray:
     return n * np.log(np.maximum(squared, 1e-300) / n) + 2 * parameters
 
 
-def _smoothed(z: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    count = real.sum(1)
+def least_squares(z: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's least-squares line through its real columns (column numbers as time): (slope, mean column, mean
+    value); slope 0 where fewer than two columns are real."""
     t = np.arange(z.shape[1], dtype=np.float64)[None]
-    n = np.maximum(count, 1)
-    t_mean = (t * real).sum(1) / n
-    z_mean = (z * real).sum(1) / n
+    n = np.maximum(real.sum(1), 1)
+    t_mean, z_mean = (t * real).sum(1) / n, (z * real).sum(1) / n
     spread = (((t - t_mean[:, None]) ** 2) * real).sum(1)
     covariance = ((t - t_mean[:, None]) * (z - z_mean[:, None]) * real).sum(1)
-    slope = np.where(spread > 0, covariance / np.where(spread > 0, spread, 1.0), 0.0)
+    return np.where(spread > 0, covariance / np.where(spread > 0, spread, 1.0), 0.0), t_mean, z_mean
+
+
+def _smoothed(z: np.ndarray, real: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    count = real.sum(1)
+    slope, _, _ = least_squares(z, real)
     first = z[np.arange(len(z)), np.argmax(real, 1)]
     level = np.repeat(first[:, None], len(ALPHAS), 1)  # [S, alphas]: the padding leaves it at the first value
     squared = np.zeros_like(level)
@@ -124,10 +129,10 @@ def forecast(line: np.ndarray, horizon: int, offset=0) -> np.ndarray:
 
 def damped_forecast(damped: np.ndarray, horizon: int, offset=0) -> np.ndarray:
     """[S, horizon] the damped trends' forecasts (rows of level, trend, phi, ..) at steps offset + 1 .. offset +
-    horizon."""
+    horizon (phi 1: an undamped trend)."""
     steps = np.reshape(offset, (-1, 1)) + np.arange(1, horizon + 1)[None]
     level, trend, phi = (damped[:, k, None] for k in range(3))
-    return level + trend * phi * (1 - phi**steps) / (1 - phi)
+    return level + trend * np.where(phi == 1, steps, phi * (1 - phi**steps) / np.where(phi == 1, 1, 1 - phi))
 
 
 def partner(smoothed: Smoothed, horizon: int, offset=0, ets=None) -> np.ndarray:
