@@ -46,3 +46,30 @@ def best_of(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def halves(runs: list) -> tuple:
+    """(network, partner) of trained runs' forecasts, each averaged over the runs in log units, and the partner's
+    share they were mixed at: the network alone is the same runs forecast with `combine` None (training ignores
+    it), the partner what the defaults' mean leaves of it (positive series, mixed in log units)."""
+    import dataclasses
+
+    import numpy as np
+
+    import jaxseries as js
+
+    def logs(group):
+        return np.mean([np.log(js.forecast(run)["forecast"].to_numpy()) for run in group], 0)
+
+    unmixed = [dataclasses.replace(run, extra={**run.extra, "panel": {**run.extra["panel"], "combine": None}})
+               for run in runs]
+    share = runs[0].extra["panel"]["partner_share"]
+    mixed, network = logs(runs), logs(unmixed)
+    return np.exp(network), np.exp((mixed - (1 - share) * network) / share), share
+
+
+def at_share(network, partner, share: float):
+    """The mean of the two halves at the partner's `share`, in log units."""
+    import numpy as np
+
+    return np.exp((1 - share) * np.log(network) + share * np.log(partner))

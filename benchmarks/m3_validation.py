@@ -35,6 +35,7 @@ from jaxseries.metrics import errors  # noqa: E402
 # A period is M3's ("monthly") or another collection's ("m1-monthly", "tourism-yearly"): its competition horizon.
 HORIZONS = {"monthly": 18, "quarterly": 8, "yearly": 6, "other": 8, "m1-monthly": 18, "m1-quarterly": 8,
             "m1-yearly": 6, "tourism-monthly": 24, "tourism-quarterly": 8, "tourism-yearly": 4}
+SHARES = (0.0, 0.5, 0.7, 0.85, 1.0)  # partner shares single series are also scored at (`--single`)
 SEASONS = {period: {"monthly": 12, "quarterly": 4}.get(period.split("-")[-1], 1) for period in HORIZONS}
 
 
@@ -122,13 +123,17 @@ def save_parts(run, frame: pd.DataFrame, period: str, path: str) -> None:
     np.savez(path, **saved)
 
 
-def jaxseries_single(frame: pd.DataFrame, period: str, options: dict) -> np.ndarray:
-    """Every series of `frame` trained alone, one at a time: their forecasts [S, h]."""
-    horizon, rows = HORIZONS[period], []
+def jaxseries_single(frame: pd.DataFrame, period: str, options: dict) -> tuple[np.ndarray, dict]:
+    """Every series of `frame` trained alone, one at a time: their forecasts [S, h], and {partner share: [S, h]}
+    the same runs' halves mixed at other shares (`SHARES`; each series' own share is what the defaults used)."""
+    horizon, rows, mixes = HORIZONS[period], [], {}
     for _, group in frame.groupby("unique_id", sort=True):
         run = js.train_series(group.set_index("ds")["y"], horizon=horizon, holdout=horizon, progress=False, **options)
         rows.append(js.forecast(run)["forecast"].to_numpy())
-    return np.stack(rows)
+        network, partner, _ = common.halves([run])
+        for share in SHARES:
+            mixes.setdefault(share, []).append(common.at_share(network, partner, share))
+    return np.stack(rows), {share: np.stack(rows) for share, rows in mixes.items()}
 
 
 def statsforecast_scores(frame: pd.DataFrame, period: str, single: bool = False, models=None) -> dict:
@@ -199,7 +204,9 @@ def main(argv=None) -> None:
         for seed in [int(s) for s in args.seeds.split(",")]:
             start = time.perf_counter()
             if args.single:
-                predicted = jaxseries_single(frame, period, {**options, "seed": seed})
+                predicted, mixes = jaxseries_single(frame, period, {**options, "seed": seed})
+                print("    at partner share " + ", ".join(f"{share}: %.2f / %.3f" % scores(
+                    actual, mixed, history, season) for share, mixed in mixes.items()), flush=True)
             else:
                 parts = args.parts and os.path.join(args.parts, f"{period}_origin{args.origin}_seed{seed}.npz")
                 predicted = jaxseries_panel(frame, period, {**options, "seed": seed}, parts)

@@ -16,7 +16,6 @@ and AutoARIMA.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import warnings
@@ -74,16 +73,11 @@ def main(argv=None) -> None:
         scale = np.mean(np.abs(history[season:] - history[:-season]))  # MASE's denominator
         mase = lambda forecast: float(errors(truth[None], np.asarray(forecast)[None], scale)["MASE"][0])  # noqa: E731
         runs = [js.train_series(known, horizon=horizon, holdout=horizon, seed=seed, progress=False) for seed in seeds]
-        unmixed = [dataclasses.replace(run, extra={**run.extra, "panel": {**run.extra["panel"], "combine": None}})
-                   for run in runs]  # the same networks, forecast without the partner (training ignores it)
-        logs = {key: np.mean([np.log(js.forecast(run)["forecast"].to_numpy()) for run in group], 0)
-                for key, group in (("theta", runs), (None, unmixed))}
-        share = runs[0].extra["panel"]["partner_share"]
-        partner = (logs["theta"] - (1 - share) * logs[None]) / share
-        at_share = {s: mase(np.exp((1 - s) * logs[None] + s * partner)) for s in SHARES}
+        network, partner, share = common.halves(runs)
+        at_share = {s: mase(common.at_share(network, partner, s)) for s in SHARES}
         others = {peer: mase(forecast) for peer, forecast in peers(history, horizon, season).items()}
         best = min(others["AutoETS"], others["AutoARIMA"])
-        ours, alone = mase(np.exp(logs["theta"])), mase(np.exp(logs[None]))
+        ours, alone = mase(common.at_share(network, partner, share)), mase(network)
         ratios.append([alone / best, ours / best, *(v / best for v in at_share.values())])
         behind_naive += ours > others["seasonal naive"]
         print(f"{name}: {len(history)} rows, partner share {share:.2f}; MASE network alone {alone:.3f}, defaults "

@@ -48,7 +48,7 @@ class Smoothed(NamedTuple):
     lines: np.ndarray  # [S, 2] (intercept, slope) of each series' Theta forecast, intercept + slope * h, h = 1, 2, ..
     alphas: np.ndarray  # [S] its simple exponential smoothing's coefficient (also the window's smoothed level's)
     damped: np.ndarray | None = None  # [S, 4] (level, trend, phi, joined) of its damped trend; None: not fitted
-    ets: np.ndarray | None = None  # [S, 4 + season] its exponential smoothing's states (ets.py); None: not fitted
+    ets: np.ndarray | None = None  # [S, forms, 5 + season] its exponential smoothing's forms (ets.py); None: not fitted
 
     def take(self, rows) -> "Smoothed":
         """The same for the series `rows` (one per window)."""

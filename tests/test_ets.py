@@ -96,6 +96,20 @@ def test_a_constant_forecasts_itself_and_a_pure_season_itself():
     np.testing.assert_allclose(ets.forecast(states, 4, offset=2), ets.forecast(states, 6)[:, 2:], rtol=1e-9)
 
 
+def test_a_series_forecast_is_its_best_forms_mean_with_akaike_weights():
+    t = np.arange(300)
+    states = fit_one(100 + 0.5 * t + 5 * np.sin(2 * np.pi * t / 12), 12, 12)  # long, a steady trend and a season
+    weight = states[..., 0]
+    assert states.shape == (1, ets.KEPT, 5 + 12) and np.all(weight >= 0) and np.isclose(weight.sum(), 1.0)
+    assert np.all(np.diff(weight[0]) <= 1e-12)  # the best form first
+    each = [ets.forecast(states[:, k, 1:], 12) for k in range(ets.KEPT)]  # a form alone: states saved before mixing
+    np.testing.assert_allclose(ets.forecast(states, 12), sum(w * f for w, f in zip(weight[0], each)), rtol=1e-12)
+    # the trend and season are found: with the starting states moved in steps of their own size the error is 2e-7
+    # (6e-3 when they moved by the learning rate itself and the slope overshot)
+    np.testing.assert_allclose(ets.forecast(states, 12)[0], 100 + 0.5 * (300 + np.arange(12))
+                               + 5 * np.sin(2 * np.pi * (300 + np.arange(12)) / 12), rtol=1e-3)
+
+
 def test_a_positive_series_gets_a_positive_forecast_and_a_missing_row_is_stepped_over():
     falling = 100 * 0.8 ** np.arange(30) + 0.5
     assert (ets.forecast(fit_one(falling, 1, 12), 12) > 0).all()
@@ -122,7 +136,7 @@ def test_a_run_that_mixes_it_in_stores_it_and_forecasts_with_it(tmp_path):
     run = js.train_series(panel, id="id", time="ds", horizon=6, holdout=6, checkpoint_dir=tmp_path / "run", **FAST)
     assert run.extra["panel"]["combine"] == "theta+damped+ets"  # "auto" on monthly data
     stored = run.extra["panel_series"]
-    assert np.asarray(stored["ets"]).shape == (2, 4 + 12) and "ets_train" not in stored
+    assert np.asarray(stored["ets"]).shape == (2, ets.KEPT, 5 + 12) and "ets_train" not in stored
     combined = js.forecast(run)["forecast"].to_numpy()
     without = dataclasses.replace(run, extra={**run.extra, "panel": {**run.extra["panel"], "combine": "theta+damped"}})
     network_and_theta = js.forecast(without)["forecast"].to_numpy()
@@ -146,5 +160,5 @@ def test_yearly_data_and_covariates_keep_auto_without_it():
     years = pd.Series(100 + np.arange(30.0) ** 1.2, index=pd.date_range("1990-01-01", periods=30, freq="YS"))
     assert js.train_series(years, horizon=3, holdout=3, **FAST).extra["panel"]["combine"] == "theta+damped"
     explicit = js.train_series(years, horizon=3, holdout=3, combine="theta+damped+ets", **FAST)
-    assert np.asarray(explicit.extra["panel_series"]["ets"]).shape == (1, 4 + 1)
+    assert np.asarray(explicit.extra["panel_series"]["ets"]).shape == (1, ets.KEPT, 5 + 1)
     assert np.isfinite(js.forecast(explicit)["forecast"]).all()
