@@ -49,9 +49,9 @@ def best_of(fn, repeats: int) -> float:
 
 
 def halves(runs: list) -> tuple:
-    """(network, partner) of trained runs' forecasts, each averaged over the runs in log units, and the partner's
-    share they were mixed at: the network alone is the same runs forecast with `combine` None (training ignores
-    it), the partner what the defaults' mean leaves of it (positive series, mixed in log units)."""
+    """(defaults, network, partner, share) of trained runs' forecasts, each averaged over the runs in log units:
+    the defaults' forecast, the network alone (the same runs forecast with `combine` None: training ignores it),
+    the partner (what the defaults' mean leaves of it: positive series, mixed in log units) and its share."""
     import dataclasses
 
     import numpy as np
@@ -65,7 +65,7 @@ def halves(runs: list) -> tuple:
                for run in runs]
     share = runs[0].extra["panel"]["partner_share"]
     mixed, network = logs(runs), logs(unmixed)
-    return np.exp(network), np.exp((mixed - (1 - share) * network) / share), share
+    return np.exp(mixed), np.exp(network), np.exp((mixed - (1 - share) * network) / share), share
 
 
 def at_share(network, partner, share: float):

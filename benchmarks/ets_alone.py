@@ -29,11 +29,11 @@ PERIODS = "monthly,quarterly,yearly,other,m1-monthly,m1-quarterly,tourism-monthl
 
 def real_split(origin: int):
     """(histories, actuals [S, h] per series, horizons, seasons) of the real series: the last h rows never read."""
-    from real_series import series
+    from real_series import known_rows, series
 
     out = []
     for full, horizon, season in series().values():
-        known = full.to_numpy()[:-horizon * origin]
+        known = known_rows(full, horizon, origin).to_numpy()
         out.append((known[:-horizon].astype(float), known[-horizon:], horizon, season))
     return out
 
@@ -70,7 +70,7 @@ def main(argv=None) -> None:
                 frame = mv.validation_split(period, origin)
                 predicted, seconds = third_member.ours(frame, period), time.perf_counter() - start
                 autoets = third_member.fitted(args.cache, "AutoETS", period, origin)
-                _, history, actual = mv.split_arrays(mv.without_last(frame, 0), mv.HORIZONS[period])
+                _, history, actual = mv.split_arrays(frame, mv.HORIZONS[period])
                 ours, theirs = (mv.scores(actual, f, history, mv.SEASONS[period]) for f in (predicted, autoets))
             totals.append(np.array(ours) / np.array(theirs))
             print(f"{period} origin {origin}: ours {ours[0]:.3f} / {ours[1]:.4f}, AutoETS {theirs[0]:.3f} / "

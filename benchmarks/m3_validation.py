@@ -126,14 +126,14 @@ def save_parts(run, frame: pd.DataFrame, period: str, path: str) -> None:
 def jaxseries_single(frame: pd.DataFrame, period: str, options: dict) -> tuple[np.ndarray, dict]:
     """Every series of `frame` trained alone, one at a time: their forecasts [S, h], and {partner share: [S, h]}
     the same runs' halves mixed at other shares (`SHARES`; each series' own share is what the defaults used)."""
-    horizon, rows, mixes = HORIZONS[period], [], {}
+    horizon, rows, mixes = HORIZONS[period], [], {share: [] for share in SHARES}
     for _, group in frame.groupby("unique_id", sort=True):
         run = js.train_series(group.set_index("ds")["y"], horizon=horizon, holdout=horizon, progress=False, **options)
-        rows.append(js.forecast(run)["forecast"].to_numpy())
-        network, partner, _ = common.halves([run])
-        for share in SHARES:
-            mixes.setdefault(share, []).append(common.at_share(network, partner, share))
-    return np.stack(rows), {share: np.stack(rows) for share, rows in mixes.items()}
+        defaults, network, partner, _ = common.halves([run])
+        rows.append(defaults)
+        for share, mixed in mixes.items():
+            mixed.append(common.at_share(network, partner, share))
+    return np.stack(rows), {share: np.stack(mixed) for share, mixed in mixes.items()}
 
 
 def statsforecast_scores(frame: pd.DataFrame, period: str, single: bool = False, models=None) -> dict:

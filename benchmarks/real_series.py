@@ -50,6 +50,12 @@ def series() -> dict:
     return out
 
 
+def known_rows(full: pd.Series, horizon: int, origin: int) -> pd.Series:
+    """The rows a run may read: without the last h (never read) and, at an earlier origin K, the (K - 1) h before
+    them; its last h are the ones scored."""
+    return full.iloc[:-horizon * origin]
+
+
 def peers(history: np.ndarray, horizon: int, season: int) -> dict:
     from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive
 
@@ -68,16 +74,16 @@ def main(argv=None) -> None:
     print(common.machine(), flush=True)
     ratios, behind_naive = [], 0
     for name, (full, horizon, season) in series().items():
-        known = full.iloc[:-horizon * args.origin]  # the last h rows are never read
+        known = known_rows(full, horizon, args.origin)
         history, truth = known.to_numpy()[:-horizon], known.to_numpy()[-horizon:]
         scale = np.mean(np.abs(history[season:] - history[:-season]))  # MASE's denominator
         mase = lambda forecast: float(errors(truth[None], np.asarray(forecast)[None], scale)["MASE"][0])  # noqa: E731
         runs = [js.train_series(known, horizon=horizon, holdout=horizon, seed=seed, progress=False) for seed in seeds]
-        network, partner, share = common.halves(runs)
+        defaults, network, partner, share = common.halves(runs)
         at_share = {s: mase(common.at_share(network, partner, s)) for s in SHARES}
         others = {peer: mase(forecast) for peer, forecast in peers(history, horizon, season).items()}
         best = min(others["AutoETS"], others["AutoARIMA"])
-        ours, alone = mase(common.at_share(network, partner, share)), mase(network)
+        ours, alone = mase(defaults), mase(network)
         ratios.append([alone / best, ours / best, *(v / best for v in at_share.values())])
         behind_naive += ours > others["seasonal naive"]
         print(f"{name}: {len(history)} rows, partner share {share:.2f}; MASE network alone {alone:.3f}, defaults "
