@@ -36,6 +36,7 @@ from jaxseries.metrics import errors  # noqa: E402
 HORIZONS = {"monthly": 18, "quarterly": 8, "yearly": 6, "other": 8, "m1-monthly": 18, "m1-quarterly": 8,
             "m1-yearly": 6, "tourism-monthly": 24, "tourism-quarterly": 8, "tourism-yearly": 4}
 SHARES = (0.0, 0.5, 0.7, 0.85, 1.0)  # partner shares single series are also scored at (`--single`)
+FLOORS = (0.7, 0.85)  # and the defaults' own share raised to at least these ("≥0.7"): a floor for single series
 SEASONS = {period: {"monthly": 12, "quarterly": 4}.get(period.split("-")[-1], 1) for period in HORIZONS}
 
 
@@ -125,14 +126,17 @@ def save_parts(run, frame: pd.DataFrame, period: str, path: str) -> None:
 
 def jaxseries_single(frame: pd.DataFrame, period: str, options: dict) -> tuple[np.ndarray, dict]:
     """Every series of `frame` trained alone, one at a time: their forecasts [S, h], and {partner share: [S, h]}
-    the same runs' halves mixed at other shares (`SHARES`; each series' own share is what the defaults used)."""
-    horizon, rows, mixes = HORIZONS[period], [], {share: [] for share in SHARES}
+    the same runs' halves mixed at other shares (`SHARES`; each series' own share is what the defaults used; "≥f":
+    the defaults' share raised to at least f, `FLOORS`)."""
+    horizon, rows = HORIZONS[period], []
+    mixes = {**{share: [] for share in SHARES}, **{f"≥{floor}": [] for floor in FLOORS}}
     for _, group in frame.groupby("unique_id", sort=True):
         run = js.train_series(group.set_index("ds")["y"], horizon=horizon, holdout=horizon, progress=False, **options)
-        defaults, network, partner, _ = common.halves([run])
+        defaults, network, partner, own = common.halves([run])
         rows.append(defaults)
         for share, mixed in mixes.items():
-            mixed.append(common.at_share(network, partner, share))
+            at = share if not isinstance(share, str) else max(own, float(share[1:]))
+            mixed.append(common.at_share(network, partner, at))
     return np.stack(rows), {share: np.stack(mixed) for share, mixed in mixes.items()}
 
 
@@ -161,13 +165,13 @@ def statsforecast_scores(frame: pd.DataFrame, period: str, single: bool = False,
     return out
 
 
-def single_series_table(actual, predicted, history, season, peers: dict) -> None:
-    """Series one at a time, judged as issue 24 judges them: each peer's mean sMAPE / MASE on the same series, the
-    geometric mean over series of our MASE over the better of AutoETS's and AutoARIMA's, and on how many series we
-    are worse than seasonal naive."""
+def single_series_table(actual, predicted, history, season, peers: dict, ratio_only: bool = False) -> None:
+    """Series one at a time, judged as issue 24 judges them: each peer's mean sMAPE / MASE on the same series
+    (unless `ratio_only`), the geometric mean over series of our MASE over the better of AutoETS's and AutoARIMA's,
+    and on how many series we are worse than seasonal naive."""
     scale = denominators(history, season)
     per_series = lambda forecast: errors(actual, forecast, scale)["MASE"].to_numpy()  # noqa: E731
-    for name, forecast in peers.items():
+    for name, forecast in ({} if ratio_only else peers).items():
         print(f"    {name}: sMAPE %.2f MASE %.3f" % scores(actual, forecast, history, season), flush=True)
     ours = per_series(predicted)
     best = np.minimum(per_series(peers["AutoETS"]), per_series(peers["AutoARIMA"]))
@@ -207,6 +211,10 @@ def main(argv=None) -> None:
                 predicted, mixes = jaxseries_single(frame, period, {**options, "seed": seed})
                 print("    at partner share " + ", ".join(f"{share}: %.2f / %.3f" % scores(
                     actual, mixed, history, season) for share, mixed in mixes.items()), flush=True)
+                if peers:
+                    for share, mixed in mixes.items():
+                        print(f"    at partner share {share}:", end="")
+                        single_series_table(actual, mixed, history, season, peers, ratio_only=True)
             else:
                 parts = args.parts and os.path.join(args.parts, f"{period}_origin{args.origin}_seed{seed}.npz")
                 predicted = jaxseries_panel(frame, period, {**options, "seed": seed}, parts)

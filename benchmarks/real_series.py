@@ -1,11 +1,12 @@
 """Real single series that ship with statsmodels (bench extra), one at a time with the defaults; statsforecast's
 AutoETS, AutoARIMA and seasonal naive on the same rows in the same run.
 
-    python benchmarks/real_series.py [--seeds 0,1] [--origin K]    # about 75 s on 2 cores
+    python benchmarks/real_series.py [--seeds 0,1] [--origin K] [--repository]    # about 75 s on 2 cores
 
 Series: Mauna Loa CO2 (weekly, as monthly means), El Nino sea surface temperatures (monthly), eight US macro series
 (quarterly: real GDP, consumption, investment, government spending, disposable income, CPI, M1, unemployment) and
-the Nile's yearly flow. Each series' last h rows are never read (a held-back judge may score them); the h rows
+the Nile's yearly flow (`--repository`: the repository's own four instead, airline and the three generated series
+of `accuracy.py`). Each series' last h rows are never read (a held-back judge may score them); the h rows
 before them are the holdout scored here (`--origin K`: the K-th h rows before them, an earlier origin, since one
 origin's noise is larger than the seed spread), so choices made on this benchmark are made on training parts. Prints one
 line per series (MASE: the network alone, the defaults, the peers; the defaults' MASE at other partner shares,
@@ -29,7 +30,7 @@ import common  # noqa: E402
 import jaxseries as js  # noqa: E402
 from jaxseries.metrics import errors  # noqa: E402
 
-SHARES = (0.3, 0.5, 0.7, 0.85, 1.0)
+SHARES = (0.3, 0.5, 0.7, 0.85, 1.0, "≥0.7", "≥0.85")  # "≥f": the defaults' own share raised to at least f
 
 
 def series() -> dict:
@@ -50,6 +51,15 @@ def series() -> dict:
     return out
 
 
+def repository() -> dict:
+    """The repository's airline and generated series: {name: (series, 12, 12)}."""
+    from accuracy import generated
+
+    kinds = ("multiplicative season, exponential trend", "additive season, linear trend",
+             "damped trend, season growing")
+    return {"airline": (js.datasets.airline(), 12, 12), **{kind: (generated(kind), 12, 12) for kind in kinds}}
+
+
 def known_rows(full: pd.Series, horizon: int, origin: int) -> pd.Series:
     """The rows a run may read: without the last h (never read) and, at an earlier origin K, the (K - 1) h before
     them; its last h are the ones scored."""
@@ -68,19 +78,21 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--origin", type=int, default=1, help="score the K-th h rows before the never-read ones")
+    parser.add_argument("--repository", action="store_true", help="the repository's four series instead")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     seeds = [int(s) for s in args.seeds.split(",")]
     print(common.machine(), flush=True)
     ratios, behind_naive = [], 0
-    for name, (full, horizon, season) in series().items():
+    for name, (full, horizon, season) in (repository() if args.repository else series()).items():
         known = known_rows(full, horizon, args.origin)
         history, truth = known.to_numpy()[:-horizon], known.to_numpy()[-horizon:]
         scale = np.mean(np.abs(history[season:] - history[:-season]))  # MASE's denominator
         mase = lambda forecast: float(errors(truth[None], np.asarray(forecast)[None], scale)["MASE"][0])  # noqa: E731
         runs = [js.train_series(known, horizon=horizon, holdout=horizon, seed=seed, progress=False) for seed in seeds]
         defaults, network, partner, share = common.halves(runs)
-        at_share = {s: mase(common.at_share(network, partner, s)) for s in SHARES}
+        at_share = {s: mase(common.at_share(network, partner, max(share, float(s[1:])) if isinstance(s, str) else s))
+                    for s in SHARES}
         others = {peer: mase(forecast) for peer, forecast in peers(history, horizon, season).items()}
         best = min(others["AutoETS"], others["AutoARIMA"])
         ours, alone = mase(defaults), mase(network)

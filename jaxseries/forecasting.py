@@ -130,9 +130,9 @@ def _encode(panel: Panel, fit_lengths, validation: int, options: SeriesOptions):
         whole = " (recursive windows need the whole context observed)" if spec.strategy == "recursive" else ""
         raise ValueError(f"no series has a training window (context {spec.context}, horizon {spec.horizon}, "
                          f"validation {validation}){whole}: supply longer series or shorten the horizon/context")
-    if spec.combine:  # the windows one network learns from: all of them, or (local) a series' own
-        windows = len(pairs) if spec.mode == "global" else int(np.median(arrays.pair_count))
-        spec = dataclasses.replace(spec, partner_share=theta.share_for(windows))
+    if spec.combine:  # the windows one network learns from: all series', or (local) a series' own
+        counts = arrays.pair_count if spec.mode == "global" else [int(np.median(arrays.pair_count))]
+        spec = dataclasses.replace(spec, partner_share=theta.share_for(counts))
     return spec, levels, seasonal, arrays, width, pairs, smoothed
 
 

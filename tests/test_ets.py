@@ -97,17 +97,19 @@ def test_a_constant_forecasts_itself_and_a_pure_season_itself():
 
 
 def test_a_series_forecast_is_its_best_forms_mean_with_akaike_weights():
-    t = np.arange(300)
-    states = fit_one(100 + 0.5 * t + 5 * np.sin(2 * np.pi * t / 12), 12, 12)  # long, a steady trend and a season
+    t = np.arange(300)  # long, a steady trend and a season, and a little noise: without any, every form fits to
+    # rounding and which one Akaike's criterion ranks first depends on the host's arithmetic
+    noise = np.random.default_rng(0).normal(0, 0.2, 300)
+    states = fit_one(100 + 0.5 * t + 5 * np.sin(2 * np.pi * t / 12) + noise, 12, 12)
     weight = states[..., 0]
     assert states.shape == (1, ets.KEPT, 5 + 12) and np.all(weight >= 0) and np.isclose(weight.sum(), 1.0)
     assert np.all(np.diff(weight[0]) <= 1e-12)  # the best form first
     each = [ets.forecast(states[:, k, 1:], 12) for k in range(ets.KEPT)]  # a form alone: states saved before mixing
     np.testing.assert_allclose(ets.forecast(states, 12), sum(w * f for w, f in zip(weight[0], each)), rtol=1e-12)
-    # the trend and season are found: with the starting states moved in steps of their own size the error is 2e-7
-    # (6e-3 when they moved by the learning rate itself and the slope overshot)
+    # the trend and season are found: with the starting states moved in steps of their own size the error is 7e-4
+    # (5e-3 when they moved by the learning rate itself and the slope overshot)
     np.testing.assert_allclose(ets.forecast(states, 12)[0], 100 + 0.5 * (300 + np.arange(12))
-                               + 5 * np.sin(2 * np.pi * (300 + np.arange(12)) / 12), rtol=1e-3)
+                               + 5 * np.sin(2 * np.pi * (300 + np.arange(12)) / 12), rtol=2e-3)
 
 
 def test_a_positive_series_gets_a_positive_forecast_and_a_missing_row_is_stepped_over():

@@ -117,9 +117,15 @@ def test_mix_gives_theta_its_share():
 
 
 def test_a_network_trained_on_few_windows_gets_less_than_half():
-    shares = [theta.share_for(w) for w in (0, 1, 10, 50, 99, theta.FULL_WINDOWS, 10 * theta.FULL_WINDOWS, 10**6)]
-    assert shares[0] == 1.0 and all(a > b for a, b in zip(shares[:5], shares[1:6]))  # the partner's, falling
-    assert shares[5:] == [theta.SHARE] * 3  # then the even mean, however many more
+    cap = theta.SERIES_WINDOWS
+    alone = [theta.share_for([w]) for w in (0, 1, 10, cap - 1, cap, 10 * cap, 10**6)]
+    assert alone[0] == 1.0 and all(a > b for a, b in zip(alone[:4], alone[1:5]))  # the partner's, falling
+    assert alone[4] == alone[5] == alone[6] == pytest.approx(1 - (1 - theta.SHARE) * cap / theta.FULL_WINDOWS)
+    assert theta.SHARE < alone[-1] < 1.0
+    many = -(-theta.FULL_WINDOWS // cap)  # series enough to fill FULL_WINDOWS at their cap each
+    assert theta.share_for([10**6] * many) == theta.share_for([cap] * 10**3) == theta.SHARE  # the even mean
+    assert theta.share_for([10**6] * (many - 1)) > theta.SHARE
+    assert theta.share_for([1] * theta.FULL_WINDOWS) == theta.SHARE  # many short series count as much as few long
 
 
 def test_a_combined_forecast_mixes_the_networks_and_the_partners_in_log_units():
@@ -141,7 +147,7 @@ def test_a_combined_forecast_mixes_the_networks_and_the_partners_in_log_units():
     classical = (theta.forecast(np.asarray(stored["theta"]), 6) + theta.damped_forecast(damped, 6)) / 2
     partner = np.exp(classical[0] + seasonal[np.arange(1, 7) % 12])
     share = run.extra["panel"]["partner_share"]
-    assert share == theta.share_for(84 - 3 * 6)  # rows less holdout, validation and one horizon of targets
+    assert share == theta.share_for([84 - 3 * 6])  # rows less holdout, validation and one horizon of targets
     np.testing.assert_allclose(combined, network ** (1 - share) * partner**share, rtol=1e-5)
     older = {key: value for key, value in run.extra["panel"].items() if key != "partner_share"}  # saved before it
     np.testing.assert_allclose(js.forecast(dataclasses.replace(run, extra={**run.extra, "panel": older}))["forecast"],
