@@ -153,7 +153,7 @@ def statsforecast_scores(frame: pd.DataFrame, period: str, single: bool = False,
     out = {}
     given = models is not None
     models = models or [("Theta", Theta(season_length=season)), ("AutoETS", AutoETS(season_length=season))]
-    if single and not given:  # one at a time the judge is the better of ETS and ARIMA, and never worse than seasonal naive
+    if single and not given:  # one at a time: the better of ETS and ARIMA is the judge, seasonal naive the floor
         models += [("AutoARIMA", AutoARIMA(season_length=season)), ("SeasonalNaive", SeasonalNaive(season))]
     for name, model in models:  # AutoETS refuses the shortest series (Tourism yearly's 5 rows): naive's forecast there
         fitted = StatsForecast(models=[model], freq=1 if period == "other" else pd.infer_freq(
@@ -234,7 +234,8 @@ def main(argv=None) -> None:
             run = js.train_series(airline, horizon=12, holdout=12, seed=seed, progress=False, **options)
             predicted = js.forecast(run)["forecast"].to_numpy()
             values.append(100 * np.mean(np.abs(predicted - airline[-12:].to_numpy()) / airline[-12:].to_numpy()))
-        print(f"airline {1960 - args.origin} MAPE% {np.mean(values):.2f} (seeds: {', '.join(f'{v:.2f}' for v in values)})", flush=True)
+        seeds = ", ".join(f"{v:.2f}" for v in values)
+        print(f"airline {1960 - args.origin} MAPE% {np.mean(values):.2f} (seeds: {seeds})", flush=True)
 
 
 if __name__ == "__main__":
