@@ -156,12 +156,12 @@ def in_model_units(smoothed: Smoothed, horizon: int, base: np.ndarray, scale: np
 
 def share_for(pair_counts) -> float:
     """The partner's share of the mean for a network trained on series with `pair_counts` windows each: SHARE
-    from FULL_WINDOWS on, and below that the network's part shrinks in proportion, each series counted for at most
+    from FULL_WINDOWS on, below that the network's part shrinking in proportion, each series counted for at most
     SERIES_WINDOWS. A network fitted to one series leans on its partner more however long the series is (its
     windows overlap: they tell one history): on short M3 series alone (training parts) the partner's best share
     was 0.85-1; on 495 single series in 21 sets (M1, M3, Tourism, 11 real and the repository's four, long ones
-    included, two or three origins) a share of at least 0.7 beat the old rule (geometric mean MASE over the better
-    of AutoETS and AutoARIMA 1.100x -> 1.085x; better on 9 sets, worse on 3), and was steadier than at least 0.85
+    included, two or three origins) a share of at least 0.7 beat the old rule (geometric mean MASE over the
+    better of AutoETS and AutoARIMA 1.100x -> 1.085x; better on 9 sets, worse on 3), steadier than at least 0.85
     (worse on 5) (benchmarks/RESULTS.md)."""
     windows = np.minimum(np.asarray(pair_counts), SERIES_WINDOWS).sum()
     return 1.0 - (1.0 - SHARE) * min(1.0, float(windows) / FULL_WINDOWS)
