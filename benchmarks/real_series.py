@@ -1,7 +1,7 @@
 """Real single series that ship with statsmodels (bench extra), one at a time with the defaults; statsforecast's
 AutoETS, AutoARIMA and seasonal naive on the same rows in the same run.
 
-    python benchmarks/real_series.py [--seeds 0,1] [--origin K] [--repository]    # about 75 s on 2 cores
+    python benchmarks/real_series.py [--seeds 0,1] [--origin K] [--repository] [--member AutoARIMA]   # ~75 s, 2 cores
 
 Series: Mauna Loa CO2 (weekly, as monthly means), El Nino sea surface temperatures (monthly), eight US macro series
 (quarterly: real GDP, consumption, investment, government spending, disposable income, CPI, M1, unemployment) and
@@ -11,7 +11,8 @@ before them are the holdout scored here (`--origin K`: the K-th h rows before th
 origin's noise is larger than the seed spread), so choices made on this benchmark are made on training parts. Prints one
 line per series (MASE: the network alone, the defaults, the peers; the defaults' MASE at other partner shares,
 mixed offline in log units from the same runs) and the geometric means over series against the better of AutoETS
-and AutoARIMA.
+and AutoARIMA. `--member P`: also the defaults with the peer P's forecast a quarter of the partner (offline, in log
+units): would it earn a place there?
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--origin", type=int, default=1, help="score the K-th h rows before the never-read ones")
     parser.add_argument("--repository", action="store_true", help="the repository's four series instead")
+    parser.add_argument("--member", help="a peer (AutoARIMA, AutoETS) mixed into the partner offline: a quarter of it")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -93,7 +95,12 @@ def main(argv=None) -> None:
         defaults, network, partner, share = common.halves(runs)
         at_share = {s: mase(common.at_share(network, partner, max(share, float(s[1:])) if isinstance(s, str) else s))
                     for s in SHARES}
-        others = {peer: mase(forecast) for peer, forecast in peers(history, horizon, season).items()}
+        forecasts = peers(history, horizon, season)
+        others = {peer: mase(forecast) for peer, forecast in forecasts.items()}
+        if args.member:  # the partner a mean of its own three pieces (as thirds) and the peer's forecast, in log units
+            member = np.maximum(np.asarray(forecasts[args.member]), 1e-9 * np.abs(partner))
+            joined = np.exp(0.75 * np.log(partner) + 0.25 * np.log(member))
+            at_share[f"+{args.member}"] = mase(common.at_share(network, joined, share))
         best = min(others["AutoETS"], others["AutoARIMA"])
         ours, alone = mase(defaults), mase(network)
         ratios.append([alone / best, ours / best, *(v / best for v in at_share.values())])
@@ -104,7 +111,8 @@ def main(argv=None) -> None:
     geometric = np.exp(np.log(np.array(ratios)).mean(0))
     print(f"over {len(ratios)} series, geometric mean against the better of AutoETS and AutoARIMA: network alone "
           f"{geometric[0]:.3f}x, defaults {geometric[1]:.3f}x (worse than seasonal naive on {behind_naive}); "
-          f"at partner share " + ", ".join(f"{s}: {v:.3f}x" for s, v in zip(SHARES, geometric[2:])), flush=True)
+          f"at partner share " + ", ".join(f"{s}: {v:.3f}x" for s, v in zip(SHARES + (
+              (f"+{args.member}",) if args.member else ()), geometric[2:])), flush=True)
 
 
 if __name__ == "__main__":
