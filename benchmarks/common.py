@@ -68,6 +68,11 @@ def halves(runs: list) -> tuple:
     return np.exp(mixed), np.exp(network), np.exp((mixed - (1 - share) * network) / share), share
 
 
+def share_of(label, own: float) -> float:
+    """A partner share to mix at: a number as it is, or "≥f", the run's `own` share raised to at least f."""
+    return max(own, float(label[1:])) if isinstance(label, str) else label
+
+
 def at_share(network, partner, share: float):
     """The mean of the two halves at the partner's `share`, in log units."""
     import numpy as np

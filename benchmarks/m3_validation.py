@@ -135,8 +135,7 @@ def jaxseries_single(frame: pd.DataFrame, period: str, options: dict) -> tuple[n
         defaults, network, partner, own = common.halves([run])
         rows.append(defaults)
         for share, mixed in mixes.items():
-            at = share if not isinstance(share, str) else max(own, float(share[1:]))
-            mixed.append(common.at_share(network, partner, at))
+            mixed.append(common.at_share(network, partner, common.share_of(share, own)))
     return np.stack(rows), {share: np.stack(mixed) for share, mixed in mixes.items()}
 
 

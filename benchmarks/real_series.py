@@ -93,11 +93,10 @@ def main(argv=None) -> None:
         mase = lambda forecast: float(errors(truth[None], np.asarray(forecast)[None], scale)["MASE"][0])  # noqa: E731
         runs = [js.train_series(known, horizon=horizon, holdout=horizon, seed=seed, progress=False) for seed in seeds]
         defaults, network, partner, share = common.halves(runs)
-        at_share = {s: mase(common.at_share(network, partner, max(share, float(s[1:])) if isinstance(s, str) else s))
-                    for s in SHARES}
+        at_share = {s: mase(common.at_share(network, partner, common.share_of(s, share))) for s in SHARES}
         forecasts = peers(history, horizon, season)
         others = {peer: mase(forecast) for peer, forecast in forecasts.items()}
-        if args.member:  # the partner a mean of its own three pieces (as thirds) and the peer's forecast, in log units
+        if args.member:  # the partner three quarters of a mean, the peer's forecast a quarter, in log units
             member = np.maximum(np.asarray(forecasts[args.member]), 1e-9 * np.abs(partner))
             joined = np.exp(0.75 * np.log(partner) + 0.25 * np.log(member))
             at_share[f"+{args.member}"] = mase(common.at_share(network, joined, share))
