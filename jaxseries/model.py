@@ -154,10 +154,14 @@ def _one_feature_fwd(x_TxN, w_4H, bias_4H):
 
 def _one_feature_bwd(residuals, dz_TxNx4H):
     x_TxN, w_4H = residuals
-    # Both flattened in (t, n) order: x arrives batch-major, and given the 3-D contraction XLA copied all of dz into
-    # x's order every step (32 MB at L) instead of the small x (benchmarks/RESULTS.md).
+    # The weight's and the bias's gradients in one pass over dz: a reduction of dz times [x, 1]. As a product
+    # x @ dz (and a second pass for the bias), XLA copied dz transposed in a population, whose members share x
+    # (it folds the members into the product's columns), and read dz twice everywhere (benchmarks/RESULTS.md).
     dz_rows = dz_TxNx4H.reshape(-1, dz_TxNx4H.shape[-1])
-    return dz_TxNx4H @ w_4H, x_TxN.reshape(-1) @ dz_rows, jnp.sum(dz_rows, axis=0)
+    x_rows = x_TxN.reshape(-1)
+    x_and_one = jnp.stack([x_rows, jnp.ones_like(x_rows)], axis=1)
+    weight_and_bias = jnp.sum(x_and_one[:, :, None] * dz_rows[:, None, :], axis=0)
+    return dz_TxNx4H @ w_4H, weight_and_bias[0], weight_and_bias[1]
 
 
 one_feature_gates.defvjp(_one_feature_fwd, _one_feature_bwd)
