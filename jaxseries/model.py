@@ -142,9 +142,10 @@ lstm_recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
 @jax.custom_vjp
 def one_feature_gates(x_TxN, w_4H, bias_4H):
     """The input side's pre-activations [T, N, 4H] for one input feature: a product, not a matmul (a contraction
-    of size 1). Its backward is written out: the weight's and the bias's gradients in one pass over dz, where
-    autodiff of the product gave a reduction over a broadcast of x. Steps faster in one-process A/B runs (best of 9,
-    alternated, 2026-11-28): L 10%, W 7%, M 2-4%, a 32-member population 1-3% (benchmarks/RESULTS.md)."""
+    of size 1). Its backward is written out, the weight's and the bias's gradients in one pass over dz: against
+    autodiff of the product, steps faster in one-process A/B runs (best of 9, alternated, 2026-11-28) L 10%, W 7%,
+    M 2-4%, a 32-member population 1-3%; as one pass, not a product and a sum, the population 4-6% more
+    (2026-12-07, benchmarks/RESULTS.md)."""
     return x_TxN[..., None] * w_4H + bias_4H
 
 
