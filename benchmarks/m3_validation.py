@@ -35,8 +35,8 @@ from jaxseries.metrics import errors  # noqa: E402
 # A period is M3's ("monthly") or another collection's ("m1-monthly", "tourism-yearly"): its competition horizon.
 HORIZONS = {"monthly": 18, "quarterly": 8, "yearly": 6, "other": 8, "m1-monthly": 18, "m1-quarterly": 8,
             "m1-yearly": 6, "tourism-monthly": 24, "tourism-quarterly": 8, "tourism-yearly": 4}
-SHARES = (0.0, 0.5, 0.7, 0.85, 1.0)  # partner shares single series are also scored at (`--single`)
-FLOORS = (0.7, 0.85)  # and the defaults' own share raised to at least these ("≥0.7"): a floor for single series
+# partner shares single series are also scored at (`--single`); "≥f": the defaults' own share raised to at least f
+SHARES = (0.0, 0.5, 0.7, 0.85, 1.0, "≥0.7", "≥0.85")
 SEASONS = {period: {"monthly": 12, "quarterly": 4}.get(period.split("-")[-1], 1) for period in HORIZONS}
 
 
@@ -126,10 +126,9 @@ def save_parts(run, frame: pd.DataFrame, period: str, path: str) -> None:
 
 def jaxseries_single(frame: pd.DataFrame, period: str, options: dict) -> tuple[np.ndarray, dict]:
     """Every series of `frame` trained alone, one at a time: their forecasts [S, h], and {partner share: [S, h]}
-    the same runs' halves mixed at other shares (`SHARES`; each series' own share is what the defaults used; "≥f":
-    the defaults' share raised to at least f, `FLOORS`)."""
+    the same runs' halves mixed at other shares (`SHARES`; each series' own share is what the defaults used)."""
     horizon, rows = HORIZONS[period], []
-    mixes = {**{share: [] for share in SHARES}, **{f"≥{floor}": [] for floor in FLOORS}}
+    mixes = {share: [] for share in SHARES}
     for _, group in frame.groupby("unique_id", sort=True):
         run = js.train_series(group.set_index("ds")["y"], horizon=horizon, holdout=horizon, progress=False, **options)
         defaults, network, partner, own = common.halves([run])
