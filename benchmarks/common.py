@@ -68,6 +68,20 @@ def halves(runs: list) -> tuple:
     return np.exp(mixed), np.exp(network), np.exp((mixed - (1 - share) * network) / share), share
 
 
+def run_options(options: dict, horizon: int, season: int, rows: int | None = None) -> dict:
+    """`options` for one train_series call, with two benchmark-only options (levers measured, not adopted) made
+    concrete: `context_factor=k`, the default context (two seasons, at least the horizon; two horizons without a
+    season) times k; `validation_factor=k`, k horizons of validation rows, at most half of a series' `rows` (its
+    rows before the scored ones) beyond one horizon, so as many are left to train on."""
+    options = dict(options)
+    if factor := options.pop("context_factor", None):
+        options["context"] = round(factor * (max(2 * season, horizon) if season > 1 else 2 * horizon))
+    if factor := options.pop("validation_factor", None):
+        room = (rows - horizon) // 2 if rows else factor * horizon
+        options["validation"] = max(horizon, min(factor * horizon, room))
+    return options
+
+
 def share_of(label, own: float) -> float:
     """A partner share to mix at: a number as it is, or "≥f", the run's `own` share raised to at least f."""
     return max(own, float(label[1:])) if isinstance(label, str) else label

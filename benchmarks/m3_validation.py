@@ -12,7 +12,9 @@ with `--single`, also AutoARIMA and seasonal naive, and ours against the better 
 series. `--parts DIR` (panels) also saves each run's network-alone and partner-alone forecasts, of the scored
 rows and of the validation rows before them, for `benchmarks/shares.py` to mix offline. `--option
 series_inputs=true` adds each series' log length and seasonality-test verdict as static inputs (measured, not
-adopted). Prints one line per run, mean sMAPE / MASE over series.
+adopted); `--option context_factor=2` doubles the default context, `--option validation_factor=3` (`--single`)
+gives three horizons of validation rows (`run_options`; both measured, not adopted). Prints one line per run,
+mean sMAPE / MASE over series.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def jaxseries_panel(frame: pd.DataFrame, period: str, options: dict, parts: str 
         frame = with_series_inputs(frame, period)
         options["static"] = ["log_length"] + (["seasonal_flag"] if SEASONS[period] > 1 else [])
     run = js.train_series(frame, id="unique_id", time="ds", target="y", horizon=horizon, holdout=horizon,
-                          progress=False, **options)
+                          progress=False, **common.run_options(options, horizon, SEASONS[period]))
     if parts:
         save_parts(run, frame, period, parts)
     return as_array(js.forecast(run), horizon)
@@ -121,6 +123,7 @@ def save_parts(run, frame: pd.DataFrame, period: str, path: str) -> None:
             run.extra["panel"]["partner_share"] = share
             saved[prefix + name] = as_array(js.forecast(run, data=data), horizon)
     run.extra["panel"]["partner_share"] = share_of_run
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     np.savez(path, **saved)
 
 
@@ -130,7 +133,8 @@ def jaxseries_single(frame: pd.DataFrame, period: str, options: dict) -> tuple[n
     horizon, rows = HORIZONS[period], []
     mixes = {share: [] for share in SHARES}
     for _, group in frame.groupby("unique_id", sort=True):
-        run = js.train_series(group.set_index("ds")["y"], horizon=horizon, holdout=horizon, progress=False, **options)
+        run = js.train_series(group.set_index("ds")["y"], horizon=horizon, holdout=horizon, progress=False,
+                              **common.run_options(options, horizon, SEASONS[period], len(group) - horizon))
         defaults, network, partner, own = common.halves([run])
         rows.append(defaults)
         for share, mixed in mixes.items():
@@ -229,7 +233,8 @@ def main(argv=None) -> None:
         airline = js.datasets.airline()[:-12 * args.origin]  # 1959 held out (origin 2: 1958)
         values = []
         for seed in [int(s) for s in args.seeds.split(",")]:
-            run = js.train_series(airline, horizon=12, holdout=12, seed=seed, progress=False, **options)
+            run = js.train_series(airline, horizon=12, holdout=12, seed=seed, progress=False,
+                                  **common.run_options(options, 12, 12, len(airline) - 12))
             predicted = js.forecast(run)["forecast"].to_numpy()
             values.append(100 * np.mean(np.abs(predicted - airline[-12:].to_numpy()) / airline[-12:].to_numpy()))
         seeds = ", ".join(f"{v:.2f}" for v in values)

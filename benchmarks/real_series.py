@@ -1,7 +1,8 @@
 """Real single series that ship with statsmodels (bench extra), one at a time with the defaults; statsforecast's
 AutoETS, AutoARIMA and seasonal naive on the same rows in the same run.
 
-    python benchmarks/real_series.py [--seeds 0,1] [--origin K] [--repository] [--member AutoARIMA]   # ~75 s, 2 cores
+    python benchmarks/real_series.py [--seeds 0,1] [--origin K] [--repository] [--member AutoARIMA]
+                                     [--option key=value ...]   # ~75 s, 2 cores
 
 Series: Mauna Loa CO2 (weekly, as monthly means), El Nino sea surface temperatures (monthly), eight US macro series
 (quarterly: real GDP, consumption, investment, government spending, disposable income, CPI, M1, unemployment) and
@@ -12,12 +13,14 @@ origin's noise is larger than the seed spread), so choices made on this benchmar
 line per series (MASE: the network alone, the defaults, the peers; the defaults' MASE at other partner shares,
 mixed offline in log units from the same runs) and the geometric means over series against the better of AutoETS
 and AutoARIMA. `--member P`: also the defaults with the peer P's forecast a quarter of the partner (offline, in log
-units): would it earn a place there?
+units): would it earn a place there? `--option` (JSON values) is passed to every train_series call, with
+`common.run_options`' benchmark-only `context_factor` and `validation_factor`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import warnings
@@ -81,17 +84,21 @@ def main(argv=None) -> None:
     parser.add_argument("--origin", type=int, default=1, help="score the K-th h rows before the never-read ones")
     parser.add_argument("--repository", action="store_true", help="the repository's four series instead")
     parser.add_argument("--member", help="a peer (AutoARIMA, AutoETS) mixed into the partner offline: a quarter of it")
+    parser.add_argument("--option", action="append", default=[], help="key=value (JSON value), passed to train_series")
     args = parser.parse_args(argv)
+    options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.option)}
     warnings.filterwarnings("ignore")
     seeds = [int(s) for s in args.seeds.split(",")]
-    print(common.machine(), flush=True)
+    print(common.machine(), options, flush=True)
     ratios, behind_naive = [], 0
     for name, (full, horizon, season) in (repository() if args.repository else series()).items():
         known = known_rows(full, horizon, args.origin)
         history, truth = known.to_numpy()[:-horizon], known.to_numpy()[-horizon:]
         scale = np.mean(np.abs(history[season:] - history[:-season]))  # MASE's denominator
         mase = lambda forecast: float(errors(truth[None], np.asarray(forecast)[None], scale)["MASE"][0])  # noqa: E731
-        runs = [js.train_series(known, horizon=horizon, holdout=horizon, seed=seed, progress=False) for seed in seeds]
+        settings = common.run_options(options, horizon, season, len(known) - horizon)
+        runs = [js.train_series(known, horizon=horizon, holdout=horizon, seed=seed, progress=False, **settings)
+                for seed in seeds]
         defaults, network, partner, share = common.halves(runs)
         at_share = {s: mase(common.at_share(network, partner, common.share_of(s, share))) for s in SHARES}
         forecasts = peers(history, horizon, season)
