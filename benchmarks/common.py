@@ -48,6 +48,20 @@ def best_of(fn, repeats: int) -> float:
     return min(times)
 
 
+def alternated(fns: dict, repeats: int) -> dict:
+    """{name: [seconds of each round]}: one untimed warm-up call of each fn, then `repeats` rounds timing each once
+    in turn, so a busy moment on a shared machine slows both sides of a ratio, not one."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
 def halves(runs: list) -> tuple:
     """(defaults, network, partner, share) of trained runs' forecasts, each averaged over the runs in log units:
     the defaults' forecast, the network alone (the same runs forecast with `combine` None: training ignores it),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import best_of
+from common import alternated
 from speed import SHAPES, data, torch_trainer
 
 PANEL = (1024, 54, 64, 100)  # batch, context + horizon, hidden, steps: issue 9's panel shape
@@ -49,13 +49,17 @@ def main() -> str:
     where = f"JAX on {jax.devices()[0].device_kind} ({jax.default_backend()}); PyTorch {torch.__version__} on " + (
         torch.cuda.get_device_name(0) + " (cuDNN LSTM)" if torch.cuda.is_available() else "CPU")
     lines = [f"## jaxseries against PyTorch on {jax.default_backend().upper()} (`benchmarks/gpu.py`, issue 13)", "",
-             where + f"; best of {REPEATS} whole calls after a warm-up.", "",
-             "| shape (batch, T, hidden, steps) | jaxseries s | PyTorch s | ratio |", "|---|---|---|---|"]
+             where + f"; best of {REPEATS} whole calls after a warm-up, the two libraries alternated call by call "
+             "(each round's own ratio beside: how far the host's moment moves it).", "",
+             "| shape (batch, T, hidden, steps) | jaxseries s | PyTorch s | ratio | ratio per round |",
+             "|---|---|---|---|---|"]
     for name, (batch, time_steps, hidden, steps, members) in shapes.items():
-        ours = best_of(jax_runner(batch, time_steps, hidden, steps, members), REPEATS)
-        theirs = best_of(torch_runner(batch, time_steps, hidden, steps, members), REPEATS)
+        times = alternated({"ours": jax_runner(batch, time_steps, hidden, steps, members),
+                            "theirs": torch_runner(batch, time_steps, hidden, steps, members)}, REPEATS)
+        ours, theirs = min(times["ours"]), min(times["theirs"])
+        rounds = ", ".join(f"{t / o:.1f}x" for o, t in zip(times["ours"], times["theirs"]))
         lines.append(f"| {name} ({batch}, {time_steps}, {hidden}, {steps}) | {ours:.3f} | {theirs:.3f} | "
-                     f"{theirs / ours:.2f}x |")
+                     f"{theirs / ours:.2f}x | {rounds} |")
         print(lines[-1], flush=True)
     return "\n".join(lines) + "\n"
 
