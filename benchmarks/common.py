@@ -39,13 +39,7 @@ def verdict(value: float, target: float, at_least: bool = True) -> str:
 
 def best_of(fn, repeats: int) -> float:
     """The shortest of `repeats` timed calls of fn, after one untimed warm-up call (compiling, plans)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(alternated({"fn": fn}, repeats)["fn"])
 
 
 def alternated(fns: dict, repeats: int) -> dict:

@@ -81,9 +81,9 @@ def _measure(flags: str, torch_env: dict, chosen: str, isa: str) -> str:
              "", f"Instruction set: {isa}; PyTorch's CPU capability {capability}; XLA_FLAGS `{flags or 'none'}`; "
              f"jaxseries kernel: {chosen}.", "",
              f"Machine: {machine()}; {os.cpu_count()} cores. Steps per second, best of {REPEATS} whole `train` calls "
-             "after a warm-up, each side in a fresh process. One device: the default path (the CPU kernel, its rows split "
-             "over XLA's intra-op threads, at the shapes where the build measured it faster; else the scan), and the "
-             "XLA scan (`JAXSERIES_KERNEL=0`). Two devices split each batch with "
+             "after a warm-up, each side in a fresh process. One device: the default path (the CPU kernel, its "
+             "rows split over XLA's intra-op threads, at the shapes where the build measured it faster; else the "
+             "scan), and the XLA scan (`JAXSERIES_KERNEL=0`). Two devices split each batch with "
              "`jax.sharding` (XLA_FLAGS=--xla_force_host_platform_device_count=2) and run the scan; S's batch of 3 "
              "does not divide, so it stays on one.",
              "", "| shape | default path | scan | two devices | default / scan | PyTorch | default / PyTorch | "

@@ -33,16 +33,11 @@ KINDS = {"two layers of 32": {"hidden_dim": 32, "num_layers": 2}, "no deseasonal
 BAG = 0.7  # the share of series a bagged member trains on
 
 
-def forecasts(run, data=None, partner: bool = True) -> np.ndarray:
-    """[S, h] the run's forecasts (`partner=False`: its network's alone), series in id order."""
-    if not partner:
-        run = dataclasses.replace(run, extra={**run.extra, "panel": {**run.extra["panel"], "combine": None}})
-    forecast = js.forecast(run, data=data)
-    return forecast.sort_values(["unique_id", "ds"])["forecast"].to_numpy().reshape(forecast.unique_id.nunique(), -1)
-
-
 def network_alone(run, data=None) -> np.ndarray:
-    return forecasts(run, data, partner=False)
+    """[S, h] the run's network forecast without its partner (series in id order, as a panel holds them)."""
+    unmixed = dataclasses.replace(run, extra={**run.extra, "panel": {**run.extra["panel"], "combine": None}})
+    forecast = js.forecast(unmixed, data=data)
+    return forecast["forecast"].to_numpy().reshape(forecast.unique_id.nunique(), -1)
 
 
 def main(argv=None) -> None:
@@ -60,8 +55,8 @@ def main(argv=None) -> None:
     print(common.machine(), f"{args.period}, origin {args.origin}", flush=True)
 
     default = js.train_series(frame, seed=0, **options)
-    share = default.extra["panel"]["partner_share"]  # the partner: what the default's mean (in log) leaves of it
-    partner = np.exp((np.log(forecasts(default)) - (1 - share) * np.log(network_alone(default))) / share)
+    _, _, partner, share = common.halves([default])
+    partner = partner.reshape(len(actual), horizon)
 
     def report(kind: str, members: list) -> None:
         logs = np.log(np.array(members))
