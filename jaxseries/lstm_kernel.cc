@@ -110,16 +110,6 @@ void multiply_add(const float* a, int64_t lda, int64_t a_step, const float* b, i
     }
 }
 
-// exp(x) for |x| <= 88, about 2 ulp: Cephes' polynomial after reduction by ln 2, branch-free. T is float (a row's
-// last units) or Vec (kLanes units at once): written on vectors, not left to the auto-vectorizer, which vectorized
-// the gate loops for AVX-512 but not for AVX2 (GCC 12 turns the clamp into branches there; forward passes ran 4-6x
-// slower than on AVX-512 instead of 2x). Overflow cannot happen: sigmoid only needs exp of a clamped argument.
-typedef int32_t VecInt __attribute__((vector_size(kLanes * sizeof(int32_t)), aligned(4)));
-inline int32_t bits_of(float x) { int32_t b; std::memcpy(&b, &x, sizeof b); return b; }
-inline float float_of(int32_t b) { float x; std::memcpy(&x, &b, sizeof x); return x; }
-inline VecInt bits_of(Vec x) { VecInt b; std::memcpy(&b, &x, sizeof b); return b; }
-inline Vec float_of(VecInt b) { Vec x; std::memcpy(&x, &b, sizeof x); return x; }
-
 // max(low, min(high, x)), NaN kept: the vector instructions (one each), not compare-and-blend (two each), which
 // is what GCC makes of `x < low ? low : x` on vectors. min/max return their second operand where either is NaN.
 inline float clamp(float x, float low, float high) { return x < low ? low : (x > high ? high : x); }
@@ -137,26 +127,13 @@ inline Vec clamp(Vec x, float low, float high) {
 #endif
 }
 
-template <typename T>
-inline T exp_clamped(T x) {
-  x = clamp(x, -87.0f, 88.0f);
-  const float shifter = 12582912.0f;  // 1.5 * 2^23: adding it rounds x / ln 2 to an integer in the low bits
-  const T shifted = x * 1.44269504088896341f + shifter;
-  const T n = shifted - shifter;
-  const T r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  T p = T{} + 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  return p * float_of((bits_of(shifted) - 0x4B400000 + 127) << 23);  // the integer n, as the exponent of 2^n
-}
-
-template <typename T> inline T sigmoid(T x) { return 1.0f / (1.0f + exp_clamped(-x)); }
-// tanh as an odd polynomial over an even one on [-7.9, 7.9] (±1 beyond, to float precision), within 3.3e-7 of tanh
-// (XLA's tanh on CPU: 2.6e-7): fewer operations than through exp and a division, and no exp's clamp and shifts.
+// The gates' nonlinearities, on a float (a row's last units) or a Vec (kLanes units at once): written on vectors, not
+// left to the auto-vectorizer, which vectorized the gate loops for AVX-512 but not for AVX2 (GCC 12 turned clamps into
+// branches there; forward passes ran 4-6x slower than on AVX-512 instead of 2x). tanh is an odd polynomial over an
+// even one on [-7.9, 7.9] (±1 beyond, to float precision), within 3.3e-7 of tanh (XLA's tanh on CPU: 2.6e-7), and
+// sigmoid(x) = (1 + tanh(x / 2)) / 2: no exp, one division each. Against sigmoid and tanh through Cephes' exp (2 ulp)
+// and a division, with the rows in pairs: a 32-member population's forward 0.84x the time (AVX2; native 0.87x), its
+// h as close to the scan's (largest difference 2.4e-7 against 3.0e-7; benchmarks/RESULTS.md).
 template <typename T> inline T tanh_(T x) {
   x = clamp(x, -7.90531110763549805f, 7.90531110763549805f);
   const T x2 = x * x;
@@ -171,6 +148,7 @@ template <typename T> inline T tanh_(T x) {
   q = q * x2 + 4.89352518554385e-03f;
   return x * p / q;
 }
+template <typename T> inline T sigmoid(T x) { return 0.5f * tanh_(0.5f * x) + 0.5f; }
 
 // memcpy, not a cast: T as deduced by the gate loops has lost Vec's aligned(4), and an aligned load would fault.
 template <typename T> inline T load(const float* p) { T v; std::memcpy(&v, p, sizeof v); return v; }
@@ -186,8 +164,8 @@ inline void over_units(int64_t H, Unit unit) {
 
 // Runs rows_of(r, count) over a step's rows two at a time (count 2), then the last one alone (count 1): the gate
 // loops compute two rows' gates side by side, two independent chains of polynomials and divisions that keep the
-// vector units busy where one row's chain waits on its own latency (AVX2 population forward 0.89x the time, with
-// the clamp and the tanh below: benchmarks/RESULTS.md).
+// vector units busy where one row's chain waits on its own latency (with the min/max clamps: a population's forward
+// 0.89x the time, AVX2, before the rational tanh; benchmarks/RESULTS.md).
 template <typename RowsOf>
 inline void in_pairs_of_rows(int64_t rows, RowsOf rows_of) {
   int64_t r = 0;
