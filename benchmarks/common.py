@@ -56,12 +56,18 @@ def alternated(fns: dict, repeats: int) -> dict:
     return times
 
 
+def with_panel(run, **changes):
+    """The run with some of its panel settings changed (`combine=None`: the network alone; `partner_share=s`: mixed
+    at share s), the run itself untouched: forecasting reads them, training is done."""
+    import dataclasses
+
+    return dataclasses.replace(run, extra={**run.extra, "panel": {**run.extra["panel"], **changes}})
+
+
 def halves(runs: list) -> tuple:
     """(defaults, network, partner, share) of trained runs' forecasts, each averaged over the runs in log units:
     the defaults' forecast, the network alone (the same runs forecast with `combine` None: training ignores it),
     the partner (what the defaults' mean leaves of it: positive series, mixed in log units) and its share."""
-    import dataclasses
-
     import numpy as np
 
     import jaxseries as js
@@ -69,8 +75,7 @@ def halves(runs: list) -> tuple:
     def logs(group):
         return np.mean([np.log(js.forecast(run)["forecast"].to_numpy()) for run in group], 0)
 
-    unmixed = [dataclasses.replace(run, extra={**run.extra, "panel": {**run.extra["panel"], "combine": None}})
-               for run in runs]
+    unmixed = [with_panel(run, combine=None) for run in runs]
     share = runs[0].extra["panel"]["partner_share"]
     mixed, network = logs(runs), logs(unmixed)
     return np.exp(mixed), np.exp(network), np.exp((mixed - (1 - share) * network) / share), share

@@ -114,15 +114,14 @@ def save_parts(run, frame: pd.DataFrame, period: str, path: str) -> None:
     """The network's forecast alone (partner share 0) and the partner's alone (share 1) of the scored rows, and of
     the validation rows before them (`inner_`: forecast from the rows before those; the network was early-stopped
     on them), with the actual values and MASE's denominators of both."""
-    horizon, season, saved, share_of_run = HORIZONS[period], SEASONS[period], {}, run.extra["panel"]["partner_share"]
+    horizon, season, saved = HORIZONS[period], SEASONS[period], {}
     for prefix, data, rows in (("", None, frame), ("inner_", without_last(frame, 2 * horizon),
                                                    without_last(frame, horizon))):
         _, history, saved[prefix + "actual"] = split_arrays(rows, horizon)
         saved[prefix + "scale"] = denominators(history, season)
         for share, name in ((0.0, "network"), (1.0, "partner")):
-            run.extra["panel"]["partner_share"] = share
-            saved[prefix + name] = as_array(js.forecast(run, data=data), horizon)
-    run.extra["panel"]["partner_share"] = share_of_run
+            alone = common.with_panel(run, partner_share=share)
+            saved[prefix + name] = as_array(js.forecast(alone, data=data), horizon)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     np.savez(path, **saved)
 

@@ -13,7 +13,6 @@ series they never saw are scored apart.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 
@@ -35,8 +34,7 @@ BAG = 0.7  # the share of series a bagged member trains on
 
 def network_alone(run, data=None) -> np.ndarray:
     """[S, h] the run's network forecast without its partner (series in id order, as a panel holds them)."""
-    unmixed = dataclasses.replace(run, extra={**run.extra, "panel": {**run.extra["panel"], "combine": None}})
-    forecast = js.forecast(unmixed, data=data)
+    forecast = js.forecast(common.with_panel(run, combine=None), data=data)
     return forecast["forecast"].to_numpy().reshape(forecast.unique_id.nunique(), -1)
 
 

@@ -107,9 +107,9 @@ def measure(probes=PROBES) -> dict:
     loss once in 2 rounds, and L, 64 x 128 x 256, then trained on the scan 24% slower: benchmarks/RESULTS.md). Where
     a 5-step call is short, a step is what a 50-step call adds over 45 steps: sized from the 5-step call alone,
     mostly a call's fixed cost, the calls at 4 steps x 4 rows x 8 units took 4 ms and picked the kernel, which then
-    trained the seed's 3 x 4 x 10 at 0.65x the scan's speed. Whole steps, not the recurrence alone: at a few steps XLA fuses its scan with the layers around it, which a custom call
-    stops (the recurrence alone ran 1.8x faster on the kernel at 4 steps x 4 rows x 8 units, a training step
-    0.7x as fast)."""
+    trained the seed's 3 x 4 x 10 at 0.65x the scan's speed. Whole steps, not the recurrence alone: at a few steps
+    XLA fuses its scan with the layers around it, which a custom call stops (the recurrence alone ran 1.8x faster on
+    the kernel at 4 steps x 4 rows x 8 units, a training step 0.7x as fast)."""
     done = subprocess.run([sys.executable, "-c", _TIMING, json.dumps(probes)],
                           capture_output=True, text=True)
     if done.returncode != 0:
@@ -158,8 +158,8 @@ def cached_per_setting(build):
 
 def chosen_for(steps: int, rows: int, hidden: int) -> bool:
     """Whether a recurrence of `steps` x `rows` rows x `hidden` units runs on the kernel (where it is available):
-    JAXSERIES_KERNEL=1 says always and 0 never, read when a program is traced; else the path that was faster at the nearest measured shape (in log rows and log hidden); with no measurement
-    recorded, the kernel."""
+    JAXSERIES_KERNEL=1 says always and 0 never, read when a program is traced; else the path that was faster at the
+    nearest measured shape (in log rows and log hidden); with no measurement recorded, the kernel."""
     setting = os.environ.get("JAXSERIES_KERNEL")
     if setting in ("0", "1"):
         return setting == "1"
