@@ -81,6 +81,19 @@ def halves(runs: list) -> tuple:
     return np.exp(mixed), np.exp(network), np.exp((mixed - (1 - share) * network) / share), share
 
 
+def add_option_argument(parser) -> None:
+    """`--option key=value` (repeatable; the value JSON), read back as `dict(args.option)`: options passed to every
+    train_series call of a benchmark."""
+    import json
+
+    def pair(text: str) -> tuple:
+        key, value = text.split("=", 1)
+        return key, json.loads(value)
+
+    parser.add_argument("--option", action="append", default=[], type=pair,
+                        help="key=value (JSON value), passed to train_series")
+
+
 def run_options(options: dict, horizon: int, season: int, rows: int | None = None) -> dict:
     """`options` for one train_series call, with two benchmark-only options (levers measured, not adopted) made
     concrete: `context_factor=k`, the default context (two seasons, at least the horizon; two horizons without a

@@ -20,7 +20,6 @@ mean sMAPE / MASE over series.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -185,14 +184,14 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--periods", default="monthly,quarterly,yearly,other")
     parser.add_argument("--seeds", default="0")
-    parser.add_argument("--option", action="append", default=[], help="key=value (JSON value), passed to train_series")
+    common.add_option_argument(parser)
     parser.add_argument("--single", type=int, default=0)
     parser.add_argument("--min-length", type=int, default=0)
     parser.add_argument("--statsforecast", action="store_true")
     parser.add_argument("--origin", type=int, default=1, help="score the k-th last h training rows (default 1)")
     parser.add_argument("--parts", help="a folder: save each panel run's network and partner forecasts there")
     args = parser.parse_args(argv)
-    options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.option)}
+    options = dict(args.option)
     print(common.machine(), options, flush=True)
     for period in args.periods.split(","):
         frame = validation_split(period, args.origin)

@@ -20,7 +20,6 @@ units): would it earn a place there? `--option` (JSON values) is passed to every
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import warnings
@@ -84,9 +83,9 @@ def main(argv=None) -> None:
     parser.add_argument("--origin", type=int, default=1, help="score the K-th h rows before the never-read ones")
     parser.add_argument("--repository", action="store_true", help="the repository's four series instead")
     parser.add_argument("--member", help="a peer (AutoARIMA, AutoETS) mixed into the partner offline: a quarter of it")
-    parser.add_argument("--option", action="append", default=[], help="key=value (JSON value), passed to train_series")
+    common.add_option_argument(parser)
     args = parser.parse_args(argv)
-    options = {k: json.loads(v) for k, v in (o.split("=", 1) for o in args.option)}
+    options = dict(args.option)
     warnings.filterwarnings("ignore")
     seeds = [int(s) for s in args.seeds.split(",")]
     print(common.machine(), options, flush=True)
