@@ -96,7 +96,9 @@ def _center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     count = np.maximum(observed.sum(0), 1)
     center = np.where(observed, values, 0).sum(0) / count
     scale = np.sqrt(np.where(observed, (values - center) ** 2, 0).sum(0) / count)
-    return center, np.where(scale > 1e-12, scale, 1.0)  # a constant column is centred, not blown up
+    # a constant column (spread at rounding's size against its values) is centred, not blown up; relative, so a
+    # column in tiny units keeps its spread
+    return center, np.where(scale > 1e-9 * np.abs(center), scale, 1.0)
 
 
 def transformed(values: np.ndarray, transform: str) -> np.ndarray:
@@ -177,7 +179,7 @@ def series_levels(panel: Panel, lengths: np.ndarray, transform: str) -> np.ndarr
     observed = np.isfinite(values)
     sums = np.bincount(series, weights=np.where(observed, values, 0), minlength=len(panel.ids))
     level = sums / np.maximum(np.bincount(series, weights=observed, minlength=len(panel.ids)), 1)
-    return np.where(level > 1e-12, level, 1.0)
+    return np.where(level > 0, level, 1.0)
 
 
 def seasonal_indices(panel: Panel, lengths: np.ndarray, spec: PanelSpec) -> np.ndarray:
@@ -204,7 +206,8 @@ def seasonal_indices(panel: Panel, lengths: np.ndarray, spec: PanelSpec) -> np.n
         z = transformed(raw, spec.transform)
         centred = raw - raw.mean(1, keepdims=True)
         acf = np.stack([np.sum(centred[:, k:] * centred[:, : n - k], 1) for k in range(m + 1)], 1)
-        acf /= np.maximum(np.sum(centred**2, 1), 1e-12)[:, None]
+        spread = np.sum(centred**2, 1)[:, None]  # 0 for a constant series: no season (any units, however small)
+        acf = np.divide(acf, spread, out=np.zeros_like(acf), where=spread > 0)
         limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:, 1:m] ** 2, 1)) / n)
         seasonal = np.abs(acf[:, m]) > limit
         trend = np.lib.stride_tricks.sliding_window_view(z, len(weights), axis=1) @ weights  # symmetric weights

@@ -66,7 +66,7 @@ def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None =
         # Theta lines and smoothing coefficients come from the same rows as each set of indices.
         forecasting = seasonal_indices(panel, fit_lengths, spec)
         table = {**_series_table(panel, levels, forecasting, fit_lengths, spec.season),
-                 "seasonal_train": seasonal.round(8).tolist()}
+                 "seasonal_train": seasonal.tolist()}
         if spec.combine or spec.smoothed_level:
             table.update(_smoothing_table(smoothed_rows(panel, spec, forecasting, fit_lengths), spec, ""))
             table.update(_smoothing_table(smoothed, spec, "_train"))
@@ -166,7 +166,7 @@ def stored_smoothing(run, spec: PanelSpec, suffix: str = "") -> theta.Smoothed:
 
 
 def _series_table(panel: Panel, levels, seasonal, fit_lengths, season) -> dict:
-    return {"ids": json_ids(panel.ids), "levels": levels.tolist(), "seasonal": seasonal.round(8).tolist(),
+    return {"ids": json_ids(panel.ids), "levels": levels.tolist(), "seasonal": seasonal.tolist(),
             "mase_scale": [None if not np.isfinite(v) else float(v) for v in mase_scales(panel, fit_lengths, season)]}
 
 

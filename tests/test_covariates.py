@@ -63,3 +63,19 @@ def test_decoder_rows_carry_each_steps_known_features_and_no_value_after_the_ori
     np.testing.assert_allclose(x[: spec.context, 2], promo[column - spec.context + 1 : column + 1], rtol=1e-6)
     assert not x[: spec.context, 3:].any()  # context rows leave the decoder's columns empty
     assert not decoder[:, :2].any()  # no target value (nor its observed flag) is read after the origin
+
+
+def test_a_covariate_in_tiny_units_is_standardized_like_the_same_one_in_large_units():
+    frame = promotion(120)
+    windows = {}
+    for units in (1e-13, 1.0, 1e13):
+        scaled = frame.assign(price=np.linspace(1, 2, len(frame)) * units, flat=np.full(len(frame), 5 * units))
+        panel = load_panel(scaled, target="sales", future_covariates=["price", "flat"])
+        options = SeriesOptions(horizon=14, calendar=False, smoothed_level=False)
+        spec, levels = encoding.fit_spec(panel, panel.lengths, options, 14)
+        arrays, _ = encoding.build_arrays(panel, spec, levels, np.zeros((1, spec.season)), panel.lengths)
+        windows[units] = np.asarray(spec.layout().gather(arrays, jnp.array([[0, 60]]), with_targets=False)[0][0])
+    for units in (1e-13, 1e13):
+        np.testing.assert_allclose(windows[units], windows[1.0], rtol=1e-5, atol=1e-6)
+    assert np.ptp(windows[1.0][:, 2]) > 0.5  # a varying column keeps its spread, in any units
+    assert not windows[1e13][:, 3].any()  # a constant one is centred, not blown up from its rounding

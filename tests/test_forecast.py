@@ -68,6 +68,21 @@ def test_scaling_reads_the_training_part_only():
     np.testing.assert_array_equal(rerun.history, plain.history)
 
 
+@pytest.mark.parametrize("signed", [False, True])
+def test_the_forecast_follows_the_series_units_however_small_or_large(signed):
+    # a series in other units (tonnes or gigatonnes) is the same series: its season, partner and intervals too
+    t = np.arange(72)
+    noise = np.random.default_rng(1).normal(0, 0.05, len(t))
+    values = (-1 + 0.03 * t if signed else 5 + 0.01 * t) + np.sin(2 * np.pi * t / 12) + noise
+    forecasts = {}
+    for units in (1e-12, 1.0, 1e12):
+        run = js.train_series(monthly(values * units), horizon=6, validation=12, **FAST)
+        forecasts[units] = js.forecast(run, level=0.8).to_numpy() / units
+    for units in (1e-12, 1e12):
+        np.testing.assert_allclose(forecasts[units], forecasts[1.0], rtol=2e-3, atol=2e-3)
+    assert np.ptp(forecasts[1.0][:, 0]) > 0.5  # the season is forecast, at every scale (checked above)
+
+
 def test_constant_series_does_not_blow_up():
     run = js.train_series(monthly(np.full(60, 7.0)), horizon=3, holdout=3, **FAST)
     values = js.forecast(run)["forecast"].to_numpy()
