@@ -26,11 +26,12 @@ import pandas as pd
 
 from jaxseries import checkpoint, intervals, metrics
 from jaxseries.config import SeriesOptions, _require_int
-from jaxseries.encoding import seasonal_indices, transformed, window_settings
-from jaxseries.forecasting import fit, model_interval, panel_spec, predictions, series_units
+from jaxseries.encoding import seasonal_indices, window_settings
+from jaxseries.forecasting import as_trained, fit, model_interval, panel_spec, predictions, series_units
 from jaxseries.forecasts import calibration_widening
 from jaxseries.frames import forecast_frame, json_ids
 from jaxseries.panel import Panel
+from jaxseries.transforms import logged, transformed
 
 FORECASTERS = ("jaxseries",) + metrics.BASELINES
 
@@ -113,8 +114,7 @@ def backtest(panel: Panel, options: SeriesOptions, *, folds: int, stride: int = 
     fit_lengths = panel.lengths[None] - behind[:, None]  # [K, S]
     actual = panel.y[(panel.starts[None] + fit_lengths)[..., None] + np.arange(options.horizon)]  # [K, S, H]
     outputs = _predict_folds(runs, panel, fit_lengths)
-    transform = panel_spec(runs[0]).transform
-    forecast = np.stack([series_units(*fold[:4], transform, distribution=options.distribution)[0] for fold in outputs])
+    forecast = np.stack([series_units(*fold[:4], fold[-1], distribution=options.distribution)[0] for fold in outputs])
     lower = upper = coverage = calibration = None
     if level is not None:
         lower, upper, calibration = _intervals(runs, outputs, actual, level, leave_one_out, options.distribution)
@@ -124,26 +124,27 @@ def backtest(panel: Panel, options: SeriesOptions, *, folds: int, stride: int = 
 
 
 def _predict_folds(runs, panel: Panel, fit_lengths) -> list[tuple]:
-    """Every fold's outputs from every series' origin: (out [members, S, H], base, scale, seasonal, spread) per fold. Refit
-    folds each use their own model; the seasonal indices come from the rows before each origin only."""
+    """Every fold's outputs from every series' origin: (out [members, S, H], base, scale, seasonal, spread, logs)
+    per fold (logs [S]: which series its model logged). Refit folds each use their own model; the seasonal indices
+    come from the rows before each origin only."""
     parts = []
     for f, lengths in enumerate(fit_lengths):
         run = runs[f if len(runs) > 1 else 0]
-        spec, levels = panel_spec(run), np.asarray(run.extra["panel_series"]["levels"])
-        seasonal = seasonal_indices(panel, lengths, spec)
-        out, base, scale, spread = predictions(run, panel, spec, levels, seasonal, lengths, spec.horizon)
-        parts.append((out, base, scale, seasonal, spread))
+        spec = panel_spec(run)
+        history, levels = as_trained(run, spec, panel, lengths)
+        seasonal = seasonal_indices(history, lengths, spec)
+        out, base, scale, spread = predictions(run, history, spec, levels, seasonal, lengths, spec.horizon)
+        parts.append((out, base, scale, seasonal, spread, logged(history, spec)))
     return parts
 
 
 def _intervals(runs, outputs, actual, level: float, leave_one_out: bool, distribution: str | None):
     """Each fold's interval in the series' units [K, S, H] (lower, upper), calibrated (a distribution's: its own,
     as its forecasts are by default), and the calibration over every fold for later forecasts."""
-    transform = panel_spec(runs[0]).transform
     scores = []  # how far each truth fell outside the model's interval, in model units: [K, S, H]
-    for (out, base, scale, seasonal, spread), truth in zip(outputs, actual):
+    for (out, base, scale, seasonal, spread, logs), truth in zip(outputs, actual):
         low, high = model_interval(out, base, scale, seasonal, level, distribution)
-        scores.append(intervals.scores(low, high, transformed(truth, transform), (scale * spread)[:, None]))
+        scores.append(intervals.scores(low, high, transformed(truth, logs[:, None]), (scale * spread)[:, None]))
     scores = np.stack(scores)
     if distribution is not None:
         widening = [None] * len(scores)
@@ -153,8 +154,8 @@ def _intervals(runs, outputs, actual, level: float, leave_one_out: bool, distrib
     else:  # each model's own validation windows, before its first origin
         own = [calibration_widening(run, level) for run in runs]
         widening = [own[f if len(runs) > 1 else 0] for f in range(len(scores))]
-    bounds = [series_units(out, base, scale, seasonal, transform, level, w, spread, distribution)[1:]
-              for (out, base, scale, seasonal, spread), w in zip(outputs, widening)]
+    bounds = [series_units(out, base, scale, seasonal, logs, level, w, spread, distribution)[1:]
+              for (out, base, scale, seasonal, spread, logs), w in zip(outputs, widening)]
     calibration = {"level": level, "horizon": int(actual.shape[-1]),
                    "widening": intervals.widening(scores.reshape(-1, scores.shape[-1]), level).tolist()}
     return np.stack([b[0] for b in bounds]), np.stack([b[1] for b in bounds]), calibration

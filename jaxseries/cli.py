@@ -109,7 +109,7 @@ def _series_options(parser) -> None:
     parser.add_argument("--no-calendar", action="store_true", help="no calendar features from the timestamps")
     parser.add_argument("--season", type=int, help="seasonal period (default from the frequency)")
     parser.add_argument("--transform", choices=["none", "log", "auto"],
-                        help="log: model log values; default auto (log when every training value is positive)")
+                        help="log: model log values; default auto (log for each series positive before the holdout)")
     parser.add_argument("--normalize", choices=["auto"], default="auto",
                         help="kept for 0.1 scripts: every window is measured from its level (the only choice)")
     parser.add_argument("--fill", action="store_true",

@@ -132,9 +132,9 @@ class SeriesOptions:
     """How `train_series` and `backtest` build and train a forecaster: every option, listed and checked once.
 
     One recipe serves one series and panels of many (chosen by validation on training parts: benchmarks/RESULTS.md):
-    log values where every training value is positive, each window measured from the mean of its last season and
-    seasonal series deseasonalized (their windows showing their smoothed level too), a 64-wide LSTM with a decoder
-    over the horizon, the pinball loss at the 0.48 quantile, batches of 256 windows.
+    log values for each series positive before the holdout, each window measured from the mean of its last season
+    and seasonal series deseasonalized (their windows showing their smoothed level too), a 64-wide LSTM with a
+    decoder over the horizon, the pinball loss at the 0.48 quantile, batches of 256 windows.
     Defaults that depend on the data (season, context, validation) are filled in by `encoding.window_settings`.
     """
 
@@ -145,7 +145,7 @@ class SeriesOptions:
     season: int | None = None  # default: from the frequency (monthly 12, quarterly 4, ...)
     calendar: bool = True  # calendar features from the timestamps
     strategy: str = "direct"  # "recursive": the seed's one-step-shift windows, rolled forward
-    transform: str = "auto"  # "log", "none", or "auto": log where every training value is positive
+    transform: str = "auto"  # "log", "none", or "auto": log for each series positive before the holdout
     deseasonalize: bool = True  # seasonal series lose their seasonal indices before the windows
     smoothed_level: bool = True  # seasonal series' windows show their exponentially smoothed level too
     min_observed: int = 1  # the fewest real rows a training window's context needs (short series are padded)

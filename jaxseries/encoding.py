@@ -5,13 +5,14 @@ One series is a panel of one, so this is the only encoding. Each series (n rows;
     rows:  0 .................. n-N-V ......... n-N ......... n
            |<-- training part -->|<- validation ->|<- holdout ->|
 
-with V = the validation rows (default: the horizon). Every statistic comes from training parts only: the transform
-("auto": log when every training value of the panel is positive), each series' level (1 for log values, which are
-scale-free already; else the mean |value| of its training part), and one panel-wide factor that brings the
-series' relative changes to unit spread. Windows are measured from their own level (see `windows`). A missing
-value (NaN) is left out of every statistic and becomes an unobserved row (value 0, observed 0) in the arrays; a
-missing past covariate value reads as its training mean, beside a column that says it was not observed (for each
-covariate with a gap in training).
+with V = the validation rows (default: the horizon). Every statistic comes from training parts only: each
+series' level (1 for log values, which are scale-free already; else the mean |value| of its training part), and
+one panel-wide factor that brings the series' relative changes to unit spread; but the transform, which must hold
+on every row the model reads ("auto": log for each series whose values before the holdout are all positive, so
+one series with a zero leaves the others' logs alone). Windows are measured from their own level (see `windows`).
+A missing value (NaN) is left out of every statistic and becomes an unobserved row (value 0, observed 0) in the
+arrays; a missing past covariate value reads as its training mean, beside a column that says it was not observed
+(for each covariate with a gap in training).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from jaxseries import data as data_lib, distributions, theta
+from jaxseries.transforms import logged, positive_series, transformed
 from jaxseries.config import SeriesOptions
 from jaxseries.panel import Panel
 from jaxseries.windows import PanelArrays, WindowLayout
@@ -44,7 +46,7 @@ class PanelSpec:
     holdout: int
     validation: int
     reference: int
-    transform: str  # "log" or "none"
+    transform: str  # "log", "none", or "auto": a panel positive in some series only, logged per series (`logged`)
     factor: float  # the panel-wide spread of relative changes
     calendar: bool
     sampling: str
@@ -101,29 +103,25 @@ def _center_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return center, np.where(scale > 1e-9 * np.abs(center), scale, 1.0)
 
 
-def transformed(values: np.ndarray, transform: str) -> np.ndarray:
-    return np.log(values) if transform == "log" else values
-
-
-def untransformed(values: np.ndarray, transform: str) -> np.ndarray:
-    return np.exp(values) if transform == "log" else values
-
-
 def fit_spec(panel: Panel, fit_lengths: np.ndarray, options: SeriesOptions, validation: int
-             ) -> tuple[PanelSpec, np.ndarray]:
-    """The spec and each series' level, from the training parts only (rows before fit_length - validation)."""
+             ) -> tuple[PanelSpec, np.ndarray, np.ndarray]:
+    """The spec, each series' level and which series are logged, from the training parts only (rows before
+    fit_length - validation)."""
     settings = window_settings(panel, options)
     season, context, transform = settings["season"], settings["context"], options.transform
     train_rows = _rows_before(panel, fit_lengths - validation)
     y_train = panel.y[train_rows]
-    positive = (y_train[np.isfinite(y_train)] > 0).all()  # missing values (NaN) are left out of every statistic
+    positive = positive_series(panel, fit_lengths)  # every row the model reads: a log must hold on validation rows
     counts = options.distribution == "negative_binomial"  # its likelihood reads the counts as they are
-    if transform == "auto":
-        transform = "log" if positive and not counts else "none"
-    if transform == "log" and not positive:
-        raise ValueError("transform='log' needs strictly positive training values: use transform='none' or 'auto'")
-    levels = series_levels(panel, fit_lengths - validation, transform)
-    z = transformed(y_train, transform) / np.repeat(levels, np.maximum(fit_lengths - validation, 0))
+    if transform == "auto":  # "log" or "none" where the whole panel is one way (as runs before per-series logs)
+        transform = "none" if counts or not positive.any() else "log" if positive.all() else "auto"
+    if transform == "log" and not positive.all():
+        raise ValueError("transform='log' needs strictly positive values before the holdout: use transform='none' or "
+                         "'auto'")
+    logs = positive if transform == "auto" else np.full(len(panel.ids), transform == "log")
+    levels = series_levels(panel, fit_lengths - validation, logs)
+    z = transformed(y_train, logs[panel.series_of_rows()[train_rows]]) / np.repeat(
+        levels, np.maximum(fit_lengths - validation, 0))
     same_series = np.diff(panel.series_of_rows()[train_rows]) == 0
     changes = np.diff(z)[same_series]
     changes = changes[np.isfinite(changes)]
@@ -152,7 +150,7 @@ def fit_spec(panel: Panel, fit_lengths: np.ndarray, options: SeriesOptions, vali
         strategy=options.strategy, targets=list(panel.targets), combine=_partner(panel, options),
         observed_covariates=[name for name, gap in zip(panel.names["covariates"], gaps) if gap],
         distribution=options.distribution, recent_seasons=True)
-    return spec, levels
+    return spec, levels, logs
 
 
 def _partner(panel: Panel, options: SeriesOptions) -> str | None:
@@ -169,17 +167,17 @@ def _partner(panel: Panel, options: SeriesOptions) -> str | None:
     return options.combine
 
 
-def series_levels(panel: Panel, lengths: np.ndarray, transform: str) -> np.ndarray:
-    """Each series' level from its first `lengths` rows: 1 for log values, else the mean |value| of the observed
-    ones (1 if all 0)."""
-    if transform == "log":
+def series_levels(panel: Panel, lengths: np.ndarray, logs: np.ndarray) -> np.ndarray:
+    """Each series' level from its first `lengths` rows: 1 for log values (`logs`), else the mean |value| of the
+    observed ones (1 if all 0)."""
+    if logs.all():
         return np.ones(len(panel.ids))
     rows = _rows_before(panel, np.maximum(lengths, 1))
     values, series = np.abs(panel.y[rows]), panel.series_of_rows()[rows]
     observed = np.isfinite(values)
     sums = np.bincount(series, weights=np.where(observed, values, 0), minlength=len(panel.ids))
     level = sums / np.maximum(np.bincount(series, weights=observed, minlength=len(panel.ids)), 1)
-    return np.where(level > 0, level, 1.0)
+    return np.where(logs, 1.0, np.where(level > 0, level, 1.0))
 
 
 def seasonal_indices(panel: Panel, lengths: np.ndarray, spec: PanelSpec) -> np.ndarray:
@@ -203,7 +201,7 @@ def seasonal_indices(panel: Panel, lengths: np.ndarray, spec: PanelSpec) -> np.n
     for n in np.unique(lengths[lengths >= 3 * m]):  # series of one length at a time, as a [k, n] matrix
         which = np.flatnonzero(lengths == n)
         raw = interpolated(panel.y[panel.starts[which, None] + np.arange(n)])
-        z = transformed(raw, spec.transform)
+        z = transformed(raw, logged(panel, spec)[which, None])
         centred = raw - raw.mean(1, keepdims=True)
         acf = np.stack([np.sum(centred[:, k:] * centred[:, : n - k], 1) for k in range(m + 1)], 1)
         spread = np.sum(centred**2, 1)[:, None]  # 0 for a constant series: no season (any units, however small)
@@ -308,7 +306,7 @@ def target_matrix(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, fit_lengt
     values = np.zeros((count, width), np.float32)
     observed = np.zeros((count, width), np.float32)
     phase = (column - (width - 1)) % seasonal.shape[1]
-    z = transformed(panel.y[fitted], spec.transform) - seasonal[series, phase][fitted]
+    z = transformed(panel.y[fitted], logged(panel, spec)[series[fitted]]) - seasonal[series, phase][fitted]
     values[series[fitted], column[fitted]] = np.nan_to_num(z)
     observed[series[fitted], column[fitted]] = np.isfinite(z)
     return values, observed, column, fitted

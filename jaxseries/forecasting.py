@@ -18,11 +18,12 @@ import pandas as pd
 from jaxseries import distributions, ets, intervals, kernel, theta
 from jaxseries.config import ModelConfig, SeriesOptions, TrainConfig
 from jaxseries.encoding import (
-    PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, seasonal_indices, target_matrix, training_pairs,
-    transformed, untransformed, validation_pairs, window_settings,
+    PanelSpec, build_arrays, fit_spec, forecast_pairs, mase_scales, seasonal_indices, series_levels, target_matrix,
+    training_pairs, validation_pairs, window_settings,
 )
 from jaxseries.frames import json_ids
 from jaxseries.panel import Panel, is_single, load_panel
+from jaxseries.transforms import logged, positive_series, transformed, untransformed
 from jaxseries.windows import gather_all
 
 PREDICT_CHUNK = 8192
@@ -42,7 +43,7 @@ def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None =
     check_lengths(panel, options)
     if options.distribution == "negative_binomial":
         distributions.check_counts(panel.y)
-    spec, levels, seasonal, arrays, width, pairs, smoothed = _encode(panel, fit_lengths, validation, options)
+    panel, spec, levels, seasonal, arrays, width, pairs, smoothed = _encode(panel, fit_lengths, validation, options)
     layout = spec.layout()
     x_val, y_val = gather_all(layout, arrays, validation_pairs(spec, len(panel.ids), width))
     head = dict(head="sequence") if spec.strategy == "recursive" else \
@@ -66,7 +67,8 @@ def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None =
         # Theta lines and smoothing coefficients come from the same rows as each set of indices.
         forecasting = seasonal_indices(panel, fit_lengths, spec)
         table = {**_series_table(panel, levels, forecasting, fit_lengths, spec.season),
-                 "seasonal_train": seasonal.tolist()}
+                 "seasonal_train": seasonal.tolist(),
+                 **({"logged": panel.logged.tolist()} if spec.transform == "auto" else {})}
         if spec.combine or spec.smoothed_level:
             table.update(_smoothing_table(smoothed_rows(panel, spec, forecasting, fit_lengths), spec, ""))
             table.update(_smoothing_table(smoothed, spec, "_train"))
@@ -87,7 +89,7 @@ def fit(panel: Panel, options: SeriesOptions, saving: dict, notes: dict | None =
     chosen = loop.fit(arrays, pairs, model_config, configs(train_config), validation_data=(x_val, y_val),
                       layout=layout, progress=saving.get("progress", True))
     chosen_steps = max(int(np.median(chosen.best_step)), options.eval_every)
-    spec, levels, seasonal, arrays, width, pairs, smoothed = _encode(panel, fit_lengths, 0, options)
+    panel, spec, levels, seasonal, arrays, width, pairs, smoothed = _encode(panel, fit_lengths, 0, options)
     final = dataclasses.replace(train_config, steps=chosen_steps, patience=None)
     return loop.fit(arrays, pairs, model_config, configs(final), layout=spec.layout(),
                     extra={**extra(spec, levels, seasonal, smoothed), "chosen_steps": chosen_steps}, **saving)
@@ -115,10 +117,11 @@ def check_lengths(panel: Panel, options: SeriesOptions) -> None:
 
 
 def _encode(panel: Panel, fit_lengths, validation: int, options: SeriesOptions):
-    """Spec, levels, seasonal indices, device arrays, training pairs and the training part's Theta lines and
-    smoothing coefficients, with `validation` rows per series held for early stopping (statistics from the rows
-    before them)."""
-    spec, levels = fit_spec(panel, fit_lengths, options, validation)
+    """The panel (carrying which series are logged), spec, levels, seasonal indices, device arrays, training pairs
+    and the training part's Theta lines and smoothing coefficients, with `validation` rows per series held for
+    early stopping (statistics from the rows before them)."""
+    spec, levels, logs = fit_spec(panel, fit_lengths, options, validation)
+    panel = panel._replace(logged=logs)
     train = seasonal_indices(panel, fit_lengths - validation, spec)  # the training part's, anchored at its end
     # the training part's partner mixes into the validation windows, which only size intervals: without exponential
     # smoothing (fitting it twice would double its cost), so they err a little wide
@@ -133,7 +136,7 @@ def _encode(panel: Panel, fit_lengths, validation: int, options: SeriesOptions):
     if spec.combine:  # the windows one network learns from: all series', or (local) a series' own
         counts = arrays.pair_count if spec.mode == "global" else [int(np.median(arrays.pair_count))]
         spec = dataclasses.replace(spec, partner_share=theta.share_for(counts))
-    return spec, levels, seasonal, arrays, width, pairs, smoothed
+    return panel, spec, levels, seasonal, arrays, width, pairs, smoothed
 
 
 def smoothed_rows(panel: Panel, spec: PanelSpec, seasonal: np.ndarray, lengths: np.ndarray,
@@ -207,7 +210,27 @@ def stored_panel(run) -> tuple[Panel, np.ndarray]:
     frame = pd.DataFrame(stored["columns"])
     panel = load_panel(frame, id=spec.id, time=spec.time or "step", target=spec.target, covariates=spec.covariates,
                        future_covariates=spec.future_covariates, static=spec.static)
-    return panel._replace(targets=tuple(spec.targets)), panel.lengths - stored["holdout"]
+    return with_stored_logs(panel._replace(targets=tuple(spec.targets)), run), panel.lengths - stored["holdout"]
+
+
+def with_stored_logs(panel: Panel, run) -> Panel:
+    """The panel of a run's series (in its order) carrying which of them it logged, where it decided per series."""
+    logs = run.extra["panel_series"].get("logged")
+    return panel if logs is None else panel._replace(logged=np.asarray(logs, bool))
+
+
+def as_trained(run, spec: PanelSpec, history: Panel, fit_lengths) -> tuple[Panel, np.ndarray]:
+    """Rows in hand (new data, or a backtest's later origins) carrying which series are logged, and each series'
+    level: a series the run trained on as it did (its flag and level), an unseen one by its own rows (logged if the
+    run logs and its values are positive); either unlogged, at its own level, where a value in hand is not positive
+    (a log of it has no value)."""
+    table, ids = run.extra["panel_series"], json_ids(history.ids)
+    flags = dict(zip(table["ids"], table.get("logged", [spec.transform == "log"] * len(table["ids"]))))
+    logs = np.array([flags.get(key, spec.transform != "none") for key in ids], bool)
+    logs &= positive_series(history, fit_lengths)
+    own, trained = series_levels(history, fit_lengths, logs), dict(zip(table["ids"], table["levels"]))
+    levels = [trained[key] if key in trained and logs[s] == flags[key] else own[s] for s, key in enumerate(ids)]
+    return history._replace(logged=logs), np.array(levels)
 
 
 def load_like(spec: PanelSpec, data) -> Panel:
@@ -244,21 +267,22 @@ def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_leng
         spread = intervals.window_spread(x, spec.context)
     if not spec.combine:
         return out, base, scale, spread
-    partner = theta.in_model_units(stored, horizon, base, scale, ets=ets_as_partner(stored, spec, seasonal, horizon))
+    partner = theta.in_model_units(stored, horizon, base, scale,
+                                   ets=ets_as_partner(stored, spec, seasonal, horizon, logged(history, spec)))
     return mixed(spec, out, partner, base, scale), base, scale, spread
 
 
-def ets_as_partner(stored: theta.Smoothed, spec: PanelSpec, seasonal: np.ndarray, horizon: int, offset=0,
-                   shift: int = 0) -> np.ndarray | None:
+def ets_as_partner(stored: theta.Smoothed, spec: PanelSpec, seasonal: np.ndarray, horizon: int, logs: np.ndarray,
+                   offset=0, shift: int = 0) -> np.ndarray | None:
     """[S, horizon] the exponential smoothing's forecasts (None: not fitted) as the partner reads values:
-    transformed, our seasonal indices removed (NaN where a log has no value); at steps offset + 1 .. offset +
-    horizon of `stored`'s rows, `seasonal` anchored `shift` rows after their end."""
+    transformed (`logs` [S]: which are logged), our seasonal indices removed (NaN where a log has no value); at
+    steps offset + 1 .. offset + horizon of `stored`'s rows, `seasonal` anchored `shift` rows after their end."""
     if stored.ets is None or spec.combine != "theta+damped+ets":
         return None
     steps = np.reshape(offset, (-1, 1)) + np.arange(1, horizon + 1)[None]
     phase = np.broadcast_to((steps - shift) % seasonal.shape[1], (len(seasonal), horizon))
     with np.errstate(divide="ignore", invalid="ignore"):
-        values = transformed(ets.forecast(stored.ets, horizon, offset), spec.transform)
+        values = transformed(ets.forecast(stored.ets, horizon, offset), logs[:, None])
     values = values - np.take_along_axis(seasonal, phase, 1)
     return np.where(np.isfinite(values), values, np.nan)
 
@@ -300,22 +324,24 @@ def model_interval(out, base, scale, seasonal, level: float, distribution: str |
                                          seasonal).mean(0) for q in ((1 - level) / 2, (1 + level) / 2))
 
 
-def series_units(out, base, scale, seasonal, transform: str, level=None, widening=None, spread=1.0,
+def series_units(out, base, scale, seasonal, logs: np.ndarray, level=None, widening=None, spread=1.0,
                  distribution: str | None = None):
-    """Model outputs [members, S, H] (a `distribution`'s: [members, S, H, P]) back in the series' units: the
+    """Model outputs [members, S, H] (a `distribution`'s: [members, S, H, P]) back in the series' units (`logs`
+    [S]: which series are logged): the
     members' mean forecast [S, H] (a distribution's point: `distributions.point`), and with `level` the model's
     interval (`model_interval`), widened by `widening` [H] when given (model units, per unit of each window's
     `spread` [S]); else None, None. A point forecast's interval always comes widened (its members agree more than
     the future does); a distribution's may stand as it is."""
     center = out if distribution is None else distributions.point(distribution, out, base, scale)
-    forecast = untransformed(transformed_predictions(center, base, scale, seasonal), transform).mean(0)
+    logs = np.asarray(logs, bool)[:, None]
+    forecast = untransformed(transformed_predictions(center, base, scale, seasonal), logs).mean(0)
     if level is None:
         return forecast, None, None
     low, high = model_interval(out, base, scale, seasonal, level, distribution)
     if widening is not None:
         widening = (scale * spread)[:, None] * np.asarray(widening)[None]
         low, high = low - widening, high + widening
-    lower, upper = untransformed(low, transform), untransformed(high, transform)
+    lower, upper = untransformed(low, logs), untransformed(high, logs)
     if distribution is None:
         return forecast, *intervals.around(forecast, lower, upper)
     if distribution == "negative_binomial":  # whole counts, rounded outward
@@ -323,10 +349,11 @@ def series_units(out, base, scale, seasonal, transform: str, level=None, widenin
     return forecast, lower, upper
 
 
-def median_units(distribution: str, out, base, scale, seasonal, transform: str) -> np.ndarray:
+def median_units(distribution: str, out, base, scale, seasonal, logs: np.ndarray) -> np.ndarray:
     """[S, H] a distribution's median in the series' units (its central interval of level 0), averaged over
     members as its interval bounds are (a negative binomial's: a whole count)."""
-    median = untransformed(model_interval(out, base, scale, seasonal, 0.0, distribution)[0], transform)
+    median = untransformed(model_interval(out, base, scale, seasonal, 0.0, distribution)[0],
+                           np.asarray(logs, bool)[:, None])
     return np.round(median) if distribution == "negative_binomial" else median
 
 

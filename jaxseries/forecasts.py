@@ -17,12 +17,13 @@ import pandas as pd
 
 from jaxseries import intervals, theta
 from jaxseries.config import _require_int
-from jaxseries.encoding import build_arrays, seasonal_indices, series_levels, validation_pairs
+from jaxseries.encoding import build_arrays, seasonal_indices, validation_pairs
 from jaxseries.forecasting import (
-    ets_as_partner, load_like, median_units, mixed, model_outputs, panel_spec, predictions, series_units,
+    as_trained, ets_as_partner, load_like, median_units, mixed, model_outputs, panel_spec, predictions, series_units,
     stored_panel, stored_smoothing,
 )
 from jaxseries.frames import as_series_frame, bound_column, forecast_frame, future_panel, json_ids, quantile_column
+from jaxseries.transforms import logged
 from jaxseries.windows import gather_all
 
 
@@ -71,9 +72,7 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, quan
     else:  # the data in hand before the origin: levels (of unseen series) and seasonal indices come from it
         history = load_like(spec, data)
         fit_lengths = history.lengths
-        trained_levels = dict(zip(table["ids"], table["levels"]))
-        own = series_levels(history, fit_lengths, spec.transform)
-        levels = np.array([trained_levels.get(key, fallback) for key, fallback in zip(json_ids(history.ids), own)])
+        history, levels = as_trained(run, spec, history, fit_lengths)
         seasonal = seasonal_indices(history, fit_lengths, spec)
         stored = None  # Theta's lines and the smoothing coefficients from the data
     ahead = None if future is None else future_panel(spec, history, future)
@@ -84,7 +83,7 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, quan
     widenings = {} if own else _widenings(run, needed, calibration, horizon)
     out, base, scale, spread = predictions(run, history, spec, levels, seasonal, fit_lengths, horizon, ahead, stored)
     frame = forecast_frame(history, fit_lengths, spec, horizon)
-    units = dict(transform=spec.transform, distribution=spec.distribution)
+    units = dict(logs=logged(history, spec), distribution=spec.distribution)
     point = series_units(out, base, scale, seasonal, **units)[0]
     frame[alias if peers or quantiles else "forecast"] = point.reshape(-1)
     bounds = {c: series_units(out, base, scale, seasonal, level=c, widening=widenings.get(c), spread=spread,
@@ -102,7 +101,7 @@ def forecast_long(run, *, data=None, horizon=None, future=None, level=None, quan
             values = bounds[c][0 if q < 0.5 else 1]
         else:  # the median: a point run's point; a distribution's own (not a negative binomial's mean)
             values = point if spec.distribution is None else median_units(spec.distribution, out, base, scale,
-                                                                          seasonal, spec.transform)
+                                                                          seasonal, units["logs"])
         frame[quantile_column(alias, q)] = values.reshape(-1)
     return frame
 
@@ -141,7 +140,8 @@ def validation_windows(run):
     _, base, scale = gather_all(spec.layout(), arrays, pairs, with_targets=False)
     offset = pairs[:, 1] - (width - spec.validation - 1)  # the lines start at the first window's origin
     windows = trained.take(pairs[:, 0])
-    own = ets_as_partner(windows, spec, seasonal[pairs[:, 0]], spec.horizon, offset, shift=spec.validation)
+    logs = logged(history, spec)[pairs[:, 0]]
+    own = ets_as_partner(windows, spec, seasonal[pairs[:, 0]], spec.horizon, logs, offset, shift=spec.validation)
     partner = theta.in_model_units(windows, spec.horizon, base, scale, offset, ets=own)
     return mixed(spec, out, partner, base, scale), y_val, spread
 

@@ -38,6 +38,8 @@ class Panel(NamedTuple):
     static: pd.DataFrame  # [S, static columns], indexed by id
     names: dict  # covariates, future_covariates, static: column name lists
     targets: tuple = ()  # a single input's target columns (one series each); () for a panel
+    logged: np.ndarray | None = None  # [S] which series the model reads as logs, where a run decides per series
+    # (transform "auto" on a panel positive in some series only: `encoding.logged`)
 
     def series_of_rows(self) -> np.ndarray:
         return np.repeat(np.arange(len(self.ids)), self.lengths)

@@ -49,7 +49,7 @@ def test_decoder_rows_carry_each_steps_known_features_and_no_value_after_the_ori
     frame = promotion(120)
     panel = load_panel(frame, target="sales", future_covariates=["promo"])
     options = SeriesOptions(horizon=14, calendar=False, smoothed_level=False)  # the columns read here only
-    spec, levels = encoding.fit_spec(panel, panel.lengths, options, 14)
+    spec, levels, _ = encoding.fit_spec(panel, panel.lengths, options, 14)
     arrays, width = encoding.build_arrays(panel, spec, levels, np.zeros((1, spec.season)), panel.lengths)
     origin = 60
     x = np.asarray(spec.layout().gather(arrays, jnp.array([[0, origin]]), with_targets=False)[0][0])
@@ -72,7 +72,7 @@ def test_a_covariate_in_tiny_units_is_standardized_like_the_same_one_in_large_un
         scaled = frame.assign(price=np.linspace(1, 2, len(frame)) * units, flat=np.full(len(frame), 5 * units))
         panel = load_panel(scaled, target="sales", future_covariates=["price", "flat"])
         options = SeriesOptions(horizon=14, calendar=False, smoothed_level=False)
-        spec, levels = encoding.fit_spec(panel, panel.lengths, options, 14)
+        spec, levels, _ = encoding.fit_spec(panel, panel.lengths, options, 14)
         arrays, _ = encoding.build_arrays(panel, spec, levels, np.zeros((1, spec.season)), panel.lengths)
         windows[units] = np.asarray(spec.layout().gather(arrays, jnp.array([[0, 60]]), with_targets=False)[0][0])
     for units in (1e-13, 1e13):

@@ -51,11 +51,11 @@ def test_statistics_leave_missing_values_out():
     for s in range(len(panel.ids)):
         rows = panel.y[panel.starts[s]: panel.starts[s] + lengths[s]]
         seen = rows[~np.isnan(rows)]
-        level = encoding.series_levels(panel, lengths, "none")[s]
+        level = encoding.series_levels(panel, lengths, np.zeros(len(panel.ids), bool))[s]
         assert level == pytest.approx(np.mean(np.abs(seen)))
         pairs = np.abs(rows[12:] - rows[:-12])
         assert encoding.mase_scales(panel, lengths, 12)[s] == pytest.approx(np.nanmean(pairs))
-    spec, _ = encoding.fit_spec(panel, lengths, SeriesOptions(horizon=3), 3)
+    spec, _, _ = encoding.fit_spec(panel, lengths, SeriesOptions(horizon=3), 3)
     assert spec.transform == "log" and np.isfinite(spec.factor) and spec.factor > 0
     values, observed, _, _ = encoding.target_matrix(panel, spec, np.zeros((3, 12)), lengths, int(lengths.max()))
     assert np.isfinite(values).all() and observed.sum() == np.isfinite(panel.y).sum()

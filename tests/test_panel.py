@@ -191,7 +191,7 @@ def test_scaling_reads_training_parts_only():
     specs = []
     for frame in (data, changed):
         panel = load_panel(frame, id="unique_id", time="ds", target="y")
-        spec, levels = panel_encoding.fit_spec(
+        spec, levels, _ = panel_encoding.fit_spec(
             panel, panel.lengths - 4, SeriesOptions(horizon=4, holdout=4, context=8, season=12, transform="none"), 4)
         specs.append((spec.factor, levels.tolist(), panel_encoding.seasonal_indices(panel, panel.lengths - 8, spec)))
     assert specs[0][:2] == specs[1][:2]
@@ -395,7 +395,7 @@ def test_panel_windows_are_not_materialized():
     data = make_panel(lengths=(200,) * 5)
     panel = load_panel(data, id="unique_id", time="ds", target="y")
     fit = panel.lengths - 0
-    spec, levels = panel_encoding.fit_spec(panel, fit, SeriesOptions(horizon=12, context=24, season=12), 12)
+    spec, levels, _ = panel_encoding.fit_spec(panel, fit, SeriesOptions(horizon=12, context=24, season=12), 12)
     arrays, width = panel_encoding.build_arrays(panel, spec, levels, np.zeros((5, 12)), fit)
     arrays, pairs = panel_encoding.training_pairs(arrays, spec, fit, width)
     windows_bytes = len(pairs) * (24 + 12) * WindowLayout(24, 12, 12).input_dim(arrays) * 4
@@ -575,3 +575,44 @@ def test_a_season_that_drifts_gets_indices_from_its_recent_seasons_and_a_steady_
     peak = np.argmax(plain[0])
     assert recent[0, peak] > plain[0, peak] * 1.3  # nearer the last seasons' amplitude (about 0.5)
     np.testing.assert_allclose(recent[1], plain[1])  # noise alone: equal weights foresee best
+
+
+def with_zeros(frame: pd.DataFrame, series: str, rows) -> pd.DataFrame:
+    """`frame` with the `rows` (positions within `series`) of one series set to 0."""
+    out = frame.copy()
+    out.loc[out.index[out.unique_id == series][list(rows)], "y"] = 0.0
+    return out
+
+
+def test_a_series_with_a_zero_leaves_the_others_logs_alone():
+    positive, mixed = make_panel(), with_zeros(make_panel(), "s1", [5])
+    encoded = {}
+    for name, frame in (("positive", positive), ("mixed", mixed)):
+        panel = load_panel(frame, id="unique_id", time="ds", target="y")
+        fit = panel.lengths - 4
+        spec, levels, logs = panel_encoding.fit_spec(panel, fit, SeriesOptions(horizon=4, context=8), 4)
+        seasonal = panel_encoding.seasonal_indices(panel._replace(logged=logs), fit, spec)
+        arrays, _ = panel_encoding.build_arrays(panel._replace(logged=logs), spec, levels, seasonal, fit)
+        encoded[name] = spec, levels, logs, np.asarray(arrays.values)
+    assert encoded["positive"][0].transform == "log" and encoded["mixed"][0].transform == "auto"
+    _, levels, logs, values = encoded["mixed"]
+    assert logs.tolist() == [True, False, True] and levels[0] == levels[2] == 1 and levels[1] > 10
+    for s in (0, 2):  # the positive series' model units are those of a panel with no zero
+        np.testing.assert_array_equal(values[s], encoded["positive"][3][s])
+    z = values[1][values[1] != 0]  # the one with a zero: its values as they are, not logs
+    assert z.max() > 50
+
+
+def test_zeros_after_the_training_part_forecast_and_backtest_finitely(tmp_path):
+    # a zero in the validation rows (once a log of it broke the forecast), in new data, at a backtest's later origin
+    frame = with_zeros(make_panel(), "s0", [-6])  # s0's validation rows (holdout 4, validation 4)
+    run = js.train_series(frame, id="unique_id", time="ds", target="y", holdout=4, validation=12,
+                          checkpoint_dir=tmp_path / "run", **FAST)
+    assert run.extra["panel"]["transform"] == "auto" and run.extra["panel_series"]["logged"] == [False, True, True]
+    forecast = js.forecast(run, level=0.8)
+    assert np.isfinite(forecast[["forecast", "lower", "upper"]].to_numpy()).all()
+    pd.testing.assert_frame_equal(js.forecast(js.load(tmp_path / "run"), level=0.8), forecast)
+    later = with_zeros(make_panel(), "s2", [-2])  # a series trained on logs meets a zero in the rows in hand
+    assert np.isfinite(js.forecast(run, data=later)["forecast"]).all()
+    backtest = js.backtest(later, id="unique_id", time="ds", target="y", folds=2, level=None, **FAST)
+    assert np.isfinite(backtest.forecasts["forecast"]).all()
