@@ -1,7 +1,7 @@
 """Choosing defaults without the test parts: each M3 series' last h training rows held out and scored.
 
     python benchmarks/m3_validation.py [--periods monthly,quarterly] [--seeds 0,1] [--option key=value ...]
-                                       [--single N [--min-length L]] [--statsforecast] [--origin K]
+                                       [--single N [--min-length L]] [--statsforecast] [--origin K] [--zeros F]
     python benchmarks/m3_validation.py --periods m1-monthly,tourism-quarterly ...   (M1 and Tourism: the same)
 
 Every default of issue 24 was chosen here (benchmarks/RESULTS.md): the test parts are never read. Series shorter
@@ -13,8 +13,9 @@ series. `--parts DIR` (panels) also saves each run's network-alone and partner-a
 rows and of the validation rows before them, for `benchmarks/shares.py` to mix offline. `--option
 series_inputs=true` adds each series' log length and seasonality-test verdict as static inputs (measured, not
 adopted); `--option context_factor=2` doubles the default context, `--option validation_factor=3` (`--single`)
-gives three horizons of validation rows (`run_options`; both measured, not adopted). Prints one line per run,
-mean sMAPE / MASE over series.
+gives three horizons of validation rows (`run_options`; both measured, not adopted). `--zeros F` sets the first
+row of a fraction F of the series (drawn with seed 0) to 0 and also scores the other series: what a zero in a few
+series costs the rest of a panel. Prints one line per run, mean sMAPE / MASE over series.
 """
 
 from __future__ import annotations
@@ -50,6 +51,14 @@ def validation_split(period: str, origin: int = 1) -> pd.DataFrame:
     train = without_last(train, (origin - 1) * HORIZONS[period])
     lengths = train.groupby("unique_id").y.transform("size")
     return train[lengths >= 2 * HORIZONS[period] + 1][["unique_id", "ds", "y"]].reset_index(drop=True)
+
+
+def with_zeros(frame: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """`frame` with the first row of a `fraction` of its series (drawn with seed 0) set to 0, and their ids."""
+    ids = np.sort(frame.unique_id.unique())
+    zeroed = np.random.default_rng(0).choice(ids, int(round(fraction * len(ids))), replace=False)
+    first = frame.groupby("unique_id").cumcount() == 0
+    return frame.assign(y=frame.y.where(~(frame.unique_id.isin(zeroed) & first), 0.0)), zeroed
 
 
 def without_last(frame: pd.DataFrame, rows: int) -> pd.DataFrame:
@@ -190,11 +199,12 @@ def main(argv=None) -> None:
     parser.add_argument("--statsforecast", action="store_true")
     parser.add_argument("--origin", type=int, default=1, help="score the k-th last h training rows (default 1)")
     parser.add_argument("--parts", help="a folder: save each panel run's network and partner forecasts there")
+    parser.add_argument("--zeros", type=float, default=0.0, help="a fraction of series whose first row becomes 0")
     args = parser.parse_args(argv)
     options = dict(args.option)
     print(common.machine(), options, flush=True)
     for period in args.periods.split(","):
-        frame = validation_split(period, args.origin)
+        frame, zeroed = with_zeros(validation_split(period, args.origin), args.zeros)
         horizon, season = HORIZONS[period], SEASONS[period]
         if args.single:  # the first N series long enough to train alone (a window before validation and holdout)
             lengths = frame.groupby("unique_id", sort=True).size()
@@ -221,6 +231,10 @@ def main(argv=None) -> None:
             smape, mase = scores(actual, predicted, history, season)
             print(f"{period} seed {seed}: sMAPE {smape:.2f} MASE {mase:.3f} ({len(ids)} series, "
                   f"{time.perf_counter() - start:.0f} s)", flush=True)
+            if len(zeroed):
+                rest = ~np.isin(ids, zeroed)
+                print(f"    the {rest.sum()} series without a zero: sMAPE %.2f MASE %.3f" % scores(
+                    actual[rest], predicted[rest], [h for h, keep in zip(history, rest) if keep], season), flush=True)
             if args.single and peers:
                 single_series_table(actual, predicted, history, season, peers)
                 continue
