@@ -269,7 +269,11 @@ def predictions(run, history: Panel, spec: PanelSpec, levels, seasonal, fit_leng
         return out, base, scale, spread
     partner = theta.in_model_units(stored, horizon, base, scale,
                                    ets=ets_as_partner(stored, spec, seasonal, horizon, logged(history, spec)))
-    return mixed(spec, out, partner, base, scale), base, scale, spread
+    # an origin a whole season (or a row) past a series' last observed value shows the network a window it never
+    # trained on (its training windows end on observed rows): the partner, whose lines run from that value, alone
+    stale = np.asarray(arrays.observed)[:, width - spec.reference:].sum(1) == 0
+    share = np.where(stale, 1.0, spec.partner_share)[:, None]
+    return mixed(spec, out, partner, base, scale, share), base, scale, spread
 
 
 def ets_as_partner(stored: theta.Smoothed, spec: PanelSpec, seasonal: np.ndarray, horizon: int, logs: np.ndarray,
@@ -287,13 +291,15 @@ def ets_as_partner(stored: theta.Smoothed, spec: PanelSpec, seasonal: np.ndarray
     return np.where(np.isfinite(values), values, np.nan)
 
 
-def mixed(spec: PanelSpec, out, partner, base, scale):
-    """The network's outputs mixed with the partner's forecast `partner` [S, H] (model units): a distribution keeps
-    its shape and moves its median to the mixed point."""
+def mixed(spec: PanelSpec, out, partner, base, scale, share=None):
+    """The network's outputs mixed with the partner's forecast `partner` [S, H] (model units) at the partner's
+    `share` (the run's, or one per series [S, 1]): a distribution keeps its shape and moves its median to the mixed
+    point."""
+    share = spec.partner_share if share is None else share
     if spec.distribution is None:
-        return theta.mix(out, partner, spec.partner_share)
+        return theta.mix(out, partner, share)
     center = distributions.point(spec.distribution, out, base, scale)
-    return distributions.recentred(spec.distribution, out, theta.mix(center, partner, spec.partner_share))
+    return distributions.recentred(spec.distribution, out, theta.mix(center, partner, share))
 
 
 @kernel.cached_per_setting

@@ -86,9 +86,10 @@ class WindowLayout:
         return x, y[..., None] if recursive else y
 
     def level(self, values, observed):
-        """The mean of each window's last `reference` observed values: [B]."""
-        tail = observed[:, -self.reference:]
-        return jnp.sum(values[:, -self.reference:] * tail, 1) / jnp.maximum(jnp.sum(tail, 1), 1.0)
+        """The mean of each window's last `reference` observed values, however far back a gap puts them: [B]."""
+        later = jnp.cumsum(observed[:, ::-1], 1)[:, ::-1]  # observed values at or after each row
+        tail = observed * (later <= self.reference)
+        return jnp.sum(values * tail, 1) / jnp.maximum(jnp.sum(tail, 1), 1.0)
 
     def window_static(self, arrays: PanelArrays, series, values, observed, level, scale):
         """What every row of a window carries: the series' static features, then (`smoothed`) the window's

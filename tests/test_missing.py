@@ -1,6 +1,8 @@
 """Missing values: NaN inside a target or a past covariate is masked (left out of the loss and of every statistic,
 seen by the model as an unobserved row), leading NaN are trimmed, and forecasts stay finite."""
 
+import dataclasses
+
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ import jaxseries as js
 from jaxseries import encoding, forecasting, intervals, metrics, model, steps
 from jaxseries.config import ModelConfig, SeriesOptions
 from jaxseries.panel import load_panel
+from jaxseries.windows import WindowLayout
 
 FAST = dict(horizon=3, steps=30, eval_every=10, hidden_dim=8, batch_size=16, progress=False)
 
@@ -126,3 +129,22 @@ def test_metrics_and_intervals_leave_missing_truths_out():
     np.testing.assert_allclose(intervals.widening(scores, 0.5), [intervals.widening(scores[:, 0], 0.5),
                                                                  intervals.widening(scores[1:, 1], 0.5)])
 
+
+
+def test_a_windows_level_reads_its_last_observed_values_however_far_back():
+    layout = WindowLayout(context=6, horizon=1, reference=2)
+    values = jnp.array([[1.0, 2.0, 3.0, 4.0, 0.0, 0.0], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]])
+    observed = jnp.array([[1.0, 1.0, 1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0, 0.0, 1.0]])
+    np.testing.assert_allclose(layout.level(values, observed), [3.5, 5.0])  # (3 + 4) / 2, (4 + 6) / 2
+
+
+def test_an_origin_a_season_past_the_last_observed_value_takes_the_partners_forecast_alone():
+    frame = panel_frame((60, 60))
+    late = frame.groupby("unique_id").cumcount(ascending=False) < 13  # s1's last 13 rows (a season and one) missing
+    frame = frame.assign(y=frame.y.where(~(late & (frame.unique_id == "s1"))))
+    run = js.train_series(frame, id="unique_id", time="ds", target="y", **FAST)
+    partner_alone = dataclasses.replace(run, extra={**run.extra, "panel": {**run.extra["panel"], "partner_share": 1.0}})
+    ours, theirs = (js.forecast(r).set_index("unique_id")["forecast"] for r in (run, partner_alone))
+    np.testing.assert_allclose(ours["s1"], theirs["s1"])
+    assert np.abs(ours["s0"].to_numpy() - theirs["s0"].to_numpy()).max() > 1e-3  # s0 keeps the network's part
+    assert ours["s1"].between(0.5 * 100, 1.5 * 100).all()  # near s1's own level (100), not near 0
