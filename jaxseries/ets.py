@@ -46,11 +46,11 @@ def fitted(values: np.ndarray, observed: np.ndarray, lengths: np.ndarray, season
     kind 0/1/2, then the season's states for 1, 2, .. steps ahead), in the values' units. `values` [S, P] each
     series left-aligned (row 0 its first), `observed` 1 on its real rows (0: missing, or padding past its
     `lengths`). A positive series gets forms whose forecasts of `horizon` steps stay positive."""
-    rows = []
-    for start in range(0, len(values), CHUNK):
-        part = slice(start, start + CHUNK)
-        rows.append(_fitted(values[part], observed[part] > 0, lengths[part], season, horizon))
-    return np.concatenate(rows).astype(np.float64)
+    out = np.zeros((len(values), KEPT, 5 + season))
+    for part in theta.alike_chunks(lengths, CHUNK):  # each chunk over its own longest series' rows
+        rows = max(int(lengths[part].max()), 1)
+        out[part] = _fitted(values[part, :rows], observed[part, :rows] > 0, lengths[part], season, horizon)
+    return out
 
 
 def first_rows(y: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
