@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from jaxseries import data as data_lib, distributions, theta
-from jaxseries.transforms import logged, positive_series, transformed
 from jaxseries.config import SeriesOptions
 from jaxseries.panel import Panel
+from jaxseries.transforms import logged, positive_series, transformed
 from jaxseries.windows import PanelArrays, WindowLayout
 
 YEARLY = ("A", "AS", "Y", "YS", "YE", "BA", "BAS", "BY", "BYS", "BYE")  # pandas' yearly frequency families

@@ -333,10 +333,9 @@ def model_interval(out, base, scale, seasonal, level: float, distribution: str |
 def series_units(out, base, scale, seasonal, logs: np.ndarray, level=None, widening=None, spread=1.0,
                  distribution: str | None = None):
     """Model outputs [members, S, H] (a `distribution`'s: [members, S, H, P]) back in the series' units (`logs`
-    [S]: which series are logged): the
-    members' mean forecast [S, H] (a distribution's point: `distributions.point`), and with `level` the model's
-    interval (`model_interval`), widened by `widening` [H] when given (model units, per unit of each window's
-    `spread` [S]); else None, None. A point forecast's interval always comes widened (its members agree more than
+    [S]: which series are logged): the members' mean forecast [S, H] (a distribution's point:
+    `distributions.point`), and with `level` the model's interval (`model_interval`), widened by `widening` [H] when
+    given (model units, per unit of each window's `spread` [S]); else None, None. A point forecast's interval always comes widened (its members agree more than
     the future does); a distribution's may stand as it is."""
     center = out if distribution is None else distributions.point(distribution, out, base, scale)
     logs = np.asarray(logs, bool)[:, None]

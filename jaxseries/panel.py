@@ -39,7 +39,7 @@ class Panel(NamedTuple):
     names: dict  # covariates, future_covariates, static: column name lists
     targets: tuple = ()  # a single input's target columns (one series each); () for a panel
     logged: np.ndarray | None = None  # [S] which series the model reads as logs, where a run decides per series
-    # (transform "auto" on a panel positive in some series only: `encoding.logged`)
+    # (transform "auto" on a panel positive in some series only: `transforms.logged`)
 
     def series_of_rows(self) -> np.ndarray:
         return np.repeat(np.arange(len(self.ids)), self.lengths)

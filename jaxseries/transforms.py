@@ -26,8 +26,10 @@ def untransformed(values: np.ndarray, logs) -> np.ndarray:
 
 def _where(logs, function, values, neutral: float):
     logs = np.asarray(logs, bool)
-    if logs.all() or not logs.any():  # the whole panel one way: no masking
-        return function(values) if logs.all() else values
+    if logs.all():  # the whole panel one way: no masking
+        return function(values)
+    if not logs.any():
+        return values
     return np.where(logs, function(np.where(logs, values, neutral)), values)
 
 
